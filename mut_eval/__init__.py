@@ -1,0 +1,16 @@
+"""mut_eval — quasi-experimental evaluation of school mentoring programmes.
+
+The flow runs one way (see ``design/architecture.md``)::
+
+    study folder --load--> raw tables --validate--> clean tables --score/derive--> Panel
+    Panel --analyses--> Results --write--> tables, results.json, results.xlsx --report--> PDF
+"""
+
+__version__ = "0.1.0"
+
+WAVES = ("T1", "T2", "T3")
+CONDITIONS = ("mentee", "control")
+
+
+class StudyError(Exception):
+    """A problem a user can fix in their input; the CLI prints it and exits with code 2."""

@@ -1,0 +1,83 @@
+"""The instrument codebook: scales, items, reverse-coded items, response range.
+
+The default codebook is ``data_schemas/instruments.yaml`` (shipped inside the package
+as ``mut_eval/schemas/instruments.yaml``); a study can name its own in ``study.yaml``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from . import StudyError
+
+
+@dataclass(frozen=True)
+class Scale:
+    key: str
+    items: tuple[str, ...]
+    reverse: tuple[str, ...]
+    waves: tuple[str, ...]
+    group: str  # "all" or "mentee"
+    outcome: bool
+    label: dict = field(default_factory=dict)
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Codebook:
+    scales: dict[str, Scale]
+    response_min: float = 1
+    response_max: float = 5
+    min_answered: float = 0.75
+    path: str = ""
+
+    @property
+    def outcomes(self) -> list[str]:
+        return [k for k, s in self.scales.items() if s.outcome]
+
+    @property
+    def items(self) -> list[str]:
+        return [i for s in self.scales.values() for i in s.items]
+
+    def label(self, key: str, lang: str = "en") -> str:
+        s = self.scales.get(key)
+        return s.label.get(lang, key) if s else key
+
+
+def default_codebook_path() -> Path:
+    return Path(str(resources.files("mut_eval") / "schemas" / "instruments.yaml"))
+
+
+def load_codebook(path: str | Path | None = None) -> Codebook:
+    """Read a codebook YAML file (the default one when ``path`` is None)."""
+    path = Path(path) if path else default_codebook_path()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StudyError(f"{path}: codebook file not found") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise StudyError(f"{path}: codebook is not valid YAML ({e})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("scales"), dict):
+        raise StudyError(f"{path}: codebook needs a 'scales' mapping")
+    resp = raw.get("response", {}) or {}
+    scales = {}
+    for key, s in raw["scales"].items():
+        if not isinstance(s, dict) or not s.get("items"):
+            raise StudyError(f"{path}: scale '{key}' needs a list of items")
+        items = tuple(str(i) for i in s["items"])
+        reverse = tuple(str(i) for i in (s.get("reverse") or []))
+        bad = [r for r in reverse if r not in items]
+        if bad:
+            raise StudyError(f"{path}: scale '{key}': reverse-coded item(s) {bad} are not among its items")
+        scales[key] = Scale(
+            key=key, items=items, reverse=reverse,
+            waves=tuple(s.get("waves") or ("T1", "T2", "T3")),
+            group=str(s.get("group", "all")), outcome=bool(s.get("outcome", True)),
+            label=dict(s.get("label") or {}), source=str(s.get("source", "")),
+        )
+    return Codebook(scales=scales, response_min=float(resp.get("min", 1)),
+                    response_max=float(resp.get("max", 5)),
+                    min_answered=float(raw.get("min_answered", 0.75)), path=str(path))
