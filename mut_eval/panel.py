@@ -1,0 +1,143 @@
+"""The Panel: pupils × waves × outcomes, with the flow of every input row.
+
+Built from a validated study (:class:`~mut_eval.validate.CleanStudy`):
+
+- ``students``: one row per enrolled pupil (covariates, derived characteristics);
+- ``long``: one row per pupil × wave × outcome with a score (``student_id, condition,
+  school, class, wave, outcome, score``);
+- ``wide``: one row per pupil with covariates and ``{outcome}_{wave}`` scores;
+- ``items``: per wave, the reverse-coded item answers (for reliability);
+- ``flow``: the number of pupils per condition at each stage;
+- ``accounting``: every row of every input file, included or excluded with the reason.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import CONDITIONS, WAVES
+from .codebook import Codebook
+from .scoring import reverse_code, score_wave
+from .validate import CleanStudy, validate_study
+
+COVARIATES = ["condition", "school", "class", "age", "gender", "origin", "migration_background",
+              "ses", "first_generation"]
+
+
+@dataclass
+class Panel:
+    students: pd.DataFrame
+    long: pd.DataFrame
+    codebook: Codebook
+    items: dict[str, pd.DataFrame]
+    mentors: pd.DataFrame
+    matches: pd.DataFrame
+    qsort: pd.DataFrame | None
+    accounting: pd.DataFrame
+    relationship_quality: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
+    clean: CleanStudy | None = None
+
+    @property
+    def outcomes(self) -> list[str]:
+        return [o for o in self.codebook.outcomes if o in set(self.long["outcome"])]
+
+    @property
+    def wide(self) -> pd.DataFrame:
+        scores = self.long.pivot_table(index="student_id", columns=["outcome", "wave"], values="score",
+                                       aggfunc="first")
+        scores.columns = [f"{o}_{w}" for o, w in scores.columns]
+        cov = self.students[[c for c in COVARIATES if c in self.students.columns]]
+        wide = cov.join(scores, how="left")
+        ordered = [f"{o}_{w}" for o in self.outcomes for w in WAVES if f"{o}_{w}" in wide.columns]
+        return wide[list(cov.columns) + ordered]
+
+    def outcome_data(self, outcome: str, completers: bool = False) -> pd.DataFrame:
+        """Long rows of one outcome; with ``completers=True`` only pupils scored at every wave."""
+        d = self.long[self.long["outcome"] == outcome]
+        if completers:
+            n = d.groupby("student_id")["wave"].nunique()
+            d = d[d["student_id"].isin(n.index[n == len(WAVES)])]
+        return d.reset_index(drop=True)
+
+    def completers(self, outcome: str) -> pd.Index:
+        """Pupils scored on ``outcome`` at T1, T2 and T3."""
+        return pd.Index(self.outcome_data(outcome, completers=True)["student_id"].unique(), name="student_id")
+
+    @property
+    def flow(self) -> pd.DataFrame:
+        """Pupils per condition at each stage: enrolled, responded at each wave, responded
+        at every wave, and completers of each outcome (contract table ``flow``)."""
+        rows = []
+        cond = self.students["condition"]
+        responded = {w: set(self.items[w].index) if w in self.items else set() for w in WAVES}
+        for c in CONDITIONS:
+            ids = set(cond.index[cond == c])
+            rows.append((c, "enrolled", len(ids)))
+            for w in WAVES:
+                rows.append((c, f"responded_{w}", len(ids & responded[w])))
+            rows.append((c, "responded_all_waves", len(ids & set.intersection(*responded.values()))))
+            for o in self.outcomes:
+                rows.append((c, f"completers_{o}", len(ids & set(self.completers(o)))))
+        return pd.DataFrame(rows, columns=["condition", "stage", "n"])
+
+
+def build_panel(clean: CleanStudy) -> Panel:
+    """Score every wave, assemble the long view and account for every input row."""
+    cb = clean.codebook
+    students = clean.students.drop(columns=["file_row"]).copy()
+    students.index.name = "student_id"
+    frames, items, account = [], {}, []
+    rq = pd.Series(dtype=float, name="relationship_quality")
+    s_file = clean.files["students"].name
+    for rec in clean.students.itertuples(index=False):
+        account.append((s_file, rec.file_row, "included", "enrolled pupil"))
+    for w in WAVES:
+        wave = clean.waves[w]
+        file = clean.files[f"wave_{w}"].name
+        scores = score_wave(wave, cb, w)
+        coded = pd.concat([reverse_code(wave[[i for i in s.items if i in wave.columns]], s, cb)
+                           for s in cb.scales.values() if w in s.waves and any(i in wave.columns for i in s.items)]
+                          or [pd.DataFrame(index=wave.index)], axis=1)
+        items[w] = coded
+        outcome_cols = [o for o in cb.outcomes if o in scores.columns]
+        any_score = scores[outcome_cols].notna().any(axis=1) if outcome_cols else pd.Series(False, index=wave.index)
+        for sid, r, ok in zip(wave["student_id"], wave["file_row"], any_score):
+            account.append((file, r, "included" if ok else "excluded",
+                            "questionnaire scored" if ok else
+                            f"fewer than {cb.min_answered:.0%} of the items of every scale answered"))
+        for key, s in cb.scales.items():
+            if not s.outcome and key in scores.columns:
+                vals = scores[key]
+                if s.group == "mentee":
+                    vals = vals[students.loc[vals.index, "condition"].eq("mentee").to_numpy()]
+                rq = vals.dropna().rename(key) if key == "relationship_quality" else rq
+        long = scores[outcome_cols].stack().rename("score").reset_index()
+        long.columns = ["student_id", "outcome", "score"]
+        long["wave"] = w
+        frames.append(long)
+    long = pd.concat(frames, ignore_index=True)
+    long = long.join(students[["condition", "school", "class"]], on="student_id")
+    long["outcome"] = pd.Categorical(long["outcome"], categories=cb.outcomes, ordered=True)
+    long = long.sort_values(["outcome", "student_id", "wave"]).reset_index(drop=True)
+    long["outcome"] = long["outcome"].astype(str)
+    long = long[["student_id", "condition", "school", "class", "wave", "outcome", "score"]]
+    for name in ("mentors", "matches"):
+        t = getattr(clean, name)
+        file = clean.files[name].name
+        for r in t["file_row"]:
+            account.append((file, r, "included", "mentor profile" if name == "mentors" else "mentor match"))
+    if clean.qsort is not None:
+        for r in clean.qsort["file_row"]:
+            account.append((clean.files["qsort"].name, r, "included", "Q-sort ranking"))
+    accounting = pd.DataFrame(account, columns=["file", "row", "status", "reason"])
+    return Panel(students=students, long=long, codebook=cb, items=items,
+                 mentors=clean.mentors.drop(columns=["file_row"]), matches=clean.matches.drop(columns=["file_row"]),
+                 qsort=None if clean.qsort is None else clean.qsort.drop(columns=["file_row"]),
+                 accounting=accounting, relationship_quality=rq, clean=clean)
+
+
+def load_panel(study) -> Panel:
+    """Validate a study folder (path or :class:`~mut_eval.study.Study`) and build its Panel."""
+    return build_panel(validate_study(study))

@@ -1,0 +1,140 @@
+"""A study folder: its configuration (``study.yaml``) and where its files are.
+
+Without ``study.yaml`` the defaults of the contract apply (section 1). The config may
+give ``name``, ``cohort``, ``language``, ``synthetic``, ``files`` (other file names),
+``rename`` (per file: source column -> canonical column), ``recode`` (per column:
+source value -> code), ``codebook`` (path to an instruments YAML) and ``analysis``
+options (``bootstrap``, ``seed``, ``alpha``, ``min_cell``, ``outcomes``, ``moderators``,
+``prespecified_moderators``, ``covariates``, ``probe``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from . import StudyError, WAVES
+
+TABLES = ("students", "wave_T1", "wave_T2", "wave_T3", "mentors", "matches", "qsort")
+REQUIRED_TABLES = ("students", "wave_T1", "wave_T2", "wave_T3", "mentors", "matches")
+EXTENSIONS = (".csv", ".xlsx", ".sav")
+
+DEFAULT_ANALYSIS = {
+    "bootstrap": 5000,
+    "seed": 2020,
+    "alpha": 0.05,
+    "min_cell": 10,
+    "outcomes": None,          # None = every outcome scale of the codebook
+    "moderators": None,        # None = every moderator that can be formed
+    "prespecified_moderators": [],
+    "covariates": [],          # baseline covariates for a second, adjusted mixed model
+    "probe": "moments",        # or "percentiles" (PROCESS 16th/50th/84th)
+    "icc": 0.10,               # WWC default ICC for non-achievement outcomes
+}
+_KNOWN_KEYS = {"name", "cohort", "language", "synthetic", "files", "rename", "recode",
+               "codebook", "analysis", "seed", "description", "pseudonym_key"}
+
+
+@dataclass
+class Study:
+    folder: Path
+    name: str = ""
+    cohort: str = ""
+    language: str = "nl"
+    synthetic: bool = False
+    files: dict[str, Path | None] = field(default_factory=dict)
+    rename: dict[str, dict[str, str]] = field(default_factory=dict)
+    recode: dict[str, dict[str, str]] = field(default_factory=dict)
+    codebook_path: Path | None = None
+    analysis: dict = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+    extra_files: list[Path] = field(default_factory=list)
+
+    @property
+    def config_path(self) -> Path:
+        return self.folder / "study.yaml"
+
+
+def _find(folder: Path, stem: str) -> Path | None:
+    for ext in EXTENSIONS:
+        p = folder / f"{stem}{ext}"
+        if p.exists():
+            return p
+    return None
+
+
+def load_study(folder: str | Path) -> Study:
+    """Read ``study.yaml`` (when present) and locate the study's files.
+
+    Raises :class:`StudyError` for a folder that does not exist or a config that is
+    not valid YAML or has the wrong shape. Missing data files are reported by
+    validation, not here, so that every problem is listed at once.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise StudyError(f"{folder}: study folder not found (or not a folder)")
+    cfg_path = folder / "study.yaml"
+    cfg: dict = {}
+    if cfg_path.exists():
+        try:
+            cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8-sig")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            raise StudyError(f"{cfg_path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        if not isinstance(cfg, dict):
+            raise StudyError(f"{cfg_path}: expected a mapping of settings at the top level")
+    unknown = sorted(set(cfg) - _KNOWN_KEYS)
+    if unknown:
+        raise StudyError(f"{cfg_path}: unknown setting(s) {', '.join(unknown)}; "
+                         f"allowed: {', '.join(sorted(_KNOWN_KEYS))}")
+    for key in ("files", "rename", "recode", "analysis"):
+        if cfg.get(key) is not None and not isinstance(cfg[key], dict):
+            raise StudyError(f"{cfg_path}: '{key}' must be a mapping")
+    analysis = dict(DEFAULT_ANALYSIS)
+    analysis.update(cfg.get("analysis") or {})
+    bad = sorted(set(analysis) - set(DEFAULT_ANALYSIS))
+    if bad:
+        raise StudyError(f"{cfg_path}: unknown analysis option(s) {', '.join(bad)}; "
+                         f"allowed: {', '.join(DEFAULT_ANALYSIS)}")
+    _check_analysis(analysis, cfg_path)
+
+    files: dict[str, Path | None] = {}
+    named = cfg.get("files") or {}
+    for t in TABLES:
+        if t in named:
+            p = folder / str(named[t])
+            files[t] = p if p.exists() else None
+            if files[t] is None and t in REQUIRED_TABLES:
+                files[t] = None
+        else:
+            files[t] = _find(folder, t)
+    extra = sorted(p for p in folder.iterdir()
+                   if p.is_file() and p.name.startswith("wave_") and p.suffix in EXTENSIONS
+                   and p.stem not in {f"wave_{w}" for w in WAVES})
+    language = str(cfg.get("language", "nl"))
+    if language not in ("nl", "en"):
+        raise StudyError(f"{cfg_path}: language must be 'nl' or 'en', not '{language}'")
+    codebook = cfg.get("codebook")
+    return Study(
+        folder=folder, name=str(cfg.get("name", folder.name)), cohort=str(cfg.get("cohort", "")),
+        language=language, synthetic=bool(cfg.get("synthetic", False)), files=files,
+        rename={k: {str(a): str(b) for a, b in (v or {}).items()} for k, v in (cfg.get("rename") or {}).items()},
+        recode={k: {str(a): str(b) for a, b in (v or {}).items()} for k, v in (cfg.get("recode") or {}).items()},
+        codebook_path=(folder / codebook) if codebook else None,
+        analysis=analysis, config=cfg, extra_files=extra,
+    )
+
+
+def _check_analysis(a: dict, where: Path) -> None:
+    def fail(msg):
+        raise StudyError(f"{where}: analysis option {msg}")
+    if not isinstance(a["bootstrap"], int) or a["bootstrap"] < 0:
+        fail(f"'bootstrap' must be a whole number >= 0, not {a['bootstrap']!r}")
+    if not isinstance(a["seed"], int):
+        fail(f"'seed' must be a whole number, not {a['seed']!r}")
+    if not isinstance(a["alpha"], (int, float)) or not 0 < a["alpha"] < 1:
+        fail(f"'alpha' must be between 0 and 1, not {a['alpha']!r}")
+    if not isinstance(a["min_cell"], int) or a["min_cell"] < 1:
+        fail(f"'min_cell' must be a whole number >= 1, not {a['min_cell']!r}")
+    if a["probe"] not in ("moments", "percentiles"):
+        fail(f"'probe' must be 'moments' or 'percentiles', not {a['probe']!r}")
