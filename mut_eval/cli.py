@@ -82,11 +82,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(code or 0)
     except typer.Abort:
         return 1
-    except Exception as e:  # click usage errors are user errors too
-        import click
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
-            return 2
+    except typer.TyperException as e:  # usage errors (unknown option, missing argument)
+        show = getattr(e, "show", None)
+        _err(str(e)) if show is None else show()
+        return 2
+    except Exception as e:
         if os.environ.get("MUT_EVAL_DEBUG"):
             raise
         _err(f"unexpected internal error ({type(e).__name__}: {e}). This is a bug in mut_eval; "

@@ -1,0 +1,120 @@
+"""The whole evaluation of one study: Panel -> Results (every contract table).
+
+``analyze(panel, options)`` is pure: it reads the Panel and returns a
+:class:`~mut_eval.results.Results`. ``run_analysis`` wires load -> analyze -> write
+(and the report) for the CLI and ``make report``.
+"""
+from __future__ import annotations
+
+import hashlib
+import platform
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from . import WAVES, __version__
+from .panel import Panel, load_panel
+from .results import Results, atomic_dir, write_results
+from .stats.anova import interaction_contrasts, mixed_anova
+from .stats.descriptives import descriptives_table
+from .stats.qsort import qsort_summary
+from .stats.reliability import reliability_table
+from .study import Study, load_study
+
+PACKAGES = ("mut-eval", "numpy", "pandas", "scipy", "statsmodels", "pingouin", "pandera", "matplotlib",
+            "seaborn", "typst", "pyreadstat", "openpyxl")
+
+
+def _by_outcome(panel: Panel, fn, completers: bool = False, **kw) -> pd.DataFrame:
+    """Run a single-outcome analysis for every outcome and stack with an ``outcome`` column."""
+    parts = []
+    for o in panel.outcomes:
+        d = panel.outcome_data(o, completers=completers)
+        t = fn(d, **kw)
+        parts.append(t.assign(outcome=o)[["outcome", *[c for c in t.columns if c != "outcome"]]])
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def reliability_of(panel: Panel) -> pd.DataFrame:
+    sets = []
+    for key, scale in panel.codebook.scales.items():
+        for w in scale.waves:
+            items = panel.items.get(w)
+            cols = [i for i in scale.items if items is not None and i in items.columns]
+            if len(cols) >= 2:
+                data = items[cols]
+                if scale.group == "mentee":
+                    data = data[panel.students.loc[data.index, "condition"].eq("mentee").to_numpy()]
+                data = data.dropna(how="all")
+                if len(data.dropna()) >= 3:
+                    sets.append((key, w, data))
+    return reliability_table(sets)
+
+
+def analyze(panel: Panel, options: dict) -> Results:
+    """Every analysis of the evaluation on one Panel; ``options`` is the study's
+    ``analysis`` config (bootstrap, seed, alpha, min_cell, outcomes, moderators, ...)."""
+    t: dict[str, pd.DataFrame] = {}
+    t["flow"] = panel.flow
+    t["accounting"] = panel.accounting
+    t["reliability"] = reliability_of(panel)
+    t["descriptives"] = descriptives_table(panel.long)
+    t["mixed_anova"] = _by_outcome(panel, mixed_anova, completers=True)
+    t["interaction_contrasts"] = _by_outcome(panel, interaction_contrasts, completers=True)
+    if panel.qsort is not None and len(panel.qsort):
+        t["qsort_summary"] = qsort_summary(panel.qsort.drop(columns=["student_id"]))
+    return Results(tables=t, meta={})
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _versions() -> dict:
+    out = {"python": platform.python_version()}
+    for p in PACKAGES:
+        try:
+            out[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def build_meta(study: Study, panel: Panel, options: dict) -> dict:
+    n = panel.students["condition"].value_counts()
+    files = [study.config_path] if study.config_path.exists() else []
+    files += [p for p in study.files.values() if p is not None]
+    return {
+        "name": study.name, "cohort": study.cohort, "synthetic": study.synthetic,
+        "language": study.language, "seed": options["seed"], "n_boot": options["bootstrap"],
+        "alpha": options["alpha"], "min_cell": options["min_cell"],
+        "n_mentee": int(n.get("mentee", 0)), "n_control": int(n.get("control", 0)),
+        "outcomes": panel.outcomes, "mut_eval_version": __version__, "versions": _versions(),
+        "input_hashes": {p.name: _sha256(p) for p in files},
+        "codebook": Path(panel.codebook.path).name, "config": study.config, "options": options,
+        # The only field that changes between identical runs.
+        "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+    }
+
+
+def run_analysis(study_dir, out, bootstrap: int | None = None, seed: int | None = None,
+                 report: bool = False, lang: str | None = None) -> Results:
+    """Load, validate, analyse and write a study; with ``report=True`` also the figures
+    and the PDF. Output appears in ``out`` only when everything succeeded."""
+    study = load_study(study_dir)
+    options = dict(study.analysis)
+    if bootstrap is not None:
+        options["bootstrap"] = bootstrap
+    if seed is not None:
+        options["seed"] = seed
+    panel = load_panel(study)
+    results = analyze(panel, options)
+    results.meta = build_meta(study, panel, options)
+    with atomic_dir(out) as tmp:
+        write_results(results, tmp)
+        if report:
+            from .report.build import build_report
+            build_report(results, tmp, lang=lang or study.language)
+    return results
