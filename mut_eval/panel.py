@@ -12,13 +12,14 @@ Built from a validated study (:class:`~mut_eval.validate.CleanStudy`):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from . import CONDITIONS, WAVES
+from . import CONDITIONS, WAVES, StudyError
 from .codebook import Codebook
+from .privacy import pseudonym_key, pseudonymise
 from .scoring import reverse_code, score_wave
 from .validate import CleanStudy, validate_study
 
@@ -38,6 +39,7 @@ class Panel:
     accounting: pd.DataFrame
     relationship_quality: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
     clean: CleanStudy | None = None
+    default_key: bool = False   # pseudonyms made with the built-in key (see privacy.py)
 
     @property
     def outcomes(self) -> list[str]:
@@ -83,8 +85,21 @@ class Panel:
         return pd.DataFrame(rows, columns=["condition", "stage", "n"])
 
 
-def build_panel(clean: CleanStudy) -> Panel:
-    """Score every wave, assemble the long view and account for every input row."""
+def build_panel(clean: CleanStudy, key: str | None = None) -> Panel:
+    """Score every wave, assemble the long view and account for every input row.
+
+    Pupil identifiers are replaced by keyed pseudonyms (:mod:`mut_eval.privacy`) here, so
+    nothing downstream ever sees the school's identifiers. ``key`` defaults to
+    ``MUT_EVAL_KEY`` or the study's ``pseudonym_key``.
+    """
+    default_key = False
+    if key is None:
+        key, default_key = pseudonym_key(clean.study.config)
+    ids = clean.students["student_id"].tolist()
+    alias = dict(zip(ids, pseudonymise(ids, key)))
+    if len(set(alias.values())) != len(alias):  # 48-bit pseudonyms: practically impossible
+        raise StudyError("two pupils received the same pseudonym; set another MUT_EVAL_KEY")
+    clean = _with_ids(clean, alias)
     cb = clean.codebook
     students = clean.students.drop(columns=["file_row"]).copy()
     students.index.name = "student_id"
@@ -135,7 +150,19 @@ def build_panel(clean: CleanStudy) -> Panel:
     return Panel(students=students, long=long, codebook=cb, items=items,
                  mentors=clean.mentors.drop(columns=["file_row"]), matches=clean.matches.drop(columns=["file_row"]),
                  qsort=None if clean.qsort is None else clean.qsort.drop(columns=["file_row"]),
-                 accounting=accounting, relationship_quality=rq, clean=clean)
+                 accounting=accounting, relationship_quality=rq, clean=clean, default_key=default_key)
+
+
+def _with_ids(clean: CleanStudy, alias: dict) -> CleanStudy:
+    """A copy of the clean tables with every student_id replaced through ``alias``."""
+    def swap(df):
+        if df is None:
+            return None
+        df = df.copy()
+        df["student_id"] = df["student_id"].map(alias)
+        return df.set_index("student_id", drop=False)
+    return replace(clean, students=swap(clean.students), waves={w: swap(d) for w, d in clean.waves.items()},
+                   matches=swap(clean.matches), qsort=swap(clean.qsort))
 
 
 def load_panel(study) -> Panel:
