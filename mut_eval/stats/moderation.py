@@ -1,0 +1,860 @@
+"""Moderation of change within mentees: MEMORE / PROCESS model 1 on a difference score.
+
+The model (Judd, McClelland & Smith 1996; Montoya 2019, *Behavior Research Methods*
+51:61–82, "MEMORE")::
+
+    D_i = Y_i,later − Y_i,earlier = b0 + b1·W_i + e_i        (OLS, df = n − k)
+
+``b1`` is the moderator's slope (the instance × W interaction); the *conditional effect
+of instance* at W = w is the predicted change ``θ(w) = b0 + b1·w`` with
+``se² = v00 + 2w·v01 + w²·v11``. For a categorical W with k levels the model has k − 1
+indicator columns (reference = first level) and ``θ(level)`` is the mean change in that
+level; the W test is then the omnibus Wald F on the k − 1 coefficients (equal to the
+R²-change F with OLS standard errors; with HC standard errors it is PROCESS's
+``F(HC3)``).
+
+Pieces and their sources:
+
+* **Probe values** (``probe="moments"``): M − 1SD, M, M + 1SD of W with SD on n − 1
+  (MEMORE default). Unlike PROCESS v4 they are *not* moved to the minimum / maximum
+  when they fall outside the observed range; the ``outside_range`` column flags that.
+  ``probe="percentiles"``: the 16th/50th/84th percentiles as PROCESS 4.3 computes them
+  (``process.describ3``): sort W, ``j = trunc(p·(n + 1))``,
+  ``value = w(j) + (w(j+1) − w(j))·(p·(n + 1) − j)`` — R ``quantile(type = 6)`` /
+  SPSS HAVERAGE. A W with exactly two distinct numeric values is probed at those two
+  values (PROCESS and MEMORE do the same); a categorical W at each level.
+* **Johnson–Neyman** (Johnson & Neyman 1936; Hayes & Matthes 2009; Montoya 2019 eq. 9):
+  the roots of ``(b0 + b1·w)² = t²_crit·(v00 + 2w·v01 + w²·v11)``, kept when strictly
+  inside the observed range of W; ``pct_below`` / ``pct_above`` are the percentages of
+  cases with W below / above the point (PROCESS 2.10+). ``t_crit`` is the exact
+  ``t(1 − α/2, n − k)``; PROCESS uses an approximation of it, so its JN points and CIs
+  can differ from ours (and from R) in the 4th–5th decimal.
+* **JN table**: as PROCESS 4.3: ``22 − (number of JN points)`` equally spaced W values
+  from the minimum to the maximum (both included) plus the JN points, 22 rows, with
+  effect, se, t, p and CI.
+* **Heteroscedasticity-consistent SEs** (``hc="HC0"…"HC4"``): the sandwich
+  ``(X'X)⁻¹ X' diag(ω) X (X'X)⁻¹`` with ω = e² (HC0), n/(n − k)·e² (HC1),
+  e²/(1 − h) (HC2), e²/(1 − h)² (HC3), e²/(1 − h)^min(4, nh/k) (HC4) (Long & Ervin
+  2000; Cribari-Neto 2004; Hayes & Cai 2007; R ``sandwich::vcovHC``). They are used
+  everywhere: coefficients, the F test, conditional effects, JN points, JN table.
+* **Percentile bootstrap** (``n_boot`` resamples of pupils with replacement, seeded by
+  ``numpy.random.default_rng(seed)``): every resample is an OLS fit weighted by how
+  often each pupil was drawn, which is the same estimator as refitting on the resampled
+  rows; all resamples are solved at once from the batched normal equations. The probe
+  values are those of the original sample (as PROCESS does). A resample in which the
+  model is not estimable (a level of a categorical W not drawn, or W constant) gives
+  NaN for that resample; the CI is the ``α/2, 1 − α/2`` ``numpy.nanpercentile``
+  (linear interpolation, R type 7) of the remaining ones, and ``n_boot_failed`` counts
+  the dropped resamples.
+
+:func:`moderation_grid` runs the model for every outcome × change × moderator, skips
+cells that cannot be estimated (with a reason), adds Benjamini–Hochberg adjusted p
+values across the grid and flags prespecified tests. :func:`did_by_moderator` asks
+the other question — does the *programme effect* (the mentee − control difference in
+change) depend on W — in the random-intercept mixed model on all available data.
+"""
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .. import WAVES, StudyError
+
+HC_TYPES = ("HC0", "HC1", "HC2", "HC3", "HC4")
+CHANGES = ("T2-T1", "T3-T1", "T3-T2")
+PROBE_LABELS = {"moments": ("M-1SD", "M", "M+1SD"), "percentiles": ("P16", "P50", "P84")}
+PROCESS_PERCENTILES = (0.16, 0.50, 0.84)
+#: Rows in PROCESS's Johnson–Neyman table (grid points + JN points).
+JN_TABLE_ROWS = 22
+
+#: Codes of the contract put in a natural order; the first one present is the reference
+#: level (so ``b`` for ``same_gender`` is yes − no, for ``format`` group − individual).
+LEVEL_ORDER = ("no", "yes", "boy", "girl", "other", "low", "middle", "high", "individual", "group")
+
+#: Moderators of the contract that are categorical.
+CATEGORICAL_MODERATORS = frozenset({
+    "gender", "ses", "migration_background", "first_generation", "same_gender",
+    "same_migration_background", "same_ses", "same_first_generation", "same_study", "format",
+})
+
+MODERATION_COLUMNS = [
+    "moderator", "moderator_type", "term", "level", "reference", "n", "b", "se", "t", "p",
+    "ci_low", "ci_high", "boot_ci_low", "boot_ci_high", "r2", "F", "df1", "df2", "p_F",
+    "se_type", "n_boot", "n_boot_failed", "dropped_levels",
+]
+CONDITIONAL_COLUMNS = [
+    "moderator", "probe", "w", "effect", "se", "t", "p", "ci_low", "ci_high",
+    "boot_ci_low", "boot_ci_high", "n_level", "outside_range",
+]
+JN_COLUMNS = ["moderator", "w", "pct_below", "pct_above", "significant_below", "significant_above"]
+JN_TABLE_COLUMNS = ["moderator", "w", "effect", "se", "t", "p", "ci_low", "ci_high", "jn_point"]
+SKIPPED_COLUMNS = ["outcome", "change", "moderator", "n", "reason"]
+DID_COLUMNS = [
+    "moderator", "probe", "w", "contrast", "estimate", "se", "z", "ci_low", "ci_high", "p",
+    "p_interaction", "chi2_interaction", "df_interaction", "n_students", "n_obs", "converged",
+]
+
+
+class ModerationSkipped(StudyError):
+    """The model cannot be estimated on these data (too few cases, no variance, ...)."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+def process_percentiles(x, q: Sequence[float] = PROCESS_PERCENTILES) -> np.ndarray:
+    """Percentiles as PROCESS 4.3 computes its default probe values.
+
+    ``j = trunc(p·(n + 1))``, ``value = x(j) + (x(j+1) − x(j))·(p·(n + 1) − j)`` on the
+    sorted data (1-based), i.e. R ``quantile(x, p, type = 6)``. Outside the range where
+    that formula is defined (``p·(n + 1) < 1`` or ``> n``) the minimum / maximum is used,
+    as R type 6 does.
+    """
+    xs = np.sort(np.asarray(x, float))
+    n = xs.size
+    out = []
+    for p in q:
+        h = p * (n + 1)
+        j = int(np.trunc(h))
+        if j < 1:
+            out.append(xs[0])
+        elif j >= n:
+            out.append(xs[-1])
+        else:
+            out.append(xs[j - 1] + (xs[j] - xs[j - 1]) * (h - j))
+    return np.asarray(out)
+
+
+def benjamini_hochberg(p) -> np.ndarray:
+    """Benjamini–Hochberg (1995) adjusted p values (R ``p.adjust(p, "BH")``); NaN stays NaN."""
+    p = np.asarray(p, float)
+    out = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    m = int(ok.sum())
+    if m == 0:
+        return out
+    pv = p[ok]
+    order = np.argsort(pv)[::-1]
+    ranks = np.arange(m, 0, -1)
+    adj = np.minimum.accumulate(pv[order] * m / ranks)
+    res = np.empty(m)
+    res[order] = np.minimum(adj, 1.0)
+    out[ok] = res
+    return out
+
+
+def cell_seed(seed: int, *key: str) -> int:
+    """A 64-bit seed derived from ``seed`` and the cell's labels (outcome, change,
+    moderator), so a cell's bootstrap does not depend on the order of the grid."""
+    text = "\x1f".join([str(int(seed)), *map(str, key)])
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
+
+
+def _level_sort_key(level: str):
+    return (LEVEL_ORDER.index(level) if level in LEVEL_ORDER else len(LEVEL_ORDER), str(level))
+
+
+def _is_missing(v) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
+
+
+def _normalise_hc(hc) -> str | None:
+    if hc is None or hc is False:
+        return None
+    if isinstance(hc, (int, np.integer)) and not isinstance(hc, bool):
+        hc = f"HC{int(hc)}"
+    hc = str(hc).upper()
+    if hc not in HC_TYPES:
+        raise StudyError(f"hc must be one of {HC_TYPES} or None, not {hc!r}")
+    return hc
+
+
+def _ols(X: np.ndarray, y: np.ndarray, hc: str | None):
+    """OLS estimates with the classical or an HC covariance matrix."""
+    n, k = X.shape
+    xtx_inv = np.linalg.inv(X.T @ X)
+    beta = xtx_inv @ (X.T @ y)
+    resid = y - X @ beta
+    df = n - k
+    ssr = float(resid @ resid)
+    sst = float(((y - y.mean()) ** 2).sum())
+    r2 = 1.0 - ssr / sst if sst > 0 else np.nan
+    if hc is None:
+        cov = ssr / df * xtx_inv
+    else:
+        h = np.einsum("ij,jk,ik->i", X, xtx_inv, X)
+        e2 = resid**2
+        if hc == "HC0":
+            omega = e2
+        elif hc == "HC1":
+            omega = e2 * n / df
+        elif hc == "HC2":
+            omega = e2 / (1.0 - h)
+        elif hc == "HC3":
+            omega = e2 / (1.0 - h) ** 2
+        else:  # HC4, Cribari-Neto (2004)
+            omega = e2 / (1.0 - h) ** np.minimum(4.0, n * h / k)
+        meat = (X * omega[:, None]).T @ X
+        cov = xtx_inv @ meat @ xtx_inv
+    return beta, cov, df, r2
+
+
+def _bootstrap_betas(X: np.ndarray, y: np.ndarray, n_boot: int, rng: np.random.Generator,
+                     indicators: np.ndarray | None, wcol: int | None) -> np.ndarray:
+    """Coefficients of ``n_boot`` case-resampled OLS fits, shape (n_boot, k).
+
+    Each resample is written as counts c (how often each row was drawn); its normal
+    equations are X'diag(c)X β = X'diag(c)y, so all resamples come from two matrix
+    products and one batched solve. ``indicators`` (n, levels) marks the levels of a
+    categorical W and ``wcol`` the column of a numeric W, to detect resamples that
+    cannot be estimated (NaN rows).
+    """
+    n, k = X.shape
+    idx = rng.integers(0, n, size=(n_boot, n))
+    counts = np.bincount((idx + (np.arange(n_boot) * n)[:, None]).ravel(),
+                         minlength=n_boot * n).reshape(n_boot, n).astype(float)
+    # One matrix product gives every weighted sum needed: X'CX, X'Cy and the checks.
+    parts = [(X[:, :, None] * X[:, None, :]).reshape(n, k * k), X * y[:, None]]
+    if indicators is not None:
+        parts.append(indicators)
+    if wcol is not None:
+        w = X[:, wcol]
+        parts += [w[:, None], (w * w)[:, None]]
+    sums = counts @ np.hstack(parts)
+    xtx = sums[:, : k * k].reshape(n_boot, k, k)
+    xty = sums[:, k * k: k * k + k]
+    bad = np.zeros(n_boot, bool)
+    pos = k * k + k
+    if indicators is not None:
+        bad |= (sums[:, pos: pos + indicators.shape[1]] == 0).any(axis=1)
+        pos += indicators.shape[1]
+    if wcol is not None:
+        var = sums[:, pos + 1] / n - (sums[:, pos] / n) ** 2
+        bad |= var <= 1e-12 * max(np.var(w), np.finfo(float).tiny)
+    xtx[bad] = np.eye(k)
+    beta = np.linalg.solve(xtx, xty[:, :, None])[:, :, 0]
+    beta[bad] = np.nan
+    return beta
+
+
+def _percentile_ci(draws: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile CI per column, ignoring NaN draws (all-NaN column -> NaN)."""
+    if draws.size == 0:
+        return np.array([]), np.array([])
+    ok = np.isfinite(draws).any(axis=0)
+    lo = np.full(draws.shape[1], np.nan)
+    hi = np.full(draws.shape[1], np.nan)
+    if ok.any():
+        q = np.nanpercentile(draws[:, ok], [100 * alpha / 2, 100 * (1 - alpha / 2)], axis=0)
+        lo[ok], hi[ok] = q[0], q[1]
+    return lo, hi
+
+
+def _prepare_w(values: pd.Series, categorical, levels, missing_codes) -> tuple[pd.Series, str, list | None]:
+    """Return (W as float or str Series with NaN for missing, kind, levels)."""
+    if levels is not None:
+        categorical = True
+    if categorical is None:
+        categorical = not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values))
+    if categorical:
+        if isinstance(values.dtype, pd.CategoricalDtype) and levels is None:
+            levels = [str(c) for c in values.cat.categories]
+        missing = {str(m) for m in missing_codes}
+        s = pd.Series([np.nan if _is_missing(v) or str(v) in missing else str(v) for v in values],
+                      index=values.index, dtype=object)
+        observed = sorted(set(s.dropna()), key=_level_sort_key)
+        if levels is None:
+            levels = observed
+        else:
+            levels = [str(lv) for lv in levels]
+            unknown = sorted(set(observed) - set(levels))
+            if unknown:
+                raise StudyError(f"values {unknown} are not among the given levels {levels}")
+        return s, "categorical", levels
+    s = pd.to_numeric(values, errors="coerce").astype(float)
+    s = s.where(np.isfinite(s))
+    kind = "dichotomous" if s.dropna().nunique() == 2 else "continuous"
+    return s, kind, None
+
+
+def _empty(columns) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
+
+
+# --------------------------------------------------------------------------- one model
+
+def moderation(data: pd.DataFrame, y: str, w: str, *, categorical: bool | None = None,
+               hc: str | int | None = None, center: bool = False, probe: str = "moments",
+               n_boot: int = 5000, seed=0, alpha: float = 0.05,
+               levels: Sequence[str] | None = None, missing_codes: Iterable[str] = ("unknown",),
+               min_n: int = 10, min_level_n: int = 2) -> dict[str, pd.DataFrame]:
+    """Moderation of a change score by W: MEMORE / PROCESS model 1 (see module docstring).
+
+    Parameters
+    ----------
+    data : one row per pupil with the change score ``y`` (later − earlier wave) and the
+        moderator ``w``. Rows with a missing ``y`` or ``w`` are dropped.
+    categorical : treat W as categorical (indicator coding). None: categorical when
+        the column is not numeric.
+    hc : None for OLS standard errors or ``"HC0"`` … ``"HC4"`` (or 0–4).
+    center : mean-centre a numeric W before fitting (changes ``b0`` only; every
+        conditional effect is reported at the uncentred W value).
+    probe : ``"moments"`` (M − 1SD, M, M + 1SD) or ``"percentiles"`` (P16, P50, P84).
+    n_boot, seed : percentile-bootstrap resamples (0 = no bootstrap) and the seed of
+        ``numpy.random.default_rng``.
+    levels : level order of a categorical W; the first is the reference.
+    missing_codes : codes of a categorical W treated as missing (``unknown``).
+    min_n, min_level_n : the model is skipped (:class:`ModerationSkipped`) with fewer
+        than ``min_n`` complete cases; levels with fewer than ``min_level_n`` cases are
+        dropped (listed in ``dropped_levels``), and fewer than two remaining levels
+        skip the model.
+
+    Returns
+    -------
+    dict with DataFrames
+
+    ``moderation``: one row per W term (one for a numeric W, k − 1 for a categorical):
+        ``moderator, moderator_type`` (continuous/dichotomous/categorical), ``term``,
+        ``level`` and ``reference`` (categorical W), ``n, b, se, t, p, ci_low, ci_high,
+        boot_ci_low, boot_ci_high, r2`` and the W test ``F, df1, df2, p_F``, plus
+        ``se_type, n_boot, n_boot_failed, dropped_levels``.
+    ``conditional_effects``: ``moderator, probe, w, effect, se, t, p, ci_low, ci_high,
+        boot_ci_low, boot_ci_high, n_level, outside_range`` (``w`` is NaN for a
+        categorical W; the level code is in ``probe``).
+    ``johnson_neyman``: ``moderator, w, pct_below, pct_above, significant_below,
+        significant_above`` (continuous W only; no rows when there is no JN point).
+    ``jn_table``: ``moderator, w, effect, se, t, p, ci_low, ci_high, jn_point``
+        (continuous W only).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(1)
+    >>> d = pd.DataFrame({"age": rng.normal(14.3, .5, 60)})
+    >>> d["change"] = -0.3 * (d.age - 14.3) + rng.normal(0, .4, 60)
+    >>> res = moderation(d, "change", "age", n_boot=500)
+    >>> list(res["conditional_effects"].probe)
+    ['M-1SD', 'M', 'M+1SD']
+    """
+    if probe not in PROBE_LABELS:
+        raise StudyError(f"probe must be 'moments' or 'percentiles', not {probe!r}")
+    if not 0 < alpha < 1:
+        raise StudyError(f"alpha must be between 0 and 1, not {alpha}")
+    for col in (y, w):
+        if col not in data.columns:
+            raise StudyError(f"moderation: column {col!r} not in the data")
+    hc = _normalise_hc(hc)
+    ws, kind, lv = _prepare_w(data[w], categorical, levels, missing_codes)
+    ys = pd.to_numeric(data[y], errors="coerce").astype(float)
+    keep = ys.notna().to_numpy() & np.isfinite(ys.to_numpy()) & ws.notna().to_numpy()
+    yv = ys.to_numpy()[keep]
+    wv = ws.to_numpy()[keep]
+    dropped: list[str] = []
+    if kind == "categorical":
+        counts = pd.Series(wv).value_counts()
+        dropped = [l for l in lv if 0 < counts.get(l, 0) < min_level_n]
+        lv = [l for l in lv if counts.get(l, 0) >= min_level_n]
+        sel = np.isin(wv, lv)
+        yv, wv = yv[sel], wv[sel]
+        if len(lv) < 2:
+            raise ModerationSkipped(f"fewer than 2 levels with at least {min_level_n} cases")
+    n = yv.size
+    if n < min_n:
+        raise ModerationSkipped(f"only {n} complete cases (minimum {min_n})")
+    if kind != "categorical" and np.ptp(wv) == 0:
+        raise ModerationSkipped("moderator has no variance")
+    if np.ptp(yv) == 0:
+        raise ModerationSkipped("change score has no variance")
+
+    alpha = float(alpha)
+    # ---- design
+    if kind == "categorical":
+        ind = (wv[:, None] == np.asarray(lv, object)[None, :]).astype(float)
+        X = np.column_stack([np.ones(n), ind[:, 1:]])
+        terms = [f"{w}[{l}]" for l in lv[1:]]
+        L_terms = np.eye(X.shape[1])[1:]
+        probe_labels = list(lv)
+        probe_w = np.full(len(lv), np.nan)
+        L_probe = np.column_stack([np.ones(len(lv)), np.eye(len(lv))[:, 1:]])
+        n_level = ind.sum(axis=0)
+        outside = np.zeros(len(lv), bool)
+        c = 0.0
+    else:
+        wf = wv.astype(float)
+        c = float(wf.mean()) if center else 0.0
+        X = np.column_stack([np.ones(n), wf - c])
+        terms = [w]
+        L_terms = np.array([[0.0, 1.0]])
+        ind = None
+        if kind == "dichotomous":
+            probe_w = np.unique(wf)
+            probe_labels = [f"{v:g}" for v in probe_w]
+            n_level = np.array([(wf == v).sum() for v in probe_w], float)
+        elif probe == "moments":
+            m, sd = wf.mean(), wf.std(ddof=1)
+            probe_w = np.array([m - sd, m, m + sd])
+            probe_labels = list(PROBE_LABELS["moments"])
+            n_level = np.full(3, np.nan)
+        else:
+            probe_w = process_percentiles(wf)
+            probe_labels = list(PROBE_LABELS["percentiles"])
+            n_level = np.full(3, np.nan)
+        outside = (probe_w < wf.min()) | (probe_w > wf.max())
+        L_probe = np.column_stack([np.ones(probe_w.size), probe_w - c])
+
+    beta, cov, df, r2 = _ols(X, yv, hc)
+    tcrit = stats.t.ppf(1 - alpha / 2, df)
+
+    def lincomb(L):
+        est = L @ beta
+        se = np.sqrt(np.einsum("ij,jk,ik->i", L, cov, L))
+        t = est / se
+        p = 2 * stats.t.sf(np.abs(t), df)
+        return est, se, t, p, est - tcrit * se, est + tcrit * se
+
+    # W test: Wald F on the W coefficients.
+    q = L_terms.shape[0]
+    bw = L_terms @ beta
+    F = float(bw @ np.linalg.solve(L_terms @ cov @ L_terms.T, bw) / q)
+    p_F = float(stats.f.sf(F, q, df))
+
+    if n_boot and n_boot > 0:
+        rng = np.random.default_rng(seed)
+        boot = _bootstrap_betas(X, yv, int(n_boot), rng, ind, None if kind == "categorical" else 1)
+        n_failed = int(np.isnan(boot[:, 0]).sum())
+        b_lo, b_hi = _percentile_ci(boot @ L_terms.T, alpha)
+        e_lo, e_hi = _percentile_ci(boot @ L_probe.T, alpha)
+    else:
+        n_boot, n_failed = 0, 0
+        b_lo = b_hi = np.full(q, np.nan)
+        e_lo = e_hi = np.full(L_probe.shape[0], np.nan)
+
+    est, se, t, p, lo, hi = lincomb(L_terms)
+    mod = pd.DataFrame({
+        "moderator": w, "moderator_type": kind, "term": terms,
+        "level": lv[1:] if kind == "categorical" else [np.nan],
+        "reference": lv[0] if kind == "categorical" else np.nan,
+        "n": n, "b": est, "se": se, "t": t, "p": p, "ci_low": lo, "ci_high": hi,
+        "boot_ci_low": b_lo, "boot_ci_high": b_hi, "r2": r2, "F": F, "df1": q, "df2": df,
+        "p_F": p_F, "se_type": hc or "OLS", "n_boot": int(n_boot), "n_boot_failed": n_failed,
+        "dropped_levels": ";".join(dropped) if dropped else np.nan,
+    }, columns=MODERATION_COLUMNS)
+
+    est, se, t, p, lo, hi = lincomb(L_probe)
+    cond = pd.DataFrame({
+        "moderator": w, "probe": probe_labels, "w": probe_w, "effect": est, "se": se, "t": t,
+        "p": p, "ci_low": lo, "ci_high": hi, "boot_ci_low": e_lo, "boot_ci_high": e_hi,
+        "n_level": n_level, "outside_range": outside,
+    }, columns=CONDITIONAL_COLUMNS)
+
+    if kind == "continuous":
+        jn, jn_table = _johnson_neyman(beta, cov, df, tcrit, wv.astype(float), c, w)
+    else:
+        jn, jn_table = _empty(JN_COLUMNS), _empty(JN_TABLE_COLUMNS)
+    return {"moderation": mod, "conditional_effects": cond, "johnson_neyman": jn, "jn_table": jn_table}
+
+
+def johnson_neyman_points(b0: float, b1: float, v00: float, v01: float, v11: float,
+                          tcrit: float, lo: float, hi: float) -> np.ndarray:
+    """W values in the open interval (lo, hi) where ``|b0 + b1·w| / se(w) = tcrit``.
+
+    Roots of ``(b1² − t²v11)w² + 2(b0b1 − t²v01)w + (b0² − t²v00) = 0``
+    (Johnson & Neyman 1936; Bauer & Curran 2005; Montoya 2019).
+    """
+    t2 = tcrit * tcrit
+    a = b1 * b1 - t2 * v11
+    bq = 2 * (b0 * b1 - t2 * v01)
+    cq = b0 * b0 - t2 * v00
+    if a == 0:
+        roots = np.array([-cq / bq]) if bq != 0 else np.array([])
+    else:
+        disc = bq * bq - 4 * a * cq
+        if disc < 0:
+            roots = np.array([])
+        else:
+            sq = np.sqrt(disc)
+            # Numerically stable pair (avoids cancellation in -b ± sqrt(disc)).
+            qq = -0.5 * (bq + np.copysign(sq, bq))
+            roots = np.array([qq / a, cq / qq]) if qq != 0 else np.array([0.0])
+    roots = np.unique(roots[np.isfinite(roots)])
+    return roots[(roots > lo) & (roots < hi)]
+
+
+def _johnson_neyman(beta, cov, df, tcrit, wf, c, name):
+    lo, hi = float(wf.min()), float(wf.max())
+    b0, b1 = beta
+    v00, v01, v11 = cov[0, 0], cov[0, 1], cov[1, 1]
+    roots_c = johnson_neyman_points(b0, b1, v00, v01, v11, tcrit, lo - c, hi - c)
+    roots = roots_c + c
+    n = wf.size
+
+    def effect(wvals):
+        u = np.asarray(wvals, float) - c
+        est = b0 + b1 * u
+        se = np.sqrt(v00 + 2 * u * v01 + u * u * v11)
+        t = est / se
+        return est, se, t, 2 * stats.t.sf(np.abs(t), df)
+
+    span = hi - lo
+    eps = 1e-6 * span
+    jn = pd.DataFrame({
+        "moderator": name, "w": roots,
+        "pct_below": [100.0 * (wf < r).sum() / n for r in roots],
+        "pct_above": [100.0 * (wf > r).sum() / n for r in roots],
+        "significant_below": [bool(abs(effect([r - eps])[2][0]) > tcrit) for r in roots],
+        "significant_above": [bool(abs(effect([r + eps])[2][0]) > tcrit) for r in roots],
+    }, columns=JN_COLUMNS)
+    m = JN_TABLE_ROWS - roots.size
+    grid = lo + np.arange(m) * (span / (m - 1))
+    grid[-1] = hi
+    wt = np.sort(np.concatenate([grid, roots]))
+    est, se, t, p = effect(wt)
+    table = pd.DataFrame({
+        "moderator": name, "w": wt, "effect": est, "se": se, "t": t, "p": p,
+        "ci_low": est - tcrit * se, "ci_high": est + tcrit * se,
+        "jn_point": np.isin(wt, roots),
+    }, columns=JN_TABLE_COLUMNS)
+    return jn, table
+
+
+# --------------------------------------------------------------------------- the grid
+
+def wide_scores(data: pd.DataFrame, dv: str = "score", subject: str = "student_id") -> pd.DataFrame:
+    """Standard long data (pupil × wave × outcome) to the wide ``{outcome}_{wave}`` frame
+    indexed by ``student_id`` that :func:`moderation_grid` takes."""
+    need = {subject, "wave", "outcome", dv}
+    if not need <= set(data.columns):
+        raise StudyError(f"long data needs the columns {sorted(need)}")
+    wide = data.pivot_table(index=subject, columns=["outcome", "wave"], values=dv, aggfunc="first")
+    # Outcomes in order of appearance (pivot_table sorts them), waves in study order.
+    rank = {o: i for i, o in enumerate(pd.unique(data["outcome"]))}
+    wrank = {wv: i for i, wv in enumerate(WAVES)}
+    wide = wide[sorted(wide.columns, key=lambda ow: (rank[ow[0]], wrank.get(ow[1], 99), str(ow[1])))]
+    wide.columns = [f"{o}_{wv}" for o, wv in wide.columns]
+    wide.index = wide.index.astype(str)
+    return wide
+
+
+def change_score(changes: pd.DataFrame, outcome: str, change: str) -> pd.Series:
+    """``{outcome}_{later} − {outcome}_{earlier}`` for a change label like ``"T3-T1"``."""
+    try:
+        later, earlier = change.split("-")
+    except ValueError:
+        raise StudyError(f"a change is written 'later-earlier' (e.g. 'T3-T1'), not {change!r}") from None
+    cols = [f"{outcome}_{later}", f"{outcome}_{earlier}"]
+    missing = [c for c in cols if c not in changes.columns]
+    if missing:
+        raise StudyError(f"no column(s) {missing} for outcome {outcome!r}")
+    return (pd.to_numeric(changes[cols[0]], errors="coerce")
+            - pd.to_numeric(changes[cols[1]], errors="coerce")).rename(f"{outcome}_{change}")
+
+
+def _is_prespecified(spec: Iterable[Mapping], outcome: str, change: str, moderator: str) -> bool:
+    for s in spec:
+        if all(s.get(k) in (None, "*", v) for k, v in
+               (("outcome", outcome), ("change", change), ("moderator", moderator))):
+            return True
+    return False
+
+
+def moderation_grid(changes: pd.DataFrame, moderators: pd.DataFrame,
+                    outcomes: Sequence[str] | None = None,
+                    changes_list: Sequence[str] = CHANGES,
+                    moderator_list: Sequence[str] | None = None, *,
+                    categorical: Iterable[str] | Mapping[str, Sequence[str]] | None = None,
+                    prespecified: Iterable[Mapping] = (), n_boot: int = 5000, seed: int = 0,
+                    alpha: float = 0.05, hc=None, center: bool = False, probe: str = "moments",
+                    min_n: int = 10, min_level_n: int = 2,
+                    missing_codes: Iterable[str] = ("unknown",)) -> dict[str, pd.DataFrame]:
+    """:func:`moderation` for every outcome × change × moderator, stacked.
+
+    Parameters
+    ----------
+    changes : the mentees' scores, wide: indexed by ``student_id`` with one column per
+        outcome and wave named ``{outcome}_{wave}`` (``self_efficacy_T1``, ...); a change
+        ``"T3-T1"`` is computed as ``{outcome}_T3 − {outcome}_T1``. Standard long data
+        (columns ``student_id, wave, outcome, score``) is accepted too and pivoted with
+        :func:`wide_scores`; if it has a ``condition`` column, only ``mentee`` rows are used.
+    moderators : indexed by ``student_id``, one column per moderator (e.g. pupil
+        characteristics joined with :func:`mut_eval.match.match_moderators`).
+    outcomes : default: every ``{outcome}`` with columns in ``changes``.
+    changes_list : change labels ``later-earlier``.
+    moderator_list : default: every column of ``moderators``.
+    categorical : names of categorical moderators, or a mapping name → level order
+        (first = reference). Moderators in :data:`CATEGORICAL_MODERATORS` and
+        non-numeric columns are categorical anyway.
+    prespecified : the study's confirmatory tests, a list of ``{outcome, change,
+        moderator}`` mappings (a missing key or ``"*"`` matches anything); all other
+        tests are flagged exploratory (``prespecified = False``).
+    seed : each cell is bootstrapped with :func:`cell_seed` ``(seed, outcome, change,
+        moderator)``, so a cell's result does not depend on which other cells are run.
+
+    Returns
+    -------
+    dict with the stacked ``moderation``, ``conditional_effects``, ``johnson_neyman``,
+    ``jn_table`` tables (each led by ``outcome, change, moderator``; see
+    :func:`moderation`) and ``skipped`` (``outcome, change, moderator, n, reason``).
+    ``moderation`` also has ``p_bh`` — Benjamini–Hochberg over all estimated cells of
+    the grid, applied to the W test's ``p_F`` (one test per cell) — and
+    ``prespecified``; the other tables carry ``prespecified`` too.
+    """
+    if {"wave", "outcome"} <= set(changes.columns):
+        long = changes
+        if "condition" in long.columns:
+            long = long[long["condition"] == "mentee"]
+        changes = wide_scores(long)
+    changes = changes.copy()
+    changes.index = changes.index.astype(str)
+    mods = moderators.copy()
+    mods.index = mods.index.astype(str)
+    if outcomes is None:
+        seen = []
+        for col in changes.columns:
+            for wv in WAVES:
+                if str(col).endswith(f"_{wv}") and col[: -len(wv) - 1] not in seen:
+                    seen.append(col[: -len(wv) - 1])
+        outcomes = seen
+    if moderator_list is None:
+        moderator_list = list(mods.columns)
+    missing = [m for m in moderator_list if m not in mods.columns]
+    if missing:
+        raise StudyError(f"moderators not found: {missing}")
+    cat_levels: dict[str, Sequence[str] | None] = {}
+    if isinstance(categorical, Mapping):
+        cat_levels = {k: v for k, v in categorical.items()}
+    elif categorical is not None:
+        cat_levels = {k: None for k in categorical}
+    prespecified = list(prespecified)
+
+    tables = {k: [] for k in ("moderation", "conditional_effects", "johnson_neyman", "jn_table")}
+    skipped = []
+    for outcome in outcomes:
+        for change in changes_list:
+            try:
+                yser = change_score(changes, outcome, change)
+            except StudyError as err:
+                for mod in moderator_list:
+                    skipped.append({"outcome": outcome, "change": change, "moderator": mod, "n": 0,
+                                    "reason": str(err)})
+                continue
+            for mod in moderator_list:
+                frame = pd.DataFrame({"__change__": yser}).join(mods[[mod]], how="left")
+                is_cat = mod in cat_levels or mod in CATEGORICAL_MODERATORS or not (
+                    pd.api.types.is_numeric_dtype(mods[mod]) or pd.api.types.is_bool_dtype(mods[mod]))
+                try:
+                    res = moderation(frame, "__change__", mod, categorical=is_cat, levels=cat_levels.get(mod),
+                                     hc=hc, center=center, probe=probe, n_boot=n_boot,
+                                     seed=cell_seed(seed, outcome, change, mod), alpha=alpha,
+                                     missing_codes=missing_codes, min_n=min_n, min_level_n=min_level_n)
+                except ModerationSkipped as err:
+                    n_ok = int((frame["__change__"].notna() & frame[mod].notna()).sum())
+                    skipped.append({"outcome": outcome, "change": change, "moderator": mod,
+                                    "n": n_ok, "reason": str(err)})
+                    continue
+                pre = _is_prespecified(prespecified, outcome, change, mod)
+                for key, tab in res.items():
+                    if tab.empty:
+                        continue
+                    tab = tab.drop(columns="moderator")
+                    tab.insert(0, "moderator", mod)
+                    tab.insert(0, "change", change)
+                    tab.insert(0, "outcome", outcome)
+                    tab["prespecified"] = pre
+                    tables[key].append(tab)
+
+    cols = {"moderation": MODERATION_COLUMNS, "conditional_effects": CONDITIONAL_COLUMNS,
+            "johnson_neyman": JN_COLUMNS, "jn_table": JN_TABLE_COLUMNS}
+    out = {}
+    for key, parts in tables.items():
+        base = ["outcome", "change"] + cols[key] + ["prespecified"]
+        out[key] = (pd.concat(parts, ignore_index=True) if parts else _empty(base))[base]
+    mod_tab = out["moderation"]
+    if len(mod_tab):
+        cell = mod_tab.groupby(["outcome", "change", "moderator"], sort=False)["p_F"].first()
+        adj = pd.Series(benjamini_hochberg(cell.to_numpy()), index=cell.index, name="p_bh")
+        mod_tab = mod_tab.join(adj, on=["outcome", "change", "moderator"])
+    else:
+        mod_tab["p_bh"] = pd.Series(dtype=float)
+    order = ["outcome", "change"] + MODERATION_COLUMNS + ["p_bh", "prespecified"]
+    out["moderation"] = mod_tab[order]
+    out["skipped"] = pd.DataFrame(skipped, columns=SKIPPED_COLUMNS)
+    return out
+
+
+# --------------------------------------------------------------------------- programme × W
+
+def did_by_moderator(data: pd.DataFrame, moderator_values: pd.Series | pd.DataFrame, w: str | None = None,
+                     categorical: bool | None = None, *, dv: str = "score", subject: str = "student_id",
+                     probe: str = "moments", alpha: float = 0.05, levels: Sequence[str] | None = None,
+                     missing_codes: Iterable[str] = ("unknown",)) -> pd.DataFrame:
+    """Does the programme effect (difference-in-differences) depend on W?
+
+    Random-intercept linear mixed model on all available scores of both conditions,
+    fitted by REML (statsmodels ``MixedLM``; lme4 ``lmer`` equivalent)::
+
+        score ~ condition * wave * W + (1 | student_id)
+
+    with ``control`` and ``T1`` as reference levels (a numeric W is centred at its mean
+    over the pupils for fitting; the reported contrasts do not depend on that). For each
+    probe value of W (M − 1SD, M, M + 1SD of the pupils' W values with SD on n − 1, or
+    P16/P50/P84, or each level of a categorical W) and each contrast ``later-earlier``
+    the DiD estimate is ``(mentee later − mentee earlier) − (control later − control
+    earlier)`` at that W, with a Wald z test and CI from the REML covariance of the fixed
+    effects ``σ²(X'V⁻¹X)⁻¹`` (what lme4's ``vcov`` and emmeans with asymptotic df use).
+    ``p_interaction`` is the joint Wald χ² test of the condition × wave × W terms
+    (df = 2 for a numeric W, 2(k − 1) for k levels; 3 waves).
+
+    Only meaningful for pupil characteristics that both conditions have (age, gender,
+    ses, ...), not for match variables.
+
+    Parameters
+    ----------
+    data : standard long data of ONE outcome (``student_id, condition, wave, score``).
+    moderator_values : Series indexed by ``student_id`` (or a DataFrame with column ``w``).
+    w : the moderator's name (the Series name by default).
+
+    Returns
+    -------
+    DataFrame with ``moderator, probe, w, contrast, estimate, se, z, ci_low, ci_high, p,
+    p_interaction, chi2_interaction, df_interaction, n_students, n_obs, converged``.
+    """
+    from statsmodels.regression.mixed_linear_model import MixedLM
+
+    if probe not in PROBE_LABELS:
+        raise StudyError(f"probe must be 'moments' or 'percentiles', not {probe!r}")
+    if isinstance(moderator_values, pd.DataFrame):
+        if w is None or w not in moderator_values.columns:
+            raise StudyError("did_by_moderator: give w, a column of moderator_values")
+        wser = moderator_values[w]
+    else:
+        wser = moderator_values
+        w = w or str(wser.name)
+    need = {subject, "condition", "wave", dv}
+    if not need <= set(data.columns):
+        raise StudyError(f"did_by_moderator: data needs the columns {sorted(need)}")
+    wser = wser.copy()
+    wser.index = wser.index.astype(str)
+    ws, kind, lv = _prepare_w(wser, categorical, levels, missing_codes)
+    d = data[[subject, "condition", "wave", dv]].copy()
+    d[subject] = d[subject].astype(str)
+    d["W"] = d[subject].map(ws)
+    d = d[d[dv].notna() & d["W"].notna()]
+    conds = set(d["condition"])
+    if not {"mentee", "control"} <= conds:
+        raise StudyError("did_by_moderator needs data of both conditions (mentee and control)")
+    waves = [wv for wv in WAVES if wv in set(d["wave"])]
+    if len(waves) < 2:
+        raise StudyError("did_by_moderator needs at least two waves")
+    pupils = d.drop_duplicates(subject)
+
+    if kind == "categorical":
+        counts = pupils["W"].value_counts()
+        lv = [l for l in lv if counts.get(l, 0) > 0]
+        if len(lv) < 2:
+            raise ModerationSkipped("fewer than 2 levels of the moderator observed")
+        d = d[d["W"].isin(lv)]
+
+        def wcols(vals):
+            vals = np.asarray(vals, object)
+            return (vals[:, None] == np.asarray(lv[1:], object)[None, :]).astype(float)
+
+        probe_labels = list(lv)
+        probe_vals = list(lv)
+        probe_w = [np.nan] * len(lv)
+    else:
+        wv = pupils["W"].astype(float).to_numpy()
+        c = wv.mean()
+
+        def wcols(vals):
+            return (np.asarray(vals, float) - c)[:, None]
+
+        if kind == "dichotomous":
+            probe_w = list(np.unique(wv))
+            probe_labels = [f"{v:g}" for v in probe_w]
+        elif probe == "moments":
+            sd = wv.std(ddof=1)
+            probe_w = [c - sd, c, c + sd]
+            probe_labels = list(PROBE_LABELS["moments"])
+        else:
+            probe_w = list(process_percentiles(wv))
+            probe_labels = list(PROBE_LABELS["percentiles"])
+        probe_vals = probe_w
+
+    later_waves = waves[1:]
+
+    def design(cond, wave, wvals):
+        cond = np.asarray(cond)
+        wave = np.asarray(wave)
+        mentee = (cond == "mentee").astype(float)[:, None]
+        wd = np.column_stack([(wave == wv).astype(float) for wv in later_waves])
+        W = wcols(wvals)
+        cols = [np.ones((len(cond), 1)), mentee, wd, W, mentee * wd,
+                mentee * W, (wd[:, :, None] * W[:, None, :]).reshape(len(cond), -1),
+                ((mentee * wd)[:, :, None] * W[:, None, :]).reshape(len(cond), -1)]
+        return np.hstack(cols)
+
+    X = design(d["condition"].to_numpy(), d["wave"].to_numpy(), d["W"].to_numpy())
+    nw = len(later_waves)
+    nW = wcols(probe_vals[:1]).shape[1]
+    three_way = np.arange(X.shape[1] - nw * nW, X.shape[1])
+    yv = d[dv].astype(float).to_numpy()
+    groups = d[subject].to_numpy()
+    model = MixedLM(yv, X, groups=groups, exog_re=np.ones((len(yv), 1)))
+    # statsmodels' L-BFGS can step onto a singular X'V⁻¹X on some data; the other
+    # optimisers reach the same REML optimum, so fall back to them in turn.
+    res, converged = None, False
+    for method in ("lbfgs", "bfgs", "powell", "cg", "nm"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                fit = model.fit(reml=True, method=method)
+            except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+                continue
+        ok = bool(getattr(fit, "converged", True)) and not any(
+            "converge" in str(wi.message).lower() for wi in caught)
+        if res is None or (ok and not converged):
+            res, converged = fit, ok
+        if ok:
+            break
+    if res is None:
+        raise ModerationSkipped("the mixed model could not be fitted")
+    beta = np.asarray(res.fe_params, float)
+    sigma2 = float(res.scale)
+    tau = float(np.asarray(res.cov_re)[0, 0])
+    # σ²(X'V⁻¹X)⁻¹ with V_i = σ²I + τJ, V_i⁻¹ = (I − τ/(σ² + n_iτ) J)/σ² per pupil.
+    codes, inv = np.unique(groups, return_inverse=True)
+    ni = np.bincount(inv)
+    xs = np.zeros((codes.size, X.shape[1]))
+    np.add.at(xs, inv, X)
+    xtvx = (X.T @ X - (xs * (tau / (sigma2 + ni * tau))[:, None]).T @ xs) / sigma2
+    cov = np.linalg.inv(xtvx)
+
+    b3 = beta[three_way]
+    chi2 = float(b3 @ np.linalg.solve(cov[np.ix_(three_way, three_way)], b3))
+    df_int = three_way.size
+    p_int = float(stats.chi2.sf(chi2, df_int))
+    zcrit = stats.norm.ppf(1 - alpha / 2)
+
+    rows = []
+    pairs = [(later, earlier) for i, earlier in enumerate(waves) for later in waves[i + 1:]]
+    pairs.sort(key=lambda pr: (WAVES.index(pr[0]), WAVES.index(pr[1])))
+    for label, pv, wnum in zip(probe_labels, probe_vals, probe_w):
+        for later, earlier in pairs:
+            rowsL = design(["mentee", "mentee", "control", "control"], [later, earlier, later, earlier],
+                           [pv] * 4)
+            L = rowsL[0] - rowsL[1] - rowsL[2] + rowsL[3]
+            est = float(L @ beta)
+            se = float(np.sqrt(L @ cov @ L))
+            z = est / se
+            rows.append({
+                "moderator": w, "probe": label, "w": wnum, "contrast": f"{later}-{earlier}",
+                "estimate": est, "se": se, "z": z, "ci_low": est - zcrit * se, "ci_high": est + zcrit * se,
+                "p": float(2 * stats.norm.sf(abs(z))), "p_interaction": p_int, "chi2_interaction": chi2,
+                "df_interaction": df_int, "n_students": int(codes.size), "n_obs": int(len(yv)),
+                "converged": converged,
+            })
+    return pd.DataFrame(rows, columns=DID_COLUMNS)
