@@ -1,0 +1,488 @@
+"""Linear mixed model on all available scores and the difference-in-differences.
+
+Model (one outcome, long data)::
+
+    score ~ condition * wave [+ covariates] + (1 | student_id),   fitted by REML
+
+with ``control`` and ``T1`` as reference levels — the model of R
+``lme4::lmer(score ~ condition * wave + (1 | student_id), REML = TRUE)``. Pupils with
+missing waves keep the scores they have (missing at random given the model).
+
+Two engines fit the same model:
+
+- ``engine="profile"`` (default): exact REML for a random-intercept model. With
+  V_i = σ²(I + γ11ᵀ), γ = σ_b²/σ², everything the REML criterion needs reduces to
+  per-pupil sums: with x̄_i, ȳ_i the pupil means and v_i = n_i / (1 + n_iγ),
+      XᵀV⁻¹X·σ² = Σ_i (X_i − 1x̄_iᵀ)ᵀ(X_i − 1x̄_iᵀ) + Σ_i v_i x̄_i x̄_iᵀ
+      (the same for XᵀV⁻¹y·σ² and yᵀV⁻¹y·σ²),
+      −2ℓ_R = (N − p)(1 + log(2π σ̂²)) + Σ_i log(1 + n_iγ) + log|XᵀV⁻¹X·σ²|,
+      σ̂² = RSS / (N − p).
+  This is lme4's profiled REML deviance (Bates et al. 2015, *J. Stat. Softw.* 67(1),
+  eqs. 34–42) specialised to one random intercept, so it is optimised over the single
+  parameter θ = σ_b/σ (grid, then bounded Brent), and it costs O(N·p) per evaluation:
+  20,000 pupils × 3 waves fit in well under a second. Var(β̂) = σ̂²(XᵀV⁻¹X·σ²)⁻¹,
+  as lme4's ``vcov``.
+- ``engine="statsmodels"``: ``statsmodels`` ``MixedLM`` (REML), trying L-BFGS, then
+  BFGS, CG, Powell and Nelder–Mead until one converges. It can fail with a singular
+  matrix on large data (seen from ~5,000 pupils), which is why it is not the default.
+
+Inference is Wald z throughout (estimate / SE against the normal distribution), the
+same as ``emmeans`` with ``lmer.df = "asymptotic"``; both engines agree with lme4 +
+emmeans to < 1e-6 on the reference data (tests/reference/lmm_reference.R).
+
+Estimated marginal means (``lmm_emm``) are predictions at each condition × wave cell
+with covariates held at the reference grid of ``emmeans``: numeric covariates at their
+mean over the rows used in the fit; categorical covariates averaged over their levels
+with equal weights (each non-reference dummy at 1/k).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, optimize, stats
+
+from .. import CONDITIONS, WAVES, StudyError
+from .effects import improvement_index, omega_correction, pooled_sd
+
+__all__ = [
+    "LMMFit",
+    "fit_lmm",
+    "lmm_fixed",
+    "lmm_emm",
+    "did",
+    "did_by_outcome",
+    "adjust_across",
+    "DID_CONTRASTS",
+]
+
+DID_CONTRASTS = (("T1", "T2"), ("T1", "T3"), ("T2", "T3"))
+FIXED_COLUMNS = ["term", "estimate", "se", "z", "p", "ci_low", "ci_high", "converged",
+                 "sigma2_student", "sigma2_resid", "n_students", "n_obs"]
+EMM_COLUMNS = ["condition", "wave", "emm", "se", "ci_low", "ci_high", "n"]
+DID_COLUMNS = ["contrast", "estimate", "se", "z", "ci_low", "ci_high", "p", "g",
+               "g_ci_low", "g_ci_high", "improvement_index", "mentee_change",
+               "control_change", "sd_pooled_t1", "n_t1", "omega", "n_students", "n_obs",
+               "converged"]
+
+
+@dataclass(frozen=True)
+class LMMFit:
+    """A fitted random-intercept model (see :func:`fit_lmm`)."""
+
+    params: pd.Series            # fixed effects, indexed by term
+    cov: pd.DataFrame            # their covariance matrix
+    sigma2_student: float        # random-intercept variance σ_b²
+    sigma2_resid: float          # residual variance σ²
+    converged: bool
+    singular: bool               # σ_b² estimated at 0 (lme4's "boundary (singular) fit")
+    n_students: int
+    n_obs: int
+    reml_loglik: float
+    engine: str
+    waves: tuple
+    grid: dict = field(default_factory=dict)   # covariate column -> reference value
+    cell_n: dict = field(default_factory=dict)  # (condition, wave) -> number of scores
+
+    def design_row(self, condition: str, wave: str) -> np.ndarray:
+        """Fixed-effects row for a condition × wave cell at the reference grid."""
+        m = 1.0 if condition == "mentee" else 0.0
+        x = {"Intercept": 1.0, "condition[T.mentee]": m}
+        for w in self.waves[1:]:
+            x[f"wave[T.{w}]"] = 1.0 if wave == w else 0.0
+            x[f"condition[T.mentee]:wave[T.{w}]"] = m * x[f"wave[T.{w}]"]
+        x.update(self.grid)
+        return np.array([x[t] for t in self.params.index], dtype=float)
+
+
+# ---------------------------------------------------------------------------
+# data preparation
+# ---------------------------------------------------------------------------
+def _single_outcome(data: pd.DataFrame, who: str):
+    if "outcome" in data.columns:
+        outs = pd.unique(data["outcome"].dropna())
+        if len(outs) > 1:
+            raise StudyError(f"{who}: data hold {len(outs)} outcomes "
+                             f"({', '.join(map(str, outs[:5]))}...); filter to one outcome")
+        return outs[0] if len(outs) == 1 else None
+    return None
+
+
+def _prepare(data, dv, covariates, within, between, subject, who):
+    covariates = tuple([covariates] if isinstance(covariates, str) else covariates)
+    need = [subject, between, within, dv, *covariates]
+    missing = [c for c in need if c not in data.columns]
+    if missing:
+        raise StudyError(f"{who}: column(s) {missing} not found in the data")
+    d = data[need].copy()
+    d[dv] = pd.to_numeric(d[dv], errors="coerce")
+    d = d[d[[subject, between, within, dv]].notna().all(axis=1)]
+    if covariates:
+        d = d[d[list(covariates)].notna().all(axis=1)]
+    if d.empty:
+        raise StudyError(f"{who}: no scores to analyse")
+    d[subject] = d[subject].astype(str)
+    cond = d[between].astype(str).to_numpy(dtype=object)
+    wave = d[within].astype(str).to_numpy(dtype=object)
+    bad = set(cond) - set(CONDITIONS)
+    if bad:
+        raise StudyError(f"{who}: unknown {between} value(s) {sorted(bad)}; "
+                         f"expected {list(CONDITIONS)}")
+    bad = set(wave) - set(WAVES)
+    if bad:
+        raise StudyError(f"{who}: unknown {within} value(s) {sorted(bad)}; "
+                         f"expected {list(WAVES)}")
+    waves = tuple(w for w in WAVES if w in set(wave))
+    if len(waves) < 2 or waves[0] != "T1":
+        raise StudyError(f"{who}: need T1 and at least one later wave (found {list(waves)})")
+    for c in CONDITIONS:
+        if not (cond == c).any():
+            raise StudyError(f"{who}: no {c} scores; both conditions are needed")
+    cell_n = {(c, w): int(((cond == c) & (wave == w)).sum()) for c in CONDITIONS for w in waves}
+    empty = [f"{c} {w}" for (c, w), n in cell_n.items() if n == 0]
+    if empty:
+        raise StudyError(f"{who}: no scores for {', '.join(empty)}")
+    ids, gcode = np.unique(d[subject].to_numpy(dtype=object), return_inverse=True)
+    # one score per pupil and wave, one condition per pupil
+    key = gcode.astype(np.int64) * len(WAVES) + pd.Index(WAVES).get_indexer(wave)
+    if np.unique(key).size != key.size:
+        raise StudyError(f"{who}: some pupils have more than one score at a wave")
+    is_m = (cond == "mentee").astype(float)
+    per_pupil = np.bincount(gcode, weights=is_m, minlength=ids.size)
+    n_i = np.bincount(gcode, minlength=ids.size)
+    if np.any((per_pupil > 0) & (per_pupil < n_i)):
+        raise StudyError(f"{who}: some pupils are in both conditions")
+    if ids.size == len(d):
+        raise StudyError(f"{who}: every pupil has a single score; a random-intercept "
+                         "model needs repeated measurements")
+
+    cols = {"Intercept": np.ones(len(d)), "condition[T.mentee]": is_m}
+    for w in waves[1:]:
+        cols[f"wave[T.{w}]"] = (wave == w).astype(float)
+    grid: dict[str, float] = {}
+    for cv in covariates:
+        s = d[cv]
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            cols[cv] = s.to_numpy(float)
+            grid[cv] = float(cols[cv].mean())
+        else:
+            sv = s.astype(str).to_numpy(dtype=object)
+            levels = sorted(set(sv))
+            for lv in levels[1:]:
+                name = f"{cv}[T.{lv}]"
+                cols[name] = (sv == lv).astype(float)
+                # emmeans averages over factor levels with equal weights
+                grid[name] = 1.0 / len(levels)
+    for w in waves[1:]:
+        cols[f"condition[T.mentee]:wave[T.{w}]"] = is_m * cols[f"wave[T.{w}]"]
+    X = np.column_stack(list(cols.values()))
+    if np.linalg.matrix_rank(X) < X.shape[1]:
+        raise StudyError(f"{who}: the model cannot be estimated — a covariate is constant "
+                         "or collinear with condition/wave")
+    y = d[dv].to_numpy(float)
+    return y, X, list(cols), gcode, ids.size, waves, grid, cell_n
+
+
+# ---------------------------------------------------------------------------
+# engines
+# ---------------------------------------------------------------------------
+def _profile(y, X, g, G):
+    """Return ``parts(theta) -> (criterion, beta, rss, chol(A))`` for the profiled REML."""
+    N, p = X.shape
+    n_i = np.bincount(g, minlength=G).astype(float)
+    xbar = np.column_stack([np.bincount(g, weights=X[:, j], minlength=G) for j in range(p)])
+    xbar /= n_i[:, None]
+    ybar = np.bincount(g, weights=y, minlength=G) / n_i
+    Xc, yc = X - xbar[g], y - ybar[g]
+    # within-pupil cross-products; the between part is reweighted by v_i below, which
+    # avoids the cancellation of XᵀX − Σ w_i s_i s_iᵀ when γ is large
+    Wxx, Wxy, Wyy = Xc.T @ Xc, Xc.T @ yc, float(yc @ yc)
+    df_res = N - p
+
+    def parts(theta):
+        gam = theta * theta
+        v = n_i / (1.0 + n_i * gam)
+        A = Wxx + (xbar * v[:, None]).T @ xbar
+        b = Wxy + xbar.T @ (v * ybar)
+        c = Wyy + float(np.dot(v * ybar, ybar))
+        cf = linalg.cho_factor(A, lower=True)
+        beta = linalg.cho_solve(cf, b)
+        rss = max(c - float(b @ beta), 1e-300)
+        crit = (df_res * (1.0 + np.log(2.0 * np.pi * rss / df_res))
+                + float(np.log1p(n_i * gam).sum())
+                + 2.0 * float(np.log(np.diag(cf[0])).sum()))
+        return crit, beta, rss, cf
+
+    return parts
+
+
+def _fit_profile(y, X, g, G):
+    N, p = X.shape
+    df_res = N - p
+    parts = _profile(y, X, g, G)
+
+    def crit(theta):
+        try:
+            return parts(theta)[0]
+        except (linalg.LinAlgError, ValueError):
+            return np.inf
+
+    grid = np.concatenate([[0.0], np.logspace(-3, 2.5, 56)])
+    vals = np.array([crit(t) for t in grid])
+    k = int(np.argmin(vals))
+    converged = bool(np.isfinite(vals[k])) and k < grid.size - 1
+    lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, grid.size - 1)]
+    res = optimize.minimize_scalar(crit, bounds=(lo, hi), method="bounded",
+                                   options={"xatol": 1e-12 * max(1.0, grid[k]), "maxiter": 500})
+    theta = float(res.x) if res.fun <= vals[k] else float(grid[k])
+    if crit(0.0) <= crit(theta):
+        theta = 0.0
+    converged = converged and bool(res.success)
+    value, beta, rss, cf = parts(theta)
+    s2 = rss / df_res
+    cov = s2 * linalg.cho_solve(cf, np.eye(p))
+    return dict(beta=beta, cov=cov, sigma2_resid=s2, sigma2_student=theta ** 2 * s2,
+                converged=converged, singular=theta < 1e-4, reml_loglik=-0.5 * value,
+                engine="profile")
+
+
+def _fit_statsmodels(y, X, g, G, names):
+    from statsmodels.regression.mixed_linear_model import MixedLM
+
+    exog = pd.DataFrame(X, columns=names)
+    model = MixedLM(y, exog, groups=g, exog_re=np.ones((len(y), 1)))
+    best = None
+    for method in ("lbfgs", "bfgs", "cg", "powell", "nm"):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                r = model.fit(reml=True, method=method, maxiter=2000)
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError, OverflowError):
+            continue
+        ok = np.all(np.isfinite(r.fe_params)) and np.isfinite(r.llf)
+        if not ok:
+            continue
+        if best is None or r.llf > best[0].llf + 1e-9:
+            best = (r, method)
+        if r.converged:
+            break
+    if best is None:
+        raise StudyError("mixed model: statsmodels MixedLM did not fit with any method; "
+                         "use engine='profile'")
+    best, method = best
+    p = X.shape[1]
+    s2 = float(best.scale)
+    s2b = max(float(np.asarray(best.cov_re)[0, 0]), 0.0)
+    # MixedLM's cov_params() inverts the Hessian of all parameters jointly, so its
+    # fixed-effect SEs carry the (non-zero at the optimum) cross terms with the variance
+    # parameters and differ from lme4/emmeans by up to ~1e-3 on small data. Use
+    # Var(β̂) = σ̂²(XᵀV⁻¹X·σ²)⁻¹ at MixedLM's variance estimates, as lme4's vcov does.
+    _, _, _, cf = _profile(y, X, g, G)(np.sqrt(s2b / s2))
+    return dict(beta=np.asarray(best.fe_params, float),
+                cov=s2 * linalg.cho_solve(cf, np.eye(p)), sigma2_resid=s2,
+                sigma2_student=s2b, converged=bool(best.converged),
+                singular=s2b < 1e-8 * s2, reml_loglik=float(best.llf),
+                engine=f"statsmodels:{method}")
+
+
+def fit_lmm(data: pd.DataFrame, dv: str = "score", covariates=(), *, within: str = "wave",
+            between: str = "condition", subject: str = "student_id",
+            engine: str = "profile") -> LMMFit:
+    """Fit ``dv ~ C(condition, ref control) * C(wave, ref T1) [+ covariates] + (1 | pupil)``.
+
+    REML on all available scores of one outcome (long format: one row per pupil ×
+    wave). ``covariates``: column names; numeric columns enter linearly, others as
+    treatment-coded factors (first level in sorted order is the reference). Rows with a
+    missing covariate are dropped. ``engine``: ``"profile"`` (exact profiled REML for
+    the random intercept, default) or ``"statsmodels"`` (MixedLM) — see the module
+    docstring. Raises :class:`~mut_eval.StudyError` when the model is not estimable.
+    """
+    _single_outcome(data, "mixed model")
+    y, X, names, g, G, waves, grid, cell_n = _prepare(
+        data, dv, covariates, within, between, subject, "mixed model")
+    if engine == "profile":
+        r = _fit_profile(y, X, g, G)
+    elif engine == "statsmodels":
+        r = _fit_statsmodels(y, X, g, G, names)
+    else:
+        raise ValueError(f"engine must be 'profile' or 'statsmodels', not {engine!r}")
+    return LMMFit(params=pd.Series(r["beta"], index=names, name="estimate"),
+                  cov=pd.DataFrame(r["cov"], index=names, columns=names),
+                  sigma2_student=float(r["sigma2_student"]),
+                  sigma2_resid=float(r["sigma2_resid"]), converged=bool(r["converged"]),
+                  singular=bool(r["singular"]), n_students=int(G), n_obs=int(len(y)),
+                  reml_loglik=float(r["reml_loglik"]), engine=r["engine"], waves=waves,
+                  grid=grid, cell_n=cell_n)
+
+
+def _wald(est, se, alpha):
+    est, se = np.asarray(est, float), np.asarray(se, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = est / se
+    q = stats.norm.ppf(1 - alpha / 2)
+    return z, 2 * stats.norm.sf(np.abs(z)), est - q * se, est + q * se
+
+
+def _get_fit(data, dv, covariates, within, between, subject, engine, fit):
+    if fit is not None:
+        return fit
+    return fit_lmm(data, dv, covariates, within=within, between=between, subject=subject,
+                   engine=engine)
+
+
+def lmm_fixed(data: pd.DataFrame, dv: str = "score", covariates=(), *, alpha: float = 0.05,
+              within: str = "wave", between: str = "condition", subject: str = "student_id",
+              engine: str = "profile", fit: LMMFit | None = None) -> pd.DataFrame:
+    """Fixed effects of the mixed model (see :func:`fit_lmm`), Wald z inference.
+
+    Columns: ``term, estimate, se, z, p, ci_low, ci_high`` and, repeated on every row,
+    ``converged, sigma2_student, sigma2_resid, n_students, n_obs``. Terms are named
+    ``Intercept``, ``condition[T.mentee]``, ``wave[T.T2]``, ``wave[T.T3]``, covariates
+    (``age``, ``gender[T.girl]``...), ``condition[T.mentee]:wave[T.T2]``, ... Pass a
+    previous ``fit`` to avoid refitting.
+    """
+    f = _get_fit(data, dv, covariates, within, between, subject, engine, fit)
+    se = np.sqrt(np.diag(f.cov.to_numpy()))
+    z, p, lo, hi = _wald(f.params.to_numpy(), se, alpha)
+    return pd.DataFrame({
+        "term": f.params.index, "estimate": f.params.to_numpy(), "se": se, "z": z, "p": p,
+        "ci_low": lo, "ci_high": hi, "converged": f.converged,
+        "sigma2_student": f.sigma2_student, "sigma2_resid": f.sigma2_resid,
+        "n_students": f.n_students, "n_obs": f.n_obs,
+    }, columns=FIXED_COLUMNS)
+
+
+def lmm_emm(data: pd.DataFrame, dv: str = "score", covariates=(), *, alpha: float = 0.05,
+            within: str = "wave", between: str = "condition", subject: str = "student_id",
+            engine: str = "profile", fit: LMMFit | None = None) -> pd.DataFrame:
+    """Estimated marginal means per condition × wave (as ``emmeans(m, ~ condition*wave)``).
+
+    Covariates at the ``emmeans`` reference grid: numeric ones at their mean over the
+    rows in the fit, factors averaged over their levels with equal weights. SE =
+    √(xᵀ Var(β̂) x); CI = emm ± z_{1−α/2}·SE (asymptotic, as ``lmer.df =
+    "asymptotic"``). Columns: ``condition, wave, emm, se, ci_low, ci_high, n`` (``n`` =
+    observed scores in the cell). Rows: mentee then control, waves in order.
+    """
+    f = _get_fit(data, dv, covariates, within, between, subject, engine, fit)
+    V = f.cov.to_numpy()
+    rows = []
+    for c in CONDITIONS:
+        for w in f.waves:
+            x = f.design_row(c, w)
+            rows.append((c, w, float(x @ f.params.to_numpy()), float(np.sqrt(x @ V @ x)),
+                         f.cell_n[(c, w)]))
+    out = pd.DataFrame(rows, columns=["condition", "wave", "emm", "se", "n"])
+    _, _, out["ci_low"], out["ci_high"] = _wald(out["emm"], out["se"], alpha)
+    return out[EMM_COLUMNS]
+
+
+def did(data: pd.DataFrame, dv: str = "score", covariates=(), *, alpha: float = 0.05,
+        within: str = "wave", between: str = "condition", subject: str = "student_id",
+        engine: str = "profile", fit: LMMFit | None = None) -> pd.DataFrame:
+    """Difference-in-differences from the mixed model, with WWC effect sizes.
+
+    For each contrast ``T2-T1``, ``T3-T1``, ``T3-T2`` (later minus earlier; only those
+    whose waves are in the data): estimate = (mentee change − control change) of the
+    estimated marginal means, i.e. Lβ̂ with L the interaction contrast; SE = √(LVLᵀ),
+    Wald z, p and CI as ``emmeans`` with asymptotic df.
+
+    Effect size (contract.md §4, WWC Procedures Handbook 4.1): g = ω·estimate / S with
+    S the pooled within-condition SD at T1 of all pupils scored at T1 (n − 1 variances,
+    from the data, not the model) and ω = 1 − 3/(4N − 9), N = pupils scored at T1; the
+    CI of g is the CI of the estimate scaled the same way; ``improvement_index`` =
+    100·Φ(g) − 50.
+
+    Columns: ``contrast, estimate, se, z, ci_low, ci_high, p, g, g_ci_low, g_ci_high,
+    improvement_index, mentee_change, control_change, sd_pooled_t1, n_t1, omega,
+    n_students, n_obs, converged`` — preceded by ``outcome`` when the data carry a single
+    ``outcome`` value. Adjust p across outcomes with :func:`adjust_across`.
+    """
+    outcome = _single_outcome(data, "difference-in-differences")
+    f = _get_fit(data, dv, covariates, within, between, subject, engine, fit)
+    beta, V = f.params.to_numpy(), f.cov.to_numpy()
+
+    t1 = data[data[within].astype(str) == "T1"]
+    scores = pd.to_numeric(t1[dv], errors="coerce")
+    cond = t1[between].astype(str)
+    ym = scores[(cond == "mentee").to_numpy()].dropna().to_numpy(float)
+    yc = scores[(cond == "control").to_numpy()].dropna().to_numpy(float)
+    S = pooled_sd(ym, yc)
+    n_t1 = ym.size + yc.size
+    omega = omega_correction(n_t1) if n_t1 > 2 else float("nan")
+
+    rows = []
+    for a, b in DID_CONTRASTS:
+        if a not in f.waves or b not in f.waves:
+            continue
+        dm = f.design_row("mentee", b) - f.design_row("mentee", a)
+        dc = f.design_row("control", b) - f.design_row("control", a)
+        L = dm - dc
+        rows.append(dict(contrast=f"{b}-{a}", estimate=float(L @ beta),
+                         se=float(np.sqrt(L @ V @ L)), mentee_change=float(dm @ beta),
+                         control_change=float(dc @ beta)))
+    out = pd.DataFrame(rows)
+    out["z"], out["p"], out["ci_low"], out["ci_high"] = _wald(out["estimate"], out["se"], alpha)
+    scale = omega / S if (np.isfinite(S) and S > 0) else float("nan")
+    out["g"] = scale * out["estimate"]
+    out["g_ci_low"] = scale * out["ci_low"]
+    out["g_ci_high"] = scale * out["ci_high"]
+    out["improvement_index"] = improvement_index(out["g"].to_numpy())
+    out["sd_pooled_t1"], out["n_t1"], out["omega"] = S, n_t1, omega
+    out["n_students"], out["n_obs"], out["converged"] = f.n_students, f.n_obs, f.converged
+    out = out[DID_COLUMNS]
+    if outcome is not None:
+        out.insert(0, "outcome", outcome)
+    return out
+
+
+def adjust_across(table: pd.DataFrame, p: str = "p", by="contrast") -> pd.DataFrame:
+    """Add ``p_holm`` and ``p_bh``: p values adjusted across the rows of each ``by`` group.
+
+    For the ``did`` table (one row per outcome × contrast) this adjusts across outcomes
+    within each contrast: Holm (1979) step-down and Benjamini–Hochberg (1995) FDR, via
+    ``statsmodels.stats.multitest.multipletests``. Missing p values are left out of the
+    family and stay missing. ``by=None`` treats the whole table as one family.
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    out = table.copy()
+    pv = pd.to_numeric(out[p], errors="coerce").to_numpy(float)
+    holm = np.full(pv.size, np.nan)
+    bh = np.full(pv.size, np.nan)
+    if by is None:
+        groups = [np.arange(pv.size)]
+    else:
+        keys = out[by].astype(str).to_numpy(dtype=object) if isinstance(by, str) else \
+            out[list(by)].astype(str).agg("\x1f".join, axis=1).to_numpy(dtype=object)
+        groups = [np.flatnonzero(keys == k) for k in pd.unique(keys)]
+    for idx in groups:
+        idx = idx[np.isfinite(pv[idx])]
+        if idx.size == 0:
+            continue
+        holm[idx] = multipletests(pv[idx], method="holm")[1]
+        bh[idx] = multipletests(pv[idx], method="fdr_bh")[1]
+    out["p_holm"], out["p_bh"] = holm, bh
+    return out
+
+
+def did_by_outcome(data: pd.DataFrame, dv: str = "score", covariates=(), *,
+                   outcomes=None, alpha: float = 0.05, within: str = "wave",
+                   between: str = "condition", subject: str = "student_id",
+                   engine: str = "profile") -> pd.DataFrame:
+    """:func:`did` for every outcome of a long table, with ``p_holm``/``p_bh`` across
+    outcomes per contrast (:func:`adjust_across`) — the contract's ``did`` table.
+
+    ``outcomes``: which outcomes, in order (default: order of appearance).
+    """
+    if "outcome" not in data.columns:
+        raise StudyError("did_by_outcome: column 'outcome' not found")
+    outcomes = list(pd.unique(data["outcome"].dropna())) if outcomes is None else list(outcomes)
+    parts = [did(data[data["outcome"] == o], dv, covariates, alpha=alpha, within=within,
+                 between=between, subject=subject, engine=engine) for o in outcomes]
+    out = pd.concat(parts, ignore_index=True)
+    out = adjust_across(out, p="p", by="contrast")
+    first = ["outcome", "contrast", "estimate", "se", "ci_low", "ci_high", "p", "p_holm",
+             "p_bh", "g", "g_ci_low", "g_ci_high", "improvement_index"]
+    return out[first + [c for c in out.columns if c not in first]]
