@@ -14,11 +14,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import WAVES, __version__
+from . import WAVES, StudyError, __version__
 from .panel import Panel, load_panel
 from .results import Results, atomic_dir, write_results
 from .stats.anova import interaction_contrasts, mixed_anova
+from .match import match_moderators
 from .stats.descriptives import descriptives_table
+from .stats.effects import sample_table
+from .stats.lmm import did_by_outcome, lmm_emm, lmm_fixed
+from .stats.wwc import attrition, baseline_equivalence
+from .stats.moderation import did_by_moderator, moderation_grid
 from .stats.qsort import qsort_summary
 from .stats.reliability import reliability_table
 from .study import Study, load_study
@@ -37,6 +42,13 @@ def _by_outcome(panel: Panel, fn, completers: bool = False, **kw) -> pd.DataFram
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+def _with_covariates(panel: Panel, covariates: list[str]) -> pd.DataFrame:
+    unknown = [c for c in covariates if c not in panel.students.columns]
+    if unknown:
+        raise StudyError(f"study.yaml: analysis.covariates: unknown pupil column(s) {', '.join(unknown)}")
+    return panel.long.join(panel.students[covariates], on="student_id")
+
+
 def reliability_of(panel: Panel) -> pd.DataFrame:
     sets = []
     for key, scale in panel.codebook.scales.items():
@@ -53,6 +65,51 @@ def reliability_of(panel: Panel) -> pd.DataFrame:
     return reliability_table(sets)
 
 
+PUPIL_MODERATORS = ["age", "gender", "ses", "migration_background", "first_generation"]
+MATCH_MODERATORS = ["same_gender", "same_migration_background", "same_ses", "same_first_generation",
+                    "same_study", "interest_overlap", "n_shared", "relationship_quality",
+                    "sessions_attended", "attendance_share", "format", "group_size"]
+
+
+def mentee_moderators(panel: Panel) -> pd.DataFrame:
+    """Per mentee: pupil characteristics, match overlap with the mentor, relationship
+    quality and dosage (the contract's moderator names)."""
+    mentees = panel.students[panel.students["condition"] == "mentee"]
+    match = match_moderators(mentees, panel.mentors, panel.matches, panel.relationship_quality)
+    return mentees[PUPIL_MODERATORS].join(match[MATCH_MODERATORS], how="left")
+
+
+def moderation_tables(panel: Panel, options: dict) -> dict[str, pd.DataFrame]:
+    """Within-mentee moderation of change (MEMORE) for every outcome × change × moderator,
+    and the DiD by pupil characteristic in the mixed model on both conditions."""
+    moderators = mentee_moderators(panel)
+    chosen = options.get("moderators") or list(moderators.columns)
+    unknown = [m for m in chosen if m not in moderators.columns]
+    if unknown:
+        raise StudyError(f"study.yaml: analysis.moderators: unknown moderator(s) {', '.join(unknown)}; "
+                         f"allowed: {', '.join(moderators.columns)}")
+    wide = panel.wide
+    grid = moderation_grid(wide[wide["condition"] == "mentee"], moderators, outcomes=panel.outcomes,
+                           moderator_list=chosen, prespecified=options.get("prespecified_moderators") or (),
+                           n_boot=options["bootstrap"], seed=options["seed"], alpha=options["alpha"],
+                           probe=options.get("probe", "moments"))
+    parts = []
+    for o in panel.outcomes:
+        data = panel.outcome_data(o)
+        for m in [m for m in PUPIL_MODERATORS if m in chosen]:
+            try:
+                parts.append(did_by_moderator(data, panel.students[m], w=m, alpha=options["alpha"],
+                                              probe=options.get("probe", "moments")).assign(outcome=o))
+            except StudyError as e:  # too few pupils in a level: recorded, not fatal
+                grid["skipped"] = pd.concat([grid["skipped"], pd.DataFrame(
+                    [{"outcome": o, "change": "did", "moderator": m, "reason": str(e)}])], ignore_index=True)
+    if parts:
+        dbm = pd.concat(parts, ignore_index=True)
+        grid["did_by_moderator"] = dbm[["outcome", *[c for c in dbm.columns if c != "outcome"]]]
+    grid["moderation_skipped"] = grid.pop("skipped")
+    return grid
+
+
 def analyze(panel: Panel, options: dict) -> Results:
     """Every analysis of the evaluation on one Panel; ``options`` is the study's
     ``analysis`` config (bootstrap, seed, alpha, min_cell, outcomes, moderators, ...)."""
@@ -61,8 +118,20 @@ def analyze(panel: Panel, options: dict) -> Results:
     t["accounting"] = panel.accounting
     t["reliability"] = reliability_of(panel)
     t["descriptives"] = descriptives_table(panel.long)
+    t["sample"] = sample_table(panel.students)
     t["mixed_anova"] = _by_outcome(panel, mixed_anova, completers=True)
     t["interaction_contrasts"] = _by_outcome(panel, interaction_contrasts, completers=True)
+    t["lmm_fixed"] = _by_outcome(panel, lmm_fixed, alpha=options["alpha"])
+    t["lmm_emm"] = _by_outcome(panel, lmm_emm, alpha=options["alpha"])
+    t["did"] = did_by_outcome(panel.long, outcomes=panel.outcomes, alpha=options["alpha"])
+    covariates = list(options.get("covariates") or [])
+    if covariates:
+        t["did_adjusted"] = did_by_outcome(_with_covariates(panel, covariates), covariates=covariates,
+                                           outcomes=panel.outcomes, alpha=options["alpha"])
+    t["baseline_equivalence"] = _by_outcome(panel, baseline_equivalence)
+    enrolled = panel.students["condition"].value_counts().to_dict()
+    t["attrition"] = _by_outcome(panel, attrition, enrolled=enrolled)
+    t.update(moderation_tables(panel, options))
     if panel.qsort is not None and len(panel.qsort):
         t["qsort_summary"] = qsort_summary(panel.qsort.drop(columns=["student_id"]))
     return Results(tables=t, meta={})
