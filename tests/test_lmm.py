@@ -1,7 +1,9 @@
 """Mixed model, EMMs and difference-in-differences against lme4 + emmeans.
 
 Reference values: tests/reference/lmm_reference.R (lme4 1.1-31 REML, emmeans 1.8.4-1
-with lmer.df = "asymptotic"), stored as tests/reference/lmm_*.csv / *.json.
+with lmer.df = "asymptotic"), stored as tests/reference/lmm_*.csv / *.json; for the
+generic engine also lmm_engine_reference.R (lmm_engine_data.csv, lmm_engine_ref.json)
+and the lme4 variance components of moderation_reference.R.
 """
 from __future__ import annotations
 
@@ -14,7 +16,10 @@ import pandas as pd
 import pytest
 
 from mut_eval import StudyError
-from mut_eval.stats.lmm import adjust_across, did, did_by_outcome, fit_lmm, lmm_emm, lmm_fixed
+from mut_eval.stats.lmm import (
+    RankDeficientDesign, adjust_across, did, did_by_outcome, fit_lmm, lmm_emm, lmm_fixed,
+    reml_random_intercept,
+)
 
 REF = Path(__file__).parent / "reference"
 CASES = {  # tag -> (data file, covariates)
@@ -231,3 +236,69 @@ def test_singular_fit_equals_ols():
     fx = lmm_fixed(d, fit=fit)
     np.testing.assert_allclose(fx["estimate"], beta, atol=1e-10)
     np.testing.assert_allclose(fx["se"], np.sqrt(np.diag(cov)), atol=1e-7)
+
+
+# ----------------------------------------------------------------- the generic engine
+
+ENGINE_DATA = pd.read_csv(REF / "lmm_engine_data.csv")
+ENGINE_REF = json.loads((REF / "lmm_engine_ref.json").read_text())
+
+
+@pytest.mark.parametrize("yname", ["y1", "y2"])
+def test_engine_generic_design_matches_lme4(yname):
+    """y ~ x1 + x2 + x3 + x1:x2 + (1 | g) on 70 groups of 1-9 rows in shuffled order;
+    y2 has σ_b/σ ≈ 12 (the large-variance-ratio end of the θ search)."""
+    d, ref = ENGINE_DATA, ENGINE_REF[yname]
+    assert ref["term"] == ["(Intercept)", "x1", "x2", "x3", "x1:x2"]
+    X = np.column_stack([np.ones(len(d)), d.x1, d.x2, d.x3, d.x1 * d.x2])
+    fit = reml_random_intercept(d[yname].to_numpy(), X, d.g.to_numpy())
+    np.testing.assert_allclose(fit.beta, ref["estimate"], atol=1e-7)
+    np.testing.assert_allclose(np.sqrt(np.diag(fit.cov)), ref["se"], atol=1e-7)
+    np.testing.assert_allclose(fit.cov, np.array(ref["vcov"]), atol=1e-7)
+    assert fit.sigma2_student == pytest.approx(ref["sigma2_student"], rel=1e-6)
+    assert fit.sigma2_resid == pytest.approx(ref["sigma2_resid"], rel=1e-6)
+    assert fit.reml_loglik == pytest.approx(ref["loglik"], abs=1e-8)
+    assert (fit.n_obs, fit.n_groups) == (ref["n_obs"], ref["n_groups"])
+    assert fit.converged and fit.singular == ref["singular"] and fit.engine == "profile"
+
+
+def test_engine_statsmodels_option_matches_lme4():
+    d, ref = ENGINE_DATA, ENGINE_REF["y1"]
+    X = np.column_stack([np.ones(len(d)), d.x1, d.x2, d.x3, d.x1 * d.x2])
+    fit = reml_random_intercept(d["y1"].to_numpy(), X, d.g.to_numpy(), engine="statsmodels")
+    np.testing.assert_allclose(fit.beta, ref["estimate"], atol=1e-5)
+    np.testing.assert_allclose(np.sqrt(np.diag(fit.cov)), ref["se"], atol=1e-5)
+    assert fit.sigma2_student == pytest.approx(ref["sigma2_student"], abs=1e-4)
+    assert fit.engine.startswith("statsmodels")
+
+
+@pytest.mark.parametrize("name", ["age", "ses"])
+def test_engine_three_way_design_variance_components(name):
+    """score ~ condition * wave * W + (1 | student_id) (lme4 in moderation_reference.R):
+    σ² and σ_b² — the model behind did_by_moderator, here with an uncentred W."""
+    ref = json.loads((REF / "moderation_reference.json").read_text())[f"did_{name}"]
+    d = pd.read_csv(REF / "moderation_did_long.csv")
+    m = (d.condition == "mentee").to_numpy(float)
+    waves = np.column_stack([(d.wave == w).to_numpy(float) for w in ("T2", "T3")])
+    W = (d[["age"]].to_numpy(float) if name == "age" else
+         np.column_stack([(d.ses == lv).to_numpy(float) for lv in ("middle", "high")]))
+    inter = lambda a, b: (a[:, :, None] * b[:, None, :]).reshape(len(d), -1)  # noqa: E731
+    X = np.column_stack([np.ones(len(d)), m, waves, W, m[:, None] * waves, m[:, None] * W,
+                         inter(waves, W), inter(m[:, None] * waves, W)])
+    fit = reml_random_intercept(d.score.to_numpy(), X, d.student_id.to_numpy())
+    assert fit.sigma2_resid == pytest.approx(ref["sigma2"], rel=1e-6)
+    assert fit.sigma2_student == pytest.approx(ref["tau"], rel=1e-6)
+    assert fit.converged and not fit.singular
+
+
+def test_engine_rejects_rank_deficient_design():
+    d = ENGINE_DATA
+    X = np.column_stack([np.ones(len(d)), d.x1, d.x2, 2.0 * d.x1 - d.x2])
+    with pytest.raises(RankDeficientDesign, match="x1b"):
+        reml_random_intercept(d.y1.to_numpy(), X, d.g.to_numpy(),
+                              names=["Intercept", "x1", "x2", "x1b"])
+    with pytest.raises(StudyError, match="rank deficient"):  # RankDeficientDesign is one
+        reml_random_intercept(d.y1.to_numpy(), np.column_stack([X[:, :3], np.zeros(len(d))]),
+                              d.g.to_numpy())
+    with pytest.raises(ValueError, match="engine"):
+        reml_random_intercept(d.y1.to_numpy(), X[:, :3], d.g.to_numpy(), engine="nope")

@@ -8,23 +8,27 @@ with ``control`` and ``T1`` as reference levels — the model of R
 ``lme4::lmer(score ~ condition * wave + (1 | student_id), REML = TRUE)``. Pupils with
 missing waves keep the scores they have (missing at random given the model).
 
-Two engines fit the same model:
+The fit itself is :func:`reml_random_intercept`, a REML engine for any fixed-effects
+design with one random intercept (also used by
+:func:`mut_eval.stats.moderation.did_by_moderator`). Two engines:
 
-- ``engine="profile"`` (default): exact REML for a random-intercept model. With
-  V_i = σ²(I + γ11ᵀ), γ = σ_b²/σ², everything the REML criterion needs reduces to
-  per-pupil sums: with x̄_i, ȳ_i the pupil means and v_i = n_i / (1 + n_iγ),
+- ``engine="profile"`` (default): exact REML for a random intercept. With
+  V_i = σ²(I + γ11ᵀ), γ = θ² = σ_b²/σ², everything the REML criterion needs reduces
+  to per-pupil sums: with x̄_i, ȳ_i the pupil means and v_i = n_i / (1 + n_iγ),
       XᵀV⁻¹X·σ² = Σ_i (X_i − 1x̄_iᵀ)ᵀ(X_i − 1x̄_iᵀ) + Σ_i v_i x̄_i x̄_iᵀ
       (the same for XᵀV⁻¹y·σ² and yᵀV⁻¹y·σ²),
       −2ℓ_R = (N − p)(1 + log(2π σ̂²)) + Σ_i log(1 + n_iγ) + log|XᵀV⁻¹X·σ²|,
       σ̂² = RSS / (N − p).
   This is lme4's profiled REML deviance (Bates et al. 2015, *J. Stat. Softw.* 67(1),
-  eqs. 34–42) specialised to one random intercept, so it is optimised over the single
-  parameter θ = σ_b/σ (grid, then bounded Brent), and it costs O(N·p) per evaluation:
-  20,000 pupils × 3 waves fit in well under a second. Var(β̂) = σ̂²(XᵀV⁻¹X·σ²)⁻¹,
-  as lme4's ``vcov``.
+  eq. 42) specialised to one random intercept, optimised over the single parameter
+  θ = σ_b/σ (grid, then bounded Brent). v_i depends only on n_i, so the between-pupil
+  sums are kept per distinct n_i and one evaluation costs O(p³) whatever the number of
+  pupils: 20,000 pupils × 3 waves fit in a fraction of a second.
+  Var(β̂) = σ̂²(XᵀV⁻¹X·σ²)⁻¹, as lme4's ``vcov``.
 - ``engine="statsmodels"``: ``statsmodels`` ``MixedLM`` (REML), trying L-BFGS, then
-  BFGS, CG, Powell and Nelder–Mead until one converges. It can fail with a singular
-  matrix on large data (seen from ~5,000 pupils), which is why it is not the default.
+  BFGS, CG, Powell and Nelder–Mead until one converges; Var(β̂) by the same formula at
+  its variance estimates. A slow cross-check: it can fail with a singular matrix on
+  large data (seen from ~5,000 pupils).
 
 Inference is Wald z throughout (estimate / SE against the normal distribution), the
 same as ``emmeans`` with ``lmer.df = "asymptotic"``; both engines agree with lme4 +
@@ -48,6 +52,9 @@ from .. import CONDITIONS, WAVES, StudyError
 from .effects import improvement_index, omega_correction, pooled_sd
 
 __all__ = [
+    "RandomInterceptFit",
+    "RankDeficientDesign",
+    "reml_random_intercept",
     "LMMFit",
     "fit_lmm",
     "lmm_fixed",
@@ -178,81 +185,146 @@ def _prepare(data, dv, covariates, within, between, subject, who):
     for w in waves[1:]:
         cols[f"condition[T.mentee]:wave[T.{w}]"] = is_m * cols[f"wave[T.{w}]"]
     X = np.column_stack(list(cols.values()))
-    if np.linalg.matrix_rank(X) < X.shape[1]:
-        raise StudyError(f"{who}: the model cannot be estimated — a covariate is constant "
-                         "or collinear with condition/wave")
     y = d[dv].to_numpy(float)
     return y, X, list(cols), gcode, ids.size, waves, grid, cell_n
 
 
 # ---------------------------------------------------------------------------
-# engines
+# the REML engine (generic fixed-effects design, one random intercept)
 # ---------------------------------------------------------------------------
-def _profile(y, X, g, G):
-    """Return ``parts(theta) -> (criterion, beta, rss, chol(A))`` for the profiled REML."""
-    N, p = X.shape
-    n_i = np.bincount(g, minlength=G).astype(float)
-    xbar = np.column_stack([np.bincount(g, weights=X[:, j], minlength=G) for j in range(p)])
-    xbar /= n_i[:, None]
-    ybar = np.bincount(g, weights=y, minlength=G) / n_i
-    Xc, yc = X - xbar[g], y - ybar[g]
-    # within-pupil cross-products; the between part is reweighted by v_i below, which
-    # avoids the cancellation of XᵀX − Σ w_i s_i s_iᵀ when γ is large
-    Wxx, Wxy, Wyy = Xc.T @ Xc, Xc.T @ yc, float(yc @ yc)
-    df_res = N - p
+class RankDeficientDesign(StudyError):
+    """The fixed-effects design matrix does not have full column rank."""
 
-    def parts(theta):
-        gam = theta * theta
-        v = n_i / (1.0 + n_i * gam)
-        A = Wxx + (xbar * v[:, None]).T @ xbar
-        b = Wxy + xbar.T @ (v * ybar)
-        c = Wyy + float(np.dot(v * ybar, ybar))
-        cf = linalg.cho_factor(A, lower=True)
-        beta = linalg.cho_solve(cf, b)
+
+@dataclass(frozen=True)
+class RandomInterceptFit:
+    """Result of :func:`reml_random_intercept` (arrays in the column order of ``X``)."""
+
+    beta: np.ndarray             # fixed effects β̂
+    cov: np.ndarray              # Var(β̂) = σ̂²(XᵀV⁻¹X·σ²)⁻¹, as lme4's vcov()
+    sigma2_student: float        # random-intercept variance σ_b²
+    sigma2_resid: float          # residual variance σ²
+    reml_loglik: float           # REML log-likelihood at the optimum (lme4's logLik)
+    converged: bool
+    singular: bool               # θ = σ_b/σ < 1e-4 (lme4's isSingular() tolerance)
+    n_groups: int
+    n_obs: int
+    engine: str
+
+
+class _ProfiledREML:
+    """Profiled REML criterion of ``y = Xβ + Z b + e`` with one random intercept.
+
+    Per group the covariance is V_i = σ²(I + γ11ᵀ), γ = θ² = σ_b²/σ², whose eigen-
+    structure is that of the projection P_i = 11ᵀ/n_i: eigenvalue σ²(1 + n_iγ) on 1
+    and σ² on its complement, so V_i⁻¹ = σ⁻²[(I − P_i) + P_i/(1 + n_iγ)]. Hence, with
+    x̄_i, ȳ_i the group means and v_i = n_i/(1 + n_iγ)::
+
+        A(γ) = XᵀV⁻¹X·σ² = W_xx + Σ_i v_i x̄_i x̄_iᵀ,   W_xx = Σ_i (X_i − 1x̄_iᵀ)ᵀ(X_i − 1x̄_iᵀ)
+
+    and the same for b = XᵀV⁻¹y·σ² and c = yᵀV⁻¹y·σ². v_i depends on i only through
+    n_i, so the between-group sums are accumulated once per distinct group size k
+    (B_k = Σ_{n_i = k} x̄_i x̄_iᵀ): after one O(N·p²) pass, each evaluation costs
+    O(K·p² + p³) with K the number of distinct group sizes, whatever N is.
+
+    β̂(γ) = A⁻¹b, r²(γ) = c − bᵀβ̂, σ̂² = r²/(N − p), and the REML deviance profiled
+    over β and σ² is (Bates, Mächler, Bolker & Walker 2015, *J. Stat. Softw.* 67(1),
+    eq. 42, with |L_θ|² = Π_i (1 + n_iθ²) and |R_X|² = |A| for one random intercept)::
+
+        −2ℓ̃_R(θ) = Σ_i log(1 + n_iθ²) + log|A(θ²)| + (N − p)(1 + log(2π r²(θ)/(N − p)))
+
+    Keeping the within- and between-group parts apart avoids the cancellation in
+    XᵀX − Σ_i w_i s_i s_iᵀ when γ is large.
+    """
+
+    def __init__(self, y, X, codes, G):
+        N, p = X.shape
+        n_i = np.bincount(codes, minlength=G).astype(float)
+        xbar = np.empty((G, p))
+        for j in range(p):
+            xbar[:, j] = np.bincount(codes, weights=X[:, j], minlength=G)
+        xbar /= n_i[:, None]
+        ybar = np.bincount(codes, weights=y, minlength=G) / n_i
+        Xc, yc = X - xbar[codes], y - ybar[codes]
+        self.Wxx, self.Wxy, self.Wyy = Xc.T @ Xc, Xc.T @ yc, float(yc @ yc)
+        sizes, k_of = np.unique(n_i, return_inverse=True)
+        K = sizes.size
+        self.sizes = sizes
+        self.count = np.bincount(k_of, minlength=K).astype(float)
+        self.Bxx = np.empty((K, p, p))
+        self.Bxy = np.empty((K, p))
+        self.Byy = np.empty(K)
+        for k in range(K):
+            xb, yb = xbar[k_of == k], ybar[k_of == k]
+            self.Bxx[k], self.Bxy[k], self.Byy[k] = xb.T @ xb, xb.T @ yb, float(yb @ yb)
+        self.N, self.p, self.df = N, p, N - p
+
+    def xtx(self):
+        """XᵀX (γ = 0)."""
+        return self.Wxx + np.tensordot(self.sizes, self.Bxx, axes=1)
+
+    def parts(self, theta):
+        """(criterion, β̂, r², Cholesky factor of A) at θ."""
+        v = self.sizes / (1.0 + self.sizes * theta * theta)
+        A = self.Wxx + np.tensordot(v, self.Bxx, axes=1)
+        b = self.Wxy + v @ self.Bxy
+        c = self.Wyy + float(v @ self.Byy)
+        cf = linalg.cho_factor(A, lower=True, check_finite=False)
+        beta = linalg.cho_solve(cf, b, check_finite=False)
         rss = max(c - float(b @ beta), 1e-300)
-        crit = (df_res * (1.0 + np.log(2.0 * np.pi * rss / df_res))
-                + float(np.log1p(n_i * gam).sum())
+        crit = (self.df * (1.0 + np.log(2.0 * np.pi * rss / self.df))
+                + float(self.count @ np.log1p(self.sizes * theta * theta))
                 + 2.0 * float(np.log(np.diag(cf[0])).sum()))
         return crit, beta, rss, cf
 
-    return parts
-
-
-def _fit_profile(y, X, g, G):
-    N, p = X.shape
-    df_res = N - p
-    parts = _profile(y, X, g, G)
-
-    def crit(theta):
+    def criterion(self, theta):
         try:
-            return parts(theta)[0]
+            return self.parts(theta)[0]
         except (linalg.LinAlgError, ValueError):
             return np.inf
 
-    grid = np.concatenate([[0.0], np.logspace(-3, 2.5, 56)])
-    vals = np.array([crit(t) for t in grid])
+
+# θ grid for the global search: 0 plus log-spaced 1e-3 … 10^2.5 (σ_b/σ up to ~316)
+_THETA_GRID = np.concatenate([[0.0], np.logspace(-3, 2.5, 56)])
+
+
+def _optimise(prof: _ProfiledREML):
+    """Minimise the profiled criterion over θ ≥ 0: grid, then bounded Brent around the
+    best grid point; θ = 0 (boundary) wins ties, as lme4's bounded optimiser does."""
+    vals = np.array([prof.criterion(t) for t in _THETA_GRID])
     k = int(np.argmin(vals))
-    converged = bool(np.isfinite(vals[k])) and k < grid.size - 1
-    lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, grid.size - 1)]
-    res = optimize.minimize_scalar(crit, bounds=(lo, hi), method="bounded",
-                                   options={"xatol": 1e-12 * max(1.0, grid[k]), "maxiter": 500})
-    theta = float(res.x) if res.fun <= vals[k] else float(grid[k])
-    if crit(0.0) <= crit(theta):
+    ok = bool(np.isfinite(vals[k])) and k < _THETA_GRID.size - 1
+    lo, hi = _THETA_GRID[max(k - 1, 0)], _THETA_GRID[min(k + 1, _THETA_GRID.size - 1)]
+    res = optimize.minimize_scalar(prof.criterion, bounds=(lo, hi), method="bounded",
+                                   options={"xatol": 1e-12 * max(1.0, _THETA_GRID[k]),
+                                            "maxiter": 500})
+    theta = float(res.x) if res.fun <= vals[k] else float(_THETA_GRID[k])
+    if vals[0] <= prof.criterion(theta):
         theta = 0.0
-    converged = converged and bool(res.success)
-    value, beta, rss, cf = parts(theta)
-    s2 = rss / df_res
-    cov = s2 * linalg.cho_solve(cf, np.eye(p))
-    return dict(beta=beta, cov=cov, sigma2_resid=s2, sigma2_student=theta ** 2 * s2,
-                converged=converged, singular=theta < 1e-4, reml_loglik=-0.5 * value,
-                engine="profile")
+    return theta, ok and bool(res.success)
 
 
-def _fit_statsmodels(y, X, g, G, names):
+def _check_rank(xtx, names):
+    # scaled to unit column norms (units do not matter); exact collinearity leaves an
+    # eigenvalue at rounding level, far below this threshold
+    d = np.sqrt(np.diag(xtx))
+    if np.any(d == 0) or not np.all(np.isfinite(xtx)):
+        bad = np.flatnonzero(d == 0)
+    else:
+        ev, vec = np.linalg.eigh(xtx / np.outer(d, d))
+        if ev[0] > 1e-10 * xtx.shape[0]:
+            return
+        bad = np.flatnonzero(np.abs(vec[:, 0]) > 1e-6)
+    cols = [names[j] for j in bad] if names is not None else [int(j) for j in bad]
+    raise RankDeficientDesign("the fixed-effects design is rank deficient: column(s) "
+                              f"{cols} are zero or collinear")
+
+
+def _fit_statsmodels(y, X, codes, prof, names):
     from statsmodels.regression.mixed_linear_model import MixedLM
 
-    exog = pd.DataFrame(X, columns=names)
-    model = MixedLM(y, exog, groups=g, exog_re=np.ones((len(y), 1)))
+    exog = pd.DataFrame(X, columns=names) if names is not None else X
+    model = MixedLM(y, exog, groups=codes, exog_re=np.ones((len(y), 1)))
     best = None
     for method in ("lbfgs", "bfgs", "cg", "powell", "nm"):
         try:
@@ -272,19 +344,69 @@ def _fit_statsmodels(y, X, g, G, names):
         raise StudyError("mixed model: statsmodels MixedLM did not fit with any method; "
                          "use engine='profile'")
     best, method = best
-    p = X.shape[1]
     s2 = float(best.scale)
     s2b = max(float(np.asarray(best.cov_re)[0, 0]), 0.0)
     # MixedLM's cov_params() inverts the Hessian of all parameters jointly, so its
     # fixed-effect SEs carry the (non-zero at the optimum) cross terms with the variance
     # parameters and differ from lme4/emmeans by up to ~1e-3 on small data. Use
     # Var(β̂) = σ̂²(XᵀV⁻¹X·σ²)⁻¹ at MixedLM's variance estimates, as lme4's vcov does.
-    _, _, _, cf = _profile(y, X, g, G)(np.sqrt(s2b / s2))
+    cf = prof.parts(np.sqrt(s2b / s2))[3]
     return dict(beta=np.asarray(best.fe_params, float),
-                cov=s2 * linalg.cho_solve(cf, np.eye(p)), sigma2_resid=s2,
+                cov=s2 * linalg.cho_solve(cf, np.eye(X.shape[1])), sigma2_resid=s2,
                 sigma2_student=s2b, converged=bool(best.converged),
                 singular=s2b < 1e-8 * s2, reml_loglik=float(best.llf),
                 engine=f"statsmodels:{method}")
+
+
+def reml_random_intercept(y, X, groups, *, names=None,
+                          engine: str = "profile") -> RandomInterceptFit:
+    """REML fit of ``y = Xβ + b_group + e``, b ~ N(0, σ_b²), e ~ N(0, σ²) — lme4's
+    ``lmer(y ~ 0 + X + (1 | group), REML = TRUE)`` for any full-rank design ``X``.
+
+    ``engine="profile"`` (default) minimises the profiled REML deviance over the single
+    parameter θ = σ_b/σ (see :class:`_ProfiledREML` for the formulas: Bates et al. 2015,
+    *J. Stat. Softw.* 67(1), eq. 42, specialised to one random intercept through the
+    per-group eigen-structure of V_i); a 57-point grid on θ ∈ [0, 10^2.5] then bounded
+    Brent. One O(N·p²) pass over the data, then O(p³) per evaluation, so 20,000 groups
+    take a fraction of a second. Returns β̂, Var(β̂) = σ̂²(XᵀV⁻¹X·σ²)⁻¹ (lme4's
+    ``vcov``), σ̂_b², σ̂², the REML log-likelihood, ``converged`` (False if the optimum
+    is at the top of the θ range or Brent did not converge) and ``singular`` (θ̂ <
+    1e-4, lme4's ``isSingular`` tolerance; θ̂ = 0 is the OLS fit).
+    ``engine="statsmodels"``: statsmodels ``MixedLM`` (REML; L-BFGS, then BFGS, CG,
+    Powell, Nelder–Mead until one converges) with the same Var(β̂) formula at its
+    variance estimates — slow, a cross-check only.
+
+    ``y``: (N,) finite; ``X``: (N, p) finite, full column rank (else
+    :class:`RankDeficientDesign`, a :class:`~mut_eval.StudyError`); ``groups``: (N,)
+    group labels; ``names``: optional column names for messages.
+    """
+    y = np.asarray(y, float)
+    X = np.asarray(X, float)
+    if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.size or np.shape(groups) != y.shape:
+        raise ValueError("reml_random_intercept: y (N,), X (N, p) and groups (N,) needed")
+    if not (np.all(np.isfinite(y)) and np.all(np.isfinite(X))):
+        raise ValueError("reml_random_intercept: y and X must be finite")
+    codes, uniques = pd.factorize(np.asarray(groups), sort=False)
+    if np.any(codes < 0):
+        raise ValueError("reml_random_intercept: missing group labels")
+    G = len(uniques)
+    N, p = X.shape
+    if N <= p:
+        raise RankDeficientDesign(f"{N} observations for {p} fixed effects")
+    prof = _ProfiledREML(y, X, codes, G)
+    _check_rank(prof.xtx(), names)
+    if engine == "profile":
+        theta, converged = _optimise(prof)
+        value, beta, rss, cf = prof.parts(theta)
+        s2 = rss / prof.df
+        r = dict(beta=beta, cov=s2 * linalg.cho_solve(cf, np.eye(p)), sigma2_resid=s2,
+                 sigma2_student=theta ** 2 * s2, converged=converged, singular=theta < 1e-4,
+                 reml_loglik=-0.5 * value, engine="profile")
+    elif engine == "statsmodels":
+        r = _fit_statsmodels(y, X, codes, prof, names)
+    else:
+        raise ValueError(f"engine must be 'profile' or 'statsmodels', not {engine!r}")
+    return RandomInterceptFit(n_groups=G, n_obs=N, **r)
 
 
 def fit_lmm(data: pd.DataFrame, dv: str = "score", covariates=(), *, within: str = "wave",
@@ -302,18 +424,17 @@ def fit_lmm(data: pd.DataFrame, dv: str = "score", covariates=(), *, within: str
     _single_outcome(data, "mixed model")
     y, X, names, g, G, waves, grid, cell_n = _prepare(
         data, dv, covariates, within, between, subject, "mixed model")
-    if engine == "profile":
-        r = _fit_profile(y, X, g, G)
-    elif engine == "statsmodels":
-        r = _fit_statsmodels(y, X, g, G, names)
-    else:
-        raise ValueError(f"engine must be 'profile' or 'statsmodels', not {engine!r}")
-    return LMMFit(params=pd.Series(r["beta"], index=names, name="estimate"),
-                  cov=pd.DataFrame(r["cov"], index=names, columns=names),
-                  sigma2_student=float(r["sigma2_student"]),
-                  sigma2_resid=float(r["sigma2_resid"]), converged=bool(r["converged"]),
-                  singular=bool(r["singular"]), n_students=int(G), n_obs=int(len(y)),
-                  reml_loglik=float(r["reml_loglik"]), engine=r["engine"], waves=waves,
+    try:
+        r = reml_random_intercept(y, X, g, names=names, engine=engine)
+    except RankDeficientDesign as e:
+        raise StudyError(f"mixed model: the model cannot be estimated — a covariate is "
+                         f"constant or collinear with condition/wave ({e})") from None
+    return LMMFit(params=pd.Series(r.beta, index=names, name="estimate"),
+                  cov=pd.DataFrame(r.cov, index=names, columns=names),
+                  sigma2_student=float(r.sigma2_student),
+                  sigma2_resid=float(r.sigma2_resid), converged=bool(r.converged),
+                  singular=bool(r.singular), n_students=int(G), n_obs=int(len(y)),
+                  reml_loglik=float(r.reml_loglik), engine=r.engine, waves=waves,
                   grid=grid, cell_n=cell_n)
 
 

@@ -56,7 +56,6 @@ change) depend on W — in the random-intercept mixed model on all available dat
 from __future__ import annotations
 
 import hashlib
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -690,23 +689,28 @@ def moderation_grid(changes: pd.DataFrame, moderators: pd.DataFrame,
 def did_by_moderator(data: pd.DataFrame, moderator_values: pd.Series | pd.DataFrame, w: str | None = None,
                      categorical: bool | None = None, *, dv: str = "score", subject: str = "student_id",
                      probe: str = "moments", alpha: float = 0.05, levels: Sequence[str] | None = None,
-                     missing_codes: Iterable[str] = ("unknown",)) -> pd.DataFrame:
+                     missing_codes: Iterable[str] = ("unknown",), engine: str = "profile") -> pd.DataFrame:
     """Does the programme effect (difference-in-differences) depend on W?
 
     Random-intercept linear mixed model on all available scores of both conditions,
-    fitted by REML (statsmodels ``MixedLM``; lme4 ``lmer`` equivalent)::
+    fitted by REML (lme4 ``lmer(..., REML = TRUE)``)::
 
         score ~ condition * wave * W + (1 | student_id)
 
-    with ``control`` and ``T1`` as reference levels (a numeric W is centred at its mean
-    over the pupils for fitting; the reported contrasts do not depend on that). For each
-    probe value of W (M − 1SD, M, M + 1SD of the pupils' W values with SD on n − 1, or
-    P16/P50/P84, or each level of a categorical W) and each contrast ``later-earlier``
-    the DiD estimate is ``(mentee later − mentee earlier) − (control later − control
-    earlier)`` at that W, with a Wald z test and CI from the REML covariance of the fixed
-    effects ``σ²(X'V⁻¹X)⁻¹`` (what lme4's ``vcov`` and emmeans with asymptotic df use).
+    with ``control`` and ``T1`` as reference levels, a numeric W centred at its mean
+    over the pupils (the reported contrasts do not depend on that) and a categorical W
+    as treatment dummies (first level the reference). The fit is
+    :func:`mut_eval.stats.lmm.reml_random_intercept` — the profiled REML deviance of
+    Bates et al. (2015, *J. Stat. Softw.* 67(1), eq. 42) for one random intercept,
+    exact and O(p³) per iteration after one pass over the data (``engine="statsmodels"``:
+    MixedLM instead, a slow cross-check). For each probe value of W (M − 1SD, M,
+    M + 1SD of the pupils' W values with SD on n − 1, or P16/P50/P84, the two values of
+    a dichotomous W, or each level of a categorical W) and each contrast
+    ``later-earlier`` the DiD estimate is ``(mentee later − mentee earlier) − (control
+    later − control earlier)`` at that W, Lβ̂, with SE √(LVLᵀ) from V = σ̂²(X'V⁻¹X)⁻¹
+    (lme4's ``vcov``), Wald z test and CI (emmeans with ``lmer.df = "asymptotic"``).
     ``p_interaction`` is the joint Wald χ² test of the condition × wave × W terms
-    (df = 2 for a numeric W, 2(k − 1) for k levels; 3 waves).
+    (df = number of later waves for a numeric W, times k − 1 for k levels).
 
     Only meaningful for pupil characteristics that both conditions have (age, gender,
     ses, ...), not for match variables.
@@ -721,8 +725,10 @@ def did_by_moderator(data: pd.DataFrame, moderator_values: pd.Series | pd.DataFr
     -------
     DataFrame with ``moderator, probe, w, contrast, estimate, se, z, ci_low, ci_high, p,
     p_interaction, chi2_interaction, df_interaction, n_students, n_obs, converged``.
+    Raises :class:`ModerationSkipped` when the model is not estimable (fewer than two
+    levels observed, or a rank-deficient design, e.g. a level only in one condition).
     """
-    from statsmodels.regression.mixed_linear_model import MixedLM
+    from .lmm import RankDeficientDesign, reml_random_intercept
 
     if probe not in PROBE_LABELS:
         raise StudyError(f"probe must be 'moments' or 'percentiles', not {probe!r}")
@@ -743,10 +749,12 @@ def did_by_moderator(data: pd.DataFrame, moderator_values: pd.Series | pd.DataFr
     d[subject] = d[subject].astype(str)
     d["W"] = d[subject].map(ws)
     d = d[d[dv].notna() & d["W"].notna()]
-    conds = set(d["condition"])
+    # unique() first: iterating a long string column element by element is slow
+    conds = set(d["condition"].unique())
     if not {"mentee", "control"} <= conds:
         raise StudyError("did_by_moderator needs data of both conditions (mentee and control)")
-    waves = [wv for wv in WAVES if wv in set(d["wave"])]
+    present = set(d["wave"].unique())
+    waves = [wv for wv in WAVES if wv in present]
     if len(waves) < 2:
         raise StudyError("did_by_moderator needs at least two waves")
     pupils = d.drop_duplicates(subject)
@@ -757,10 +765,10 @@ def did_by_moderator(data: pd.DataFrame, moderator_values: pd.Series | pd.DataFr
         if len(lv) < 2:
             raise ModerationSkipped("fewer than 2 levels of the moderator observed")
         d = d[d["W"].isin(lv)]
+        dummies = np.asarray(lv[1:], object)
 
         def wcols(vals):
-            vals = np.asarray(vals, object)
-            return (vals[:, None] == np.asarray(lv[1:], object)[None, :]).astype(float)
+            return (np.asarray(vals, object)[:, None] == dummies[None, :]).astype(float)
 
         probe_labels = list(lv)
         probe_vals = list(lv)
@@ -787,74 +795,53 @@ def did_by_moderator(data: pd.DataFrame, moderator_values: pd.Series | pd.DataFr
     later_waves = waves[1:]
 
     def design(cond, wave, wvals):
+        # columns: 1, mentee, waves, W, mentee×waves, mentee×W, waves×W, mentee×waves×W
         cond = np.asarray(cond)
         wave = np.asarray(wave)
         mentee = (cond == "mentee").astype(float)[:, None]
         wd = np.column_stack([(wave == wv).astype(float) for wv in later_waves])
         W = wcols(wvals)
-        cols = [np.ones((len(cond), 1)), mentee, wd, W, mentee * wd,
-                mentee * W, (wd[:, :, None] * W[:, None, :]).reshape(len(cond), -1),
-                ((mentee * wd)[:, :, None] * W[:, None, :]).reshape(len(cond), -1)]
-        return np.hstack(cols)
+        n = len(cond)
+        return np.hstack([np.ones((n, 1)), mentee, wd, W, mentee * wd, mentee * W,
+                          (wd[:, :, None] * W[:, None, :]).reshape(n, -1),
+                          ((mentee * wd)[:, :, None] * W[:, None, :]).reshape(n, -1)])
 
     X = design(d["condition"].to_numpy(), d["wave"].to_numpy(), d["W"].to_numpy())
-    nw = len(later_waves)
     nW = wcols(probe_vals[:1]).shape[1]
-    three_way = np.arange(X.shape[1] - nw * nW, X.shape[1])
-    yv = d[dv].astype(float).to_numpy()
-    groups = d[subject].to_numpy()
-    model = MixedLM(yv, X, groups=groups, exog_re=np.ones((len(yv), 1)))
-    # statsmodels' L-BFGS can step onto a singular X'V⁻¹X on some data; the other
-    # optimisers reach the same REML optimum, so fall back to them in turn.
-    res, converged = None, False
-    for method in ("lbfgs", "bfgs", "powell", "cg", "nm"):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                fit = model.fit(reml=True, method=method)
-            except (np.linalg.LinAlgError, ValueError, FloatingPointError):
-                continue
-        ok = bool(getattr(fit, "converged", True)) and not any(
-            "converge" in str(wi.message).lower() for wi in caught)
-        if res is None or (ok and not converged):
-            res, converged = fit, ok
-        if ok:
-            break
-    if res is None:
-        raise ModerationSkipped("the mixed model could not be fitted")
-    beta = np.asarray(res.fe_params, float)
-    sigma2 = float(res.scale)
-    tau = float(np.asarray(res.cov_re)[0, 0])
-    # σ²(X'V⁻¹X)⁻¹ with V_i = σ²I + τJ, V_i⁻¹ = (I − τ/(σ² + n_iτ) J)/σ² per pupil.
-    codes, inv = np.unique(groups, return_inverse=True)
-    ni = np.bincount(inv)
-    xs = np.zeros((codes.size, X.shape[1]))
-    np.add.at(xs, inv, X)
-    xtvx = (X.T @ X - (xs * (tau / (sigma2 + ni * tau))[:, None]).T @ xs) / sigma2
-    cov = np.linalg.inv(xtvx)
+    three_way = np.arange(X.shape[1] - len(later_waves) * nW, X.shape[1])
+    try:
+        fit = reml_random_intercept(d[dv].astype(float).to_numpy(), X, d[subject].to_numpy(),
+                                    engine=engine)
+    except RankDeficientDesign as e:
+        raise ModerationSkipped(f"the mixed model is not estimable: {e} (a level of W "
+                                "missing in a condition or wave?)") from None
+    beta, cov = fit.beta, fit.cov
 
     b3 = beta[three_way]
     chi2 = float(b3 @ np.linalg.solve(cov[np.ix_(three_way, three_way)], b3))
-    df_int = three_way.size
+    df_int = int(three_way.size)
     p_int = float(stats.chi2.sf(chi2, df_int))
-    zcrit = stats.norm.ppf(1 - alpha / 2)
 
-    rows = []
     pairs = [(later, earlier) for i, earlier in enumerate(waves) for later in waves[i + 1:]]
     pairs.sort(key=lambda pr: (WAVES.index(pr[0]), WAVES.index(pr[1])))
-    for label, pv, wnum in zip(probe_labels, probe_vals, probe_w):
-        for later, earlier in pairs:
-            rowsL = design(["mentee", "mentee", "control", "control"], [later, earlier, later, earlier],
-                           [pv] * 4)
-            L = rowsL[0] - rowsL[1] - rowsL[2] + rowsL[3]
-            est = float(L @ beta)
-            se = float(np.sqrt(L @ cov @ L))
-            z = est / se
-            rows.append({
-                "moderator": w, "probe": label, "w": wnum, "contrast": f"{later}-{earlier}",
-                "estimate": est, "se": se, "z": z, "ci_low": est - zcrit * se, "ci_high": est + zcrit * se,
-                "p": float(2 * stats.norm.sf(abs(z))), "p_interaction": p_int, "chi2_interaction": chi2,
-                "df_interaction": df_int, "n_students": int(codes.size), "n_obs": int(len(yv)),
-                "converged": converged,
-            })
-    return pd.DataFrame(rows, columns=DID_COLUMNS)
+    # one contrast row L per probe × pair: (m, later) − (m, earlier) − (c, later) + (c, earlier)
+    n_rows = len(probe_vals) * len(pairs)
+    cells = [(cd, wave, pv) for pv in probe_vals for later, earlier in pairs
+             for cd, wave in (("mentee", later), ("mentee", earlier),
+                              ("control", later), ("control", earlier))]
+    R = design(*map(list, zip(*cells))).reshape(n_rows, 4, -1)
+    L = R[:, 0] - R[:, 1] - R[:, 2] + R[:, 3]
+    est = L @ beta
+    se = np.sqrt(np.einsum("ij,jk,ik->i", L, cov, L))
+    z = est / se
+    zcrit = stats.norm.ppf(1 - alpha / 2)
+    return pd.DataFrame({
+        "moderator": w,
+        "probe": [lab for lab in probe_labels for _ in pairs],
+        "w": np.repeat(np.asarray(probe_w, float), len(pairs)),
+        "contrast": [f"{later}-{earlier}" for _ in probe_labels for later, earlier in pairs],
+        "estimate": est, "se": se, "z": z, "ci_low": est - zcrit * se, "ci_high": est + zcrit * se,
+        "p": 2 * stats.norm.sf(np.abs(z)), "p_interaction": p_int, "chi2_interaction": chi2,
+        "df_interaction": df_int, "n_students": int(fit.n_groups), "n_obs": int(fit.n_obs),
+        "converged": bool(fit.converged),
+    }, columns=DID_COLUMNS)
