@@ -1,0 +1,14 @@
+"""The PDF report for programme staff: narrative text (nl/en), number formatting, build.
+
+``build_report(results, out_dir, lang)`` is imported lazily so that
+``mut_eval.figures`` can use :mod:`.format` and :mod:`.text` without a cycle.
+"""
+
+
+def build_report(results, out_dir, lang: str = "nl", figures=None):
+    """Write ``out_dir/report.pdf``; see :func:`mut_eval.report.build.build_report`."""
+    from .build import build_report as _build
+    return _build(results, out_dir, lang=lang, figures=figures)
+
+
+__all__ = ["build_report"]

@@ -1,0 +1,1208 @@
+"""Build the PDF report for programme staff from a :class:`~mut_eval.results.Results`.
+
+``build_report(results, out_dir, lang)`` draws the figures, assembles the whole report
+as one JSON document (``out_dir/report_data.json``: sections made of paragraphs,
+lists, tables and figures, every number already formatted and every sentence already
+written by :mod:`mut_eval.report.text`) and typesets it with the generic typst
+template ``template.typ`` into ``out_dir/report.pdf``.
+
+Why JSON and not generated markup: typst prints a string from ``json()`` literally, so
+programme names, labels and codes never need escaping and can never break the layout.
+
+Privacy: a table is only printed through an explicit list of its columns, so an
+identifier column (``student_id``) is never printed, whatever the tables hold; every
+count or statistic of a group with fewer than ``meta['min_cell']`` pupils goes through
+:func:`mut_eval.report.format.suppress_cell`.
+
+Only the contract's tables and columns are required, and none of them: a missing or
+empty table turns its section into a plain sentence saying so.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import shutil
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import CONDITIONS, WAVES
+from .. import figures as figs
+from . import format as fmt
+from . import text as txt
+
+TEMPLATE = "template.typ"
+FONT_NOTE_SUPPRESSED = {
+    "nl": "<{m} of —: onderdrukt, minder dan {m} leerlingen.",
+    "en": "<{m} or —: suppressed, fewer than {m} pupils.",
+}
+
+I18N = {
+    "nl": {
+        "subtitle": "Effectevaluatie van het mentorprogramma",
+        "banner": "SYNTHETISCHE DATA / SYNTHETIC DATA",
+        "banner_sub": "Gesimuleerde gegevens om de werkwijze te tonen; de uitkomsten gaan niet over echte leerlingen.",
+        "header_synthetic": "SYNTHETISCHE DATA",
+        "cohort": "Cohort", "date": "Datum", "contents": "Inhoud",
+        "summary": "Samenvatting", "sample": "Deelnemers en respons", "measures": "Metingen en betrouwbaarheid",
+        "effects": "Effecten", "whom": "Voor wie werkt het?", "qsort": "Wat mentees zeiden",
+        "methods": "Werkwijze en beperkingen", "appendix": "Bijlage: reproduceerbaarheid",
+        "how_to_read": ("Zo leest u dit rapport: ‘aangetoond’ betekent dat het verschil groot genoeg is om niet aan "
+                        "toeval toe te schrijven. ‘Niet aangetoond’ betekent niet dat er geen verschil is: het "
+                        "onderzoek kon een eventueel verschil niet met zekerheid vaststellen."),
+        "missing_table": "Deze gegevens ontbreken in de resultaten ({t}); dit onderdeel wordt daarom niet getoond.",
+        "page": "Pagina",
+    },
+    "en": {
+        "subtitle": "Effect evaluation of the mentoring programme",
+        "banner": "SYNTHETISCHE DATA / SYNTHETIC DATA",
+        "banner_sub": "Simulated data to show the method; the results are not about real pupils.",
+        "header_synthetic": "SYNTHETIC DATA",
+        "cohort": "Cohort", "date": "Date", "contents": "Contents",
+        "summary": "Summary", "sample": "Participants and response", "measures": "Measures and reliability",
+        "effects": "Effects", "whom": "For whom does it work?", "qsort": "What mentees said",
+        "methods": "Methods and limitations", "appendix": "Appendix: reproducibility",
+        "how_to_read": ("How to read this report: ‘shown’ means the difference is large enough not to be put down "
+                        "to chance. ‘Not shown’ does not mean there is no difference: the study could not establish "
+                        "a possible difference with confidence."),
+        "missing_table": "These data are missing from the results ({t}); this part is therefore not shown.",
+        "page": "Page",
+    },
+}
+
+WWC_LABELS = {
+    "satisfies": ("voldoet", "satisfies"), "adjust": ("correctie nodig", "adjustment needed"),
+    "fails": ("voldoet niet", "fails"), "low": ("laag", "low"), "high": ("hoog", "high"),
+}
+SOURCE_LABELS = {"condition": ("Conditie", "Condition"), "wave": ("Meting", "Wave"),
+                 "condition:wave": ("Conditie × meting", "Condition × wave")}
+MONTHS_NL = ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
+             "oktober", "november", "december"]
+
+
+def _t(lang, nl, en):
+    return nl if lang == "nl" else en
+
+
+def em(s: str) -> dict:
+    return {"em": s}
+
+
+def sub(s: str) -> dict:
+    return {"sub": s}
+
+
+def _ok(x) -> bool:
+    return fmt._isnum(x)
+
+
+def _f(x):
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return math.nan
+    return v
+
+
+def _s(x) -> str:
+    if x is None:
+        return ""
+    try:
+        if pd.isna(x):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(x)
+
+
+class Table:
+    """A report table: formatted cells, the suppression rule, and its notes."""
+
+    def __init__(self, caption: str, columns: list[tuple], *, lang: str, min_cell: int,
+                 header_top: list | None = None, size: str = "normal", widths: list | None = None):
+        self.caption = caption
+        self.columns = columns          # [(header rich text, "left"/"right"/"center")]
+        self.header_top = header_top    # optional spanning header row: [(rich, colspan)]
+        self.rows: list = []
+        self.notes: list = []
+        self.lang, self.mc = lang, min_cell
+        self.suppressed = False
+        self.size = size
+        self.widths = widths
+
+    def cell(self, text: str, n=None, count: bool = False) -> str:
+        out, hit = fmt.suppress_cell(text, n, self.mc, count=count)
+        self.suppressed |= hit
+        return out
+
+    def add(self, cells: list):
+        self.rows.append(list(cells))
+
+    def group(self, label: str):
+        self.rows.append({"group": label})
+
+    def block(self) -> dict:
+        notes = list(self.notes)
+        if self.suppressed:
+            notes.append(FONT_NOTE_SUPPRESSED[self.lang].format(m=self.mc))
+        return {"type": "table", "caption": self.caption,
+                "align": [a for _, a in self.columns],
+                "header": [h for h, _ in self.columns],
+                "header_top": [{"t": t, "span": k} for t, k in self.header_top] if self.header_top else None,
+                "rows": self.rows, "notes": notes, "size": self.size, "widths": self.widths}
+
+
+class Ctx:
+    """What every section needs: the results, the language, labels and options."""
+
+    def __init__(self, results, lang: str, figures: dict, root: Path):
+        self.r = results
+        self.meta = dict(getattr(results, "meta", {}) or {})
+        self.lang = lang
+        self.figures = figures
+        self.root = root
+        self.mc = figs.min_cell(results)
+        self.alpha = float(self.meta.get("alpha", 0.05) or 0.05)
+        self.labels = figs.outcome_labels(results, lang)
+
+    def table(self, name):
+        return figs.get_table(self.r, name)
+
+    def label(self, key) -> str:
+        return self.labels.get(str(key), str(key).replace("_", " "))
+
+    def outcomes(self, keys) -> list[str]:
+        return figs.outcome_order(self.r, keys)
+
+    def missing(self, *names) -> dict:
+        return p(I18N[self.lang]["missing_table"].format(t=", ".join(names)))
+
+    def figure(self, name: str, caption: str, width: str = "100%") -> dict | None:
+        path = self.figures.get(name)
+        if path is None:
+            return None
+        path = Path(path)
+        try:
+            rel = path.resolve().relative_to(self.root.resolve())
+        except ValueError:
+            # typst reads files below its root only: copy a figure drawn elsewhere
+            dest = self.root / "figures" / path.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest)
+            rel = dest.relative_to(self.root)
+        return {"type": "figure", "path": "/" + rel.as_posix(), "caption": caption, "width": width}
+
+
+def p(text) -> dict:
+    return {"type": "p", "text": text}
+
+
+def h(text) -> dict:
+    return {"type": "h", "text": text}
+
+
+def bullets(items) -> dict:
+    return {"type": "list", "items": [i for i in items if i]}
+
+
+def note(text) -> dict:
+    return {"type": "note", "text": text}
+
+
+# ---------------------------------------------------------------- shared numbers
+
+def group_sizes(ctx: Ctx) -> tuple:
+    """(n mentees, n controls) from meta (``n`` dict or ``n_mentee``/``n_control``), else the flow."""
+    n = ctx.meta.get("n") if isinstance(ctx.meta.get("n"), dict) else {}
+    flow = figs.flow_counts(ctx.r)
+    out = []
+    for c in CONDITIONS:
+        v = n.get(c, ctx.meta.get(f"n_{c}"))
+        out.append(v if _ok(v) else flow.get(c, {}).get("enrolled"))
+    return tuple(out)
+
+
+def group_changes(ctx: Ctx) -> dict:
+    """``{(outcome, condition, contrast): change}``: the did table's ``mentee_change`` /
+    ``control_change`` when present, else from ``lmm_emm`` (else the available means)."""
+    d = ctx.table("did")
+    if d is not None and {"outcome", "contrast", "mentee_change", "control_change"} <= set(d.columns):
+        out = {}
+        for o, con, mc, cc in d[["outcome", "contrast", "mentee_change", "control_change"]].itertuples(index=False):
+            out[(str(o), "mentee", str(con))] = _f(mc)
+            out[(str(o), "control", str(con))] = _f(cc)
+        return out
+    src = ctx.table("lmm_emm")
+    col = "emm"
+    if src is None or not {"outcome", "condition", "wave", "emm"} <= set(src.columns):
+        src = ctx.table("descriptives")
+        col = "mean"
+        if src is None or not {"outcome", "condition", "wave", "mean"} <= set(src.columns):
+            return {}
+        if "sample" in src.columns and (src["sample"].astype(str) == "available").any():
+            src = src[src["sample"].astype(str) == "available"]
+    m = {(str(o), str(c), str(w)): _f(v) for o, c, w, v in
+         src[["outcome", "condition", "wave", col]].itertuples(index=False)}
+    out = {}
+    for (o, c, w) in list(m):
+        for later in WAVES:
+            for earlier in WAVES:
+                if WAVES.index(later) > WAVES.index(earlier) and (o, c, later) in m and (o, c, earlier) in m:
+                    out[(o, c, f"{later}-{earlier}")] = m[(o, c, later)] - m[(o, c, earlier)]
+    return out
+
+
+def did_rows(ctx: Ctx) -> list[dict]:
+    """The did table as dicts with the adjusted p used for hedging (Holm, else BH, else raw)."""
+    d = ctx.table("did")
+    if d is None or not {"outcome", "contrast", "estimate", "ci_low", "ci_high"} <= set(d.columns):
+        return []
+    adj_col = next((c for c in ("p_holm", "p_bh", "p") if c in d.columns), None)
+    out = []
+    for r in d.to_dict("records"):
+        r = dict(r)
+        r["p_adj"] = r.get(adj_col) if adj_col else None
+        r["verdict"] = txt.effect_verdict(r.get("ci_low"), r.get("ci_high"), r["p_adj"], ctx.alpha) \
+            if _ok(r.get("estimate")) else "missing"
+        out.append(r)
+    return out
+
+
+def moderation_info(ctx: Ctx) -> tuple[pd.DataFrame | None, int]:
+    m = ctx.table("moderation")
+    if m is None or not {"outcome", "change", "moderator", "b", "p"} <= set(m.columns):
+        return None, 0
+    return m, len(m)
+
+
+def level_sizes(ctx: Ctx) -> dict:
+    """``{(outcome, change, moderator): smallest level n}`` for categorical moderators, from
+    ``conditional_effects`` (``n_level`` or ``n``): a contrast with a level of fewer than
+    ``min_cell`` pupils describes that small group and is suppressed."""
+    ce = ctx.table("conditional_effects")
+    col = next((c for c in ("n_level", "n") if ce is not None and c in ce.columns), None)
+    if ce is None or col is None or not {"outcome", "change", "moderator"} <= set(ce.columns):
+        return {}
+    n = pd.to_numeric(ce[col], errors="coerce")
+    g = ce.assign(_n=n).dropna(subset=["_n"]).groupby(["outcome", "change", "moderator"])["_n"].min()
+    return {(str(o), str(c), str(w)): float(v) for (o, c, w), v in g.items()}
+
+
+def _level_of(row) -> str | None:
+    for c in ("level", "term"):
+        v = _s(row.get(c))
+        if v and v != str(row.get("moderator")):
+            return v
+    return None
+
+
+# ---------------------------------------------------------------- sections
+
+def section_summary(ctx: Ctx) -> dict:
+    lang = ctx.lang
+    blocks = []
+    nm, nc = group_sizes(ctx)
+    if _ok(nm) and _ok(nc):
+        blocks += [h(_t(lang, "Het onderzoek", "The study")), p(txt.design_sentence(nm, nc, lang))]
+    items = []
+    rows = did_rows(ctx)
+    changes = group_changes(ctx)
+    if rows:
+        order = ctx.outcomes([x["outcome"] for x in rows])
+        for r in sorted(rows, key=lambda r: (order.index(str(r["outcome"])), str(r["contrast"]))):
+            if r["verdict"] in ("shown", "indication"):
+                o, con = str(r["outcome"]), str(r["contrast"])
+                items.append(txt.plain_did(ctx.label(o), con, r["verdict"], r["estimate"],
+                                           changes.get((o, "mentee", con)), changes.get((o, "control", con)), lang))
+        nothing = [o for o in order
+                   if all(x["verdict"] in ("not_shown", "missing") for x in rows if str(x["outcome"]) == o)]
+        items.append(txt.not_shown_sentence([ctx.label(o) for o in nothing], lang))
+        gs = [x for x in rows if str(x["contrast"]) in ("T2-T1", "T3-T1") and _ok(x.get("g"))
+              and _ok(x.get("g_ci_low")) and _ok(x.get("g_ci_high"))]
+        if gs:
+            comp = sum(1 for x in gs if x["g_ci_low"] <= txt.BENCHMARK_G <= x["g_ci_high"])
+            items.append(txt.benchmark_summary(comp, len(gs), min(x["g"] for x in gs), max(x["g"] for x in gs),
+                                               lang))
+    else:
+        items.append(I18N[lang]["missing_table"].format(t="did"))
+    m, n_tests = moderation_info(ctx)
+    if m is not None and "p_bh" in m.columns:
+        pbh = pd.to_numeric(m["p_bh"], errors="coerce")
+        praw = pd.to_numeric(m["p"], errors="coerce")
+        strong = m[pbh < ctx.alpha].assign(_p=praw[pbh < ctx.alpha]).sort_values("_p", kind="stable")
+        shown = [(txt.moderator_label(str(r["moderator"]), lang), ctx.label(r["outcome"]), str(r["change"]))
+                 for r in strong.to_dict("records")]
+        items.append(txt.moderation_summary(n_tests, shown, int(((praw < ctx.alpha) & ~(pbh < ctx.alpha)).sum()),
+                                            lang))
+    q = figs.qsort_table(ctx.r)
+    if q is not None:
+        items.append(txt.qsort_sentence(_qsort_cards(ctx, q), lang, ctx.mc))
+    blocks += [h(_t(lang, "Wat is gevonden", "What was found")), bullets(items)]
+    lim = txt.limitations(limitation_facts(ctx), lang)
+    if lim:
+        blocks += [h(_t(lang, "Kanttekeningen", "Caveats")),
+                   bullets(lim[:3] + ([_t(lang, "Meer kanttekeningen staan in hoofdstuk 7.",
+                                          "More caveats are listed in chapter 7.")] if len(lim) > 3 else []))]
+    blocks.append(note(I18N[lang]["how_to_read"]))
+    return {"title": I18N[lang]["summary"], "blocks": blocks, "newpage": True}
+
+
+def section_sample(ctx: Ctx) -> dict:
+    lang, blocks = ctx.lang, []
+    flow = figs.flow_counts(ctx.r)
+    if flow:
+        e = {c: flow.get(c, {}).get("enrolled") for c in CONDITIONS}
+        if all(_ok(v) for v in e.values()):
+            blocks.append(p(_t(lang,
+                               f"Aan het onderzoek deden {_count(ctx, e['mentee'])} mentees en "
+                               f"{_count(ctx, e['control'])} leerlingen in de controlegroep mee. Het stroomdiagram laat "
+                               f"zien hoeveel van hen bij elke meting de vragenlijst invulden.",
+                               f"{_count(ctx, e['mentee'])} mentees and {_count(ctx, e['control'])} control pupils "
+                               f"took part. The flow diagram shows how many of them filled in the questionnaire at "
+                               f"each wave.")))
+        fig = ctx.figure("flow", _t(lang, "Deelname en respons per meting (stroomdiagram).",
+                                    "Participation and response per wave (flow diagram)."), "92%")
+        if fig:
+            blocks.append(fig)
+    else:
+        blocks.append(ctx.missing("flow"))
+    s = ctx.table("sample")
+    need = {"characteristic", "mentee_n", "mentee_value", "control_n", "control_value"}
+    if s is not None and need <= set(s.columns):
+        t = Table(_t(lang, "Kenmerken van de deelnemers bij de start", "Characteristics of the participants at the start"),
+                  [(_t(lang, "Kenmerk", "Characteristic"), "left"), (_t(lang, "Categorie", "Level"), "left"),
+                   ([em("n")], "right"), ("% / M", "right"), ([em("n")], "right"), ("% / M", "right"),
+                   ([em("p")], "right"), (_t(lang, "Gest. verschil", "Std. diff."), "right")],
+                  lang=lang, min_cell=ctx.mc,
+                  header_top=[("", 2), ("Mentees", 2), (_t(lang, "Controlegroep", "Controls"), 2), ("", 2)])
+        last_char = None
+        differs = []
+        omnibus = {}
+        for r in s.to_dict("records"):
+            if _s(r.get("level")) == "all" and _ok(r.get("p")):
+                omnibus[_s(r.get("characteristic"))] = float(r["p"])
+        for r in s.to_dict("records"):
+            char = _s(r.get("characteristic"))
+            level = _s(r.get("level"))
+            cont = level in ("", "mean") or _ok(r.get("mentee_sd"))
+            if level == "all" or (not cont and _f(r.get("mentee_n")) == 0 and _f(r.get("control_n")) == 0):
+                continue    # the omnibus test goes in the text; empty levels carry no information
+            first = char != last_char
+            lab = txt.upper_first(txt.moderator_label(char, lang)) if first else ""
+            vals = []
+            for c in CONDITIONS:
+                n_ = r.get(f"{c}_n")
+                v = r.get(f"{c}_value")
+                sd = r.get(f"{c}_sd")
+                vtext = (fmt.m_sd(v, sd, lang) if _ok(sd) else fmt.num(v, 2, lang)) if cont else fmt.num(v, 1, lang)
+                vals += [t.cell(fmt.integer(n_, lang), n_, count=True), t.cell(vtext, n_)]
+            t.add([lab, "" if cont else txt.level_label(level, lang), *vals,
+                   fmt.p_value(r.get("p"), lang), fmt.num(r.get("std_diff"), 2, lang)])
+            if first:
+                p_char = omnibus.get(char)
+                if p_char is None:
+                    ps = pd.to_numeric(s.loc[s["characteristic"].astype(str) == char, "p"], errors="coerce")
+                    p_char = ps.min() if ps.notna().any() else None
+                if _ok(p_char) and float(p_char) < ctx.alpha:
+                    differs.append(txt.moderator_label(char, lang))
+            last_char = char
+        t.notes.append(_t(lang,
+                          "Percentages per categorie; bij leeftijd het gemiddelde (M) en de SD. p: toets op verschil "
+                          "tussen de groepen. Gest. verschil: gestandaardiseerd verschil mentees − controlegroep.",
+                          "Percentages per level; for age the mean (M) and SD. p: test of the difference between the "
+                          "groups. Std. diff.: standardised difference mentees − controls."))
+        blocks.append(t.block())
+        blocks.append(p(txt.sample_difference_sentence(differs, lang)))
+    else:
+        blocks.append(ctx.missing("sample"))
+    return {"title": I18N[lang]["sample"], "blocks": blocks, "newpage": True}
+
+
+def short_citation(source: str, lang: str = "en") -> str:
+    """'Pintrich, P. R., Smith, D. A. F., ... (1991). Title' → 'Pintrich et al. (1991)'."""
+    import re
+    if not source or "(" not in source:
+        return source or ""
+    authors, rest = source.split("(", 1)
+    year = rest.split(")", 1)[0]
+    parts = [x.strip().lstrip("&").strip() for x in authors.replace("&", ",").split(",")]
+    names = [x for x in parts if x and not re.fullmatch(r"(?:[A-Z][a-z]?\.\s*-?)+", x)]
+    if not names:
+        return f"({year})"
+    if len(names) == 1:
+        who = names[0]
+    elif len(names) == 2:
+        who = f"{names[0]} & {names[1]}"
+    else:
+        who = f"{names[0]} {_t(lang, 'e.a.', 'et al.')}"
+    return f"{who} ({year})"
+
+
+def _count(ctx, n) -> str:
+    return fmt.suppress_cell(fmt.integer(n, ctx.lang), n, ctx.mc, count=True)[0]
+
+
+def section_measures(ctx: Ctx) -> dict:
+    lang, blocks = ctx.lang, []
+    try:
+        from ..codebook import load_codebook
+        cb = load_codebook((ctx.meta.get("config") or {}).get("codebook")) if (ctx.meta.get("config") or {}).get(
+            "codebook") else load_codebook()
+    except Exception:
+        cb = None
+    rel = ctx.table("reliability")
+    if cb is not None:
+        t = Table(_t(lang, "Gemeten uitkomsten (alle vragen op een schaal van 1 tot 5)",
+                     "Outcomes measured (all items on a scale from 1 to 5)"),
+                  [(_t(lang, "Schaal", "Scale"), "left"), (_t(lang, "Vragen", "Items"), "right"),
+                   (_t(lang, "Metingen", "Waves"), "left"), (_t(lang, "Bron", "Source"), "left")],
+                  lang=lang, min_cell=ctx.mc, size="small", widths=["auto", "auto", "auto", "1fr"])
+        for k, sc in cb.scales.items():
+            t.add([cb.label(k, lang), str(len(sc.items)), ", ".join(sc.waves)
+                   + ("" if sc.group == "all" else _t(lang, " (alleen mentees)", " (mentees only)")),
+                   short_citation(sc.source, lang)])
+        blocks.append(t.block())
+    if rel is not None and {"scale", "wave", "alpha"} <= set(rel.columns):
+        t = Table(_t(lang, "Betrouwbaarheid per schaal en meting", "Reliability per scale and wave"),
+                  [(_t(lang, "Schaal", "Scale"), "left"), (_t(lang, "Meting", "Wave"), "left"),
+                   ([em("n")], "right"), (_t(lang, "Vragen", "Items"), "right"),
+                   ("Cronbach α", "right"), (_t(lang, "95%-BI", "95% CI"), "right"), ("McDonald ω", "right")],
+                  lang=lang, min_cell=ctx.mc)
+        alphas, low = [], []
+        for sc in ctx.outcomes(rel["scale"].astype(str).unique()):
+            first = True
+            for r in rel[rel["scale"].astype(str) == sc].to_dict("records"):
+                n_ = r.get("n")
+                a = r.get("alpha")
+                t.add([ctx.label(sc) if first else "", _s(r.get("wave")), t.cell(fmt.integer(n_, lang), n_, True),
+                       fmt.integer(r.get("n_items"), lang), t.cell(fmt.nolead(a, 2, lang), n_),
+                       t.cell(fmt.ci(r.get("alpha_ci_low"), r.get("alpha_ci_high"), 2, lang, bounded=True), n_),
+                       t.cell(fmt.nolead(r.get("omega"), 2, lang), n_)])
+                first = False
+                if _ok(a) and not fmt.is_small(n_, ctx.mc):
+                    alphas.append(float(a))
+                    if float(a) < 0.70:
+                        low.append((sc, _s(r.get("wave"))))
+        t.notes.append(_t(lang, "α en ω berekend op leerlingen die alle vragen van de schaal beantwoordden.",
+                          "α and ω computed on pupils who answered every item of the scale."))
+        blocks.append(t.block())
+        low_lab = [f"{txt.lower_first(ctx.label(sc))} ({', '.join(w for s_, w in low if s_ == sc)})"
+                   for sc in dict.fromkeys(s_ for s_, _ in low)]
+        blocks.append(p(txt.reliability_sentence(min(alphas) if alphas else None, max(alphas) if alphas else None,
+                                                 low_lab, lang)))
+    else:
+        blocks.append(ctx.missing("reliability"))
+    return {"title": I18N[lang]["measures"], "blocks": blocks, "newpage": True}
+
+
+def table_means(ctx: Ctx) -> dict | None:
+    d = ctx.table("descriptives")
+    if d is None or not {"outcome", "condition", "wave", "mean", "sd", "n"} <= set(d.columns):
+        return None
+    lang = ctx.lang
+    sample = "completers"
+    if "sample" in d.columns:
+        if not (d["sample"].astype(str) == "completers").any():
+            sample = "available"
+        d = d[d["sample"].astype(str) == sample]
+    cols = [(_t(lang, "Uitkomst", "Outcome"), "left")]
+    for _c in CONDITIONS:
+        cols.append(([em("n")], "right"))
+        cols += [(w, "right") for w in WAVES]
+    cap = (_t(lang, "Gemiddelden (SD) per groep en meting, leerlingen met alle drie metingen",
+              "Means (SD) per group and wave, pupils with all three waves") if sample == "completers" else
+           _t(lang, "Gemiddelden (SD) per groep en meting, alle beschikbare metingen",
+              "Means (SD) per group and wave, all available measurements"))
+    t = Table(cap, cols, lang=lang, min_cell=ctx.mc, size="small",
+              header_top=[("", 1), ("Mentees", 4), (_t(lang, "Controlegroep", "Controls"), 4)])
+    key = {(str(o), str(c), str(w)): (m, s, n) for o, c, w, m, s, n in
+           d[["outcome", "condition", "wave", "mean", "sd", "n"]].itertuples(index=False)}
+    for o in ctx.outcomes(d["outcome"].astype(str).unique()):
+        row = [ctx.label(o)]
+        for c in CONDITIONS:
+            ns = [key[(o, c, w)][2] for w in WAVES if (o, c, w) in key]
+            nvals = {int(x) for x in ns if _ok(x)}
+            n_one = min(nvals) if nvals else None
+            row.append(t.cell(fmt.integer(n_one, lang) if len(nvals) <= 1 else
+                              f"{min(nvals)}–{max(nvals)}", n_one, count=True))
+            for w in WAVES:
+                if (o, c, w) in key:
+                    m, s, n_ = key[(o, c, w)]
+                    row.append(t.cell(fmt.m_sd(m, s, lang), n_))
+                else:
+                    row.append("")
+        t.add(row)
+    t.notes.append(_t(lang, "Schaal 1–5; hogere scores zijn gunstiger. n = aantal leerlingen.",
+                      "Scale 1–5; higher scores are more favourable. n = number of pupils."))
+    return t.block()
+
+
+def table_anova(ctx: Ctx) -> tuple[dict | None, list[str]]:
+    a = ctx.table("mixed_anova")
+    if a is None or not {"outcome", "source", "F", "df1", "df2", "p_unc"} <= set(a.columns):
+        return None, []
+    lang = ctx.lang
+    t = Table(_t(lang, "Variantieanalyse met herhaalde metingen (conditie × meting), leerlingen met alle drie metingen",
+                 "Repeated-measures analysis of variance (condition × wave), pupils with all three waves"),
+              [(_t(lang, "Bron", "Source"), "left"), ([em("F")], "right"), ([em("df")], "right"),
+               ([em("p")], "right"), ([em("ε"), sub("GG")], "right"), ([em("p"), sub("GG")], "right"),
+               ([em("η"), {"sup": "2"}, sub("p")], "right"), ([em("η"), {"sup": "2"}, sub("G")], "right")],
+              lang=lang, min_cell=ctx.mc)
+    sentences = []
+    sep = "; " if lang == "nl" else ", "
+    for o in ctx.outcomes(a["outcome"].astype(str).unique()):
+        t.group(ctx.label(o))
+        sub_a = a[a["outcome"].astype(str) == o]
+        for src in ("condition", "wave", "condition:wave"):
+            rr = sub_a[sub_a["source"].astype(str) == src]
+            if rr.empty:
+                continue
+            r = rr.iloc[0].to_dict()
+            t.add([txt._pick(SOURCE_LABELS[src], lang), fmt.num(r.get("F"), 2, lang),
+                   f"{fmt.dof(r.get('df1'), lang)}{sep}{fmt.dof(r.get('df2'), lang)}",
+                   fmt.p_value(r.get("p_unc"), lang),
+                   fmt.nolead(r.get("eps_gg"), 2, lang) if src != "condition" else "",
+                   fmt.p_value(r.get("p_gg"), lang) if src != "condition" else "",
+                   fmt.nolead(r.get("np2"), 3, lang), fmt.nolead(r.get("ng2"), 3, lang)])
+            if src == "condition:wave":
+                sentences.append(txt.anova_sentence(ctx.label(o), r.get("F"), r.get("df1"), r.get("df2"),
+                                                    r.get("p_unc"), r.get("np2"), eps_gg=r.get("eps_gg"),
+                                                    mauchly_p=r.get("mauchly_p"), p_gg=r.get("p_gg"),
+                                                    alpha=ctx.alpha, lang=lang))
+    t.notes.append(_t(lang,
+                      "Type III-kwadratensommen (zoals SPSS). εGG en pGG: Greenhouse–Geisser-correctie, gebruikt "
+                      "in de tekst als Mauchly's toets significant is. ηp²: partiële eta-kwadraat; ηG²: "
+                      "gegeneraliseerde eta-kwadraat.",
+                      "Type III sums of squares (as in SPSS). εGG and pGG: Greenhouse–Geisser correction, used in "
+                      "the text when Mauchly's test is significant. ηp²: partial eta squared; ηG²: generalised eta "
+                      "squared."))
+    return t.block(), sentences
+
+
+def table_did(ctx: Ctx, rows: list[dict]) -> dict:
+    lang = ctx.lang
+    t = Table(_t(lang, "Verschil in verandering tussen mentees en controlegroep (gemengd model, alle metingen)",
+                 "Difference in change between mentees and controls (mixed model, all measurements)"),
+              [(_t(lang, "Uitkomst", "Outcome"), "left"), (_t(lang, "Periode", "Period"), "left"),
+               (_t(lang, "Verschil", "Difference"), "right"), (_t(lang, "95%-BI", "95% CI"), "right"),
+               ([em("p")], "right"), ([em("p"), sub("Holm")], "right"), ([em("g")], "right"),
+               (_t(lang, "95%-BI", "95% CI"), "right"),
+               (_t(lang, "Verbeter-index", "Improvement index"), "right")],
+              lang=lang, min_cell=ctx.mc, size="small")
+    order = ctx.outcomes([r["outcome"] for r in rows])
+    last = None
+    for r in sorted(rows, key=lambda r: (order.index(str(r["outcome"])), str(r["contrast"]))):
+        o = str(r["outcome"])
+        t.add([ctx.label(o) if o != last else "", txt.contrast_label(str(r["contrast"]), lang),
+               fmt.num(r.get("estimate"), 2, lang), fmt.ci(r.get("ci_low"), r.get("ci_high"), 2, lang),
+               fmt.p_value(r.get("p"), lang), fmt.p_value(r.get("p_holm"), lang),
+               fmt.num(r.get("g"), 2, lang), fmt.ci(r.get("g_ci_low"), r.get("g_ci_high"), 2, lang),
+               fmt.num(r.get("improvement_index"), 1, lang)])
+        last = o
+    t.notes.append(_t(lang,
+                      "Verschil = verandering bij mentees min verandering in de controlegroep (punten op schaal 1–5); "
+                      "> 0 is gunstiger voor mentees. g: Hedges' g (verschil gedeeld door de standaarddeviatie op T1). "
+                      "Verbeterindex: verwachte verandering in percentielpunten voor een gemiddelde leerling uit de "
+                      "controlegroep. pHolm: gecorrigeerd voor het aantal toetsen.",
+                      "Difference = change among mentees minus change among controls (points on the 1–5 scale); "
+                      "> 0 favours mentees. g: Hedges' g (difference divided by the standard deviation at T1). "
+                      "Improvement index: expected change in percentile points for an average control pupil. "
+                      "pHolm: adjusted for the number of tests."))
+    return t.block()
+
+
+def table_wwc(ctx: Ctx) -> tuple[dict | None, list]:
+    be, at = ctx.table("baseline_equivalence"), ctx.table("attrition")
+    if be is None and at is None:
+        return None, []
+    lang = ctx.lang
+    rows = {}
+    if be is not None and {"outcome", "contrast"} <= set(be.columns):
+        for r in be.to_dict("records"):
+            rows.setdefault((str(r["outcome"]), str(r["contrast"])), {}).update(
+                g_baseline=r.get("g_baseline"), wwc=_s(r.get("wwc")))
+    pct_scale = False
+    if at is not None and {"outcome", "contrast", "overall", "differential"} <= set(at.columns):
+        vals = pd.to_numeric(pd.concat([at["overall"], at["differential"].abs()]), errors="coerce").dropna()
+        # Attrition given as proportions (0-1) or as percentages: decide once per table.
+        pct_scale = bool(len(vals)) and float(vals.max()) <= 1.0
+        for r in at.to_dict("records"):
+            rows.setdefault((str(r["outcome"]), str(r["contrast"])), {}).update(
+                overall=txt.as_percent(r.get("overall"), pct_scale),
+                differential=txt.as_percent(r.get("differential"), pct_scale),
+                cautious=_s(r.get("wwc_cautious")), optimistic=_s(r.get("wwc_optimistic")))
+    t = Table(_t(lang, "Gelijkwaardigheid bij de start en uitval, getoetst aan de WWC-standaarden",
+                 "Baseline equivalence and attrition against the WWC standards"),
+              [(_t(lang, "Uitkomst", "Outcome"), "left"), (_t(lang, "Periode", "Period"), "left"),
+               ([em("g")], "right"), ("WWC", "left"),
+               (_t(lang, "Totaal %", "Overall %"), "right"), (_t(lang, "Verschil (pp)", "Differential (pp)"), "right"),
+               (_t(lang, "Voorzichtig", "Cautious"), "left"), (_t(lang, "Optimistisch", "Optimistic"), "left")],
+              lang=lang, min_cell=ctx.mc, size="small",
+              header_top=[("", 2), (_t(lang, "Gelijkwaardigheid op T1", "Baseline equivalence"), 2),
+                          (_t(lang, "Uitval", "Attrition"), 4)])
+    order = ctx.outcomes([k[0] for k in rows])
+    last = None
+    for (o, con) in sorted(rows, key=lambda k: (order.index(k[0]), k[1])):
+        v = rows[(o, con)]
+        wl = lambda code: txt._pick(WWC_LABELS[code], lang) if code in WWC_LABELS else code  # noqa: E731
+        t.add([ctx.label(o) if o != last else "", txt.contrast_label(con, lang),
+               fmt.num(v.get("g_baseline"), 2, lang), wl(v.get("wwc", "")),
+               fmt.num(v.get("overall"), 0, lang),
+               fmt.num(abs(v["differential"]) if _ok(v.get("differential")) else None, 1, lang),
+               wl(v.get("cautious", "")), wl(v.get("optimistic", ""))])
+        last = o
+    t.notes.append(_t(lang,
+                      "What Works Clearinghouse: |g| ≤ 0,05 voldoet, ≤ 0,25 correctie nodig, anders voldoet niet. "
+                      "Uitval: totaal en verschil tussen de groepen (procentpunten), beoordeeld met de voorzichtige "
+                      "en de optimistische grens.",
+                      "What Works Clearinghouse: |g| ≤ 0.05 satisfies, ≤ 0.25 adjustment needed, otherwise fails. "
+                      "Attrition: overall and the difference between the groups (percentage points), rated with the "
+                      "cautious and the optimistic boundary."))
+    return t.block(), [(o, con, v) for (o, con), v in rows.items()]
+
+
+def section_effects(ctx: Ctx) -> dict:
+    lang, blocks = ctx.lang, []
+    blocks.append(h(_t(lang, "Gemiddelden per meting", "Means per wave")))
+    tm = table_means(ctx)
+    if tm:
+        blocks.append(tm)
+    else:
+        blocks.append(ctx.missing("descriptives"))
+    fig = ctx.figure("trajectories", _t(
+        lang, "Gemiddelde score per meting met 95%-betrouwbaarheidsinterval (alle beschikbare metingen).",
+        "Mean score per wave with 95% confidence interval (all available measurements)."))
+    if fig:
+        blocks.append(fig)
+    blocks.append(h(_t(lang, "Verloop over de tijd: variantieanalyse", "Course over time: analysis of variance")))
+    ta, sentences = table_anova(ctx)
+    if ta:
+        blocks.append(ta)
+        blocks.append(bullets(sentences))
+    else:
+        blocks.append(ctx.missing("mixed_anova"))
+
+    blocks.append(h(_t(lang, "Verschil in verandering en effectgrootte", "Difference in change and effect size")))
+    rows = did_rows(ctx)
+    if rows:
+        blocks.append(p(_t(lang,
+                           "Het gemengde model gebruikt alle beschikbare metingen, ook van leerlingen die een meting "
+                           "misten. Per uitkomst en periode staat hieronder hoeveel meer (of minder) mentees "
+                           "veranderden dan de controlegroep, en de effectgrootte g naast het gemiddelde effect van "
+                           "mentorprogramma's voor jongeren (g ≈ 0,21; DuBois e.a., 2011).",
+                           "The mixed model uses all available measurements, including those of pupils who missed "
+                           "a wave. Below, per outcome and period, is how much more (or less) mentees changed than "
+                           "the controls, and the effect size g next to the average effect of youth mentoring "
+                           "programmes (g ≈ 0.21; DuBois et al., 2011).")))
+        blocks.append(table_did(ctx, rows))
+        fig = ctx.figure("forest", _t(
+            lang, "Effectgroottes (Hedges' g, 95%-BI) per uitkomst, naast het gemiddelde effect van mentoring.",
+            "Effect sizes (Hedges' g, 95% CI) per outcome, next to the average effect of mentoring."))
+        if fig:
+            blocks.append(fig)
+        changes = group_changes(ctx)
+        for o in ctx.outcomes({str(r["outcome"]) for r in rows}):
+            sents = []
+            mine = sorted([r for r in rows if str(r["outcome"]) == o], key=lambda r: str(r["contrast"]))
+            for r in mine:
+                con = str(r["contrast"])
+                sents.append(txt.did_sentence(ctx.label(o), con, r.get("estimate"), r.get("ci_low"),
+                                              r.get("ci_high"), r.get("p_adj"), r.get("g"), alpha=ctx.alpha,
+                                              mentee_change=changes.get((o, "mentee", con)),
+                                              control_change=changes.get((o, "control", con)), lang=lang))
+            # The benchmark is compared once per outcome, on the longest period available.
+            main = next((r for con in ("T3-T1", "T2-T1") for r in mine if str(r["contrast"]) == con), None)
+            if main is not None:
+                bs = txt.benchmark_sentence(main.get("g"), main.get("g_ci_low"), main.get("g_ci_high"), lang=lang)
+                if bs:
+                    sents.append(f"{txt.period(str(main['contrast']))}: {txt.lower_first(bs)}")
+            blocks.append(p([{"b": ctx.label(o) + ". "}, " ".join(sents)]))
+    else:
+        blocks.append(ctx.missing("did"))
+
+    blocks.append(h(_t(lang, "Gelijkwaardigheid bij de start en uitval", "Baseline equivalence and attrition")))
+    tw, wrows = table_wwc(ctx)
+    if tw:
+        blocks.append(tw)
+        def which(pred):
+            return _by_outcome(ctx, [(o, c) for o, c, v in wrows if pred(v)], [(o, c) for o, c, _ in wrows])
+        n_be = sum(1 for *_, v in wrows if v.get("wwc"))
+        n_at = sum(1 for *_, v in wrows if v.get("cautious"))
+        blocks.append(p(" ".join(x for x in (
+            txt.baseline_summary(n_be, which(lambda v: v.get("wwc") == "fails"),
+                                 which(lambda v: v.get("wwc") == "adjust"), lang),
+            txt.attrition_summary(n_at, which(lambda v: v.get("cautious") == "high"),
+                                  which(lambda v: v.get("optimistic") == "high"), lang)) if x)))
+    else:
+        blocks.append(ctx.missing("baseline_equivalence", "attrition"))
+    return {"title": I18N[lang]["effects"], "blocks": blocks, "newpage": True}
+
+
+def _by_outcome(ctx: Ctx, pairs: list[tuple[str, str]], universe: list[tuple[str, str]]) -> list[str]:
+    """Outcome–period pairs as readable labels: 'self-efficacy (T1–T2, T2–T3)', or just the outcome when
+    it holds for every period of that outcome, or 'all outcomes' when it holds for everything."""
+    if not pairs:
+        return []
+    if set(pairs) == set(universe):
+        return [_t(ctx.lang, "alle uitkomsten", "all outcomes")]
+    out = []
+    for o in ctx.outcomes([o for o, _ in pairs]):
+        mine = [c for o2, c in pairs if o2 == o]
+        every = [c for o2, c in universe if o2 == o]
+        lab = txt.lower_first(ctx.label(o))
+        out.append(lab if set(mine) == set(every) else f"{lab} ({', '.join(txt.period(c) for c in sorted(mine))})")
+    return out
+
+
+def section_moderation(ctx: Ctx) -> dict:
+    lang, blocks = ctx.lang, []
+    m, n_tests = moderation_info(ctx)
+    if m is None:
+        blocks.append(ctx.missing("moderation"))
+        return {"title": I18N[lang]["whom"], "blocks": blocks, "newpage": True}
+    praw = pd.to_numeric(m["p"], errors="coerce")
+    pbh = pd.to_numeric(m["p_bh"], errors="coerce") if "p_bh" in m.columns else pd.Series(np.nan, index=m.index)
+    pre = m["prespecified"].fillna(False).astype(bool) if "prespecified" in m.columns else \
+        pd.Series(False, index=m.index)
+    sel = m[(praw < ctx.alpha) | (pbh < ctx.alpha) | pre].copy()
+    sel = sel.assign(_p=praw[sel.index]).sort_values(["_p"], kind="stable")
+    blocks.append(p(_t(lang,
+                       f"Binnen de groep mentees is onderzocht of de verandering tussen twee metingen samenhangt met "
+                       f"kenmerken van de mentee of van de match met de mentor (moderatie). In totaal zijn "
+                       f"{n_tests} verbanden getoetst. Bij zoveel toetsen is een deel van de significante uitkomsten "
+                       f"toeval; daarom staat naast elke p ook de Benjamini–Hochberg-gecorrigeerde p (pBH). "
+                       f"Hieronder staan de verbanden met p < {fmt.nolead(ctx.alpha, 2, lang)} en de vooraf "
+                       f"gekozen verbanden.",
+                       f"Within the mentee group we examined whether the change between two waves is associated "
+                       f"with characteristics of the mentee or of the match with the mentor (moderation). In total "
+                       f"{n_tests} associations were tested. With so many tests some significant results are due to "
+                       f"chance; next to every p is therefore the Benjamini–Hochberg adjusted p (pBH). Shown below "
+                       f"are the associations with p < {fmt.nolead(ctx.alpha, 2, lang)} and the prespecified ones.")))
+    if sel.empty:
+        blocks.append(p(_t(lang, "Geen enkel verband had p < 0,05 en er waren geen vooraf gekozen verbanden.",
+                           "No association had p < .05 and no associations were prespecified.")))
+    else:
+        t = Table(_t(lang, "Moderatie van de verandering bij mentees", "Moderation of mentees' change"),
+                  [(_t(lang, "Uitkomst", "Outcome"), "left"), (_t(lang, "Periode", "Period"), "left"),
+                   (_t(lang, "Moderator", "Moderator"), "left"), ([em("n")], "right"), ([em("b")], "right"),
+                   (_t(lang, "95%-BI", "95% CI"), "right"), ([em("p")], "right"), ([em("p"), sub("BH")], "right"),
+                   (_t(lang, "Vooraf", "Prespec."), "center")],
+                  lang=lang, min_cell=ctx.mc, size="small", widths=["1fr", "auto", "1.4fr", "auto", "auto",
+                                                                   "auto", "auto", "auto", "auto"])
+        sents, quiet = [], []
+        sizes = level_sizes(ctx)
+        for r in sel.to_dict("records"):
+            n_ = r.get("n")
+            lvl = _level_of(r)
+            key = (str(r["outcome"]), str(r["change"]), str(r["moderator"]))
+            if lvl and key in sizes and (not _ok(n_) or sizes[key] < float(n_)):
+                n_ = sizes[key]    # the smallest group behind this contrast decides
+            wlab = txt.moderator_label(str(r["moderator"]), lang)
+            ref = _s(r.get("reference"))
+            wcell = wlab + (f": {txt.level_label(lvl, lang)}" if lvl else "") + \
+                (f" ({_t(lang, 'ref.', 'ref.')} {txt.level_label(ref, lang)})" if lvl and ref else "")
+            t.add([ctx.label(r["outcome"]), txt.contrast_label(str(r["change"]), lang), txt.upper_first(wcell),
+                   t.cell(fmt.integer(r.get("n"), lang), r.get("n"), count=True), t.cell(fmt.num(r.get("b"), 2, lang), n_),
+                   t.cell(fmt.ci(r.get("ci_low"), r.get("ci_high"), 2, lang), n_),
+                   t.cell(fmt.p_value(r.get("p"), lang), n_), t.cell(fmt.p_value(r.get("p_bh"), lang), n_),
+                   _t(lang, "ja", "yes") if bool(r.get("prespecified")) is True else ""])
+            verdict = txt.moderation_verdict(r.get("ci_low"), r.get("ci_high"), r.get("p"), r.get("p_bh"), ctx.alpha)
+            pre_r = bool(r.get("prespecified")) is True
+            if fmt.is_small(n_, ctx.mc):
+                continue
+            if verdict == "shown" or pre_r:
+                # Every surviving association and every prespecified one gets its own sentence.
+                sents.append(txt.moderation_sentence(ctx.label(r["outcome"]), str(r["change"]), wlab, r.get("b"),
+                                                     r.get("ci_low"), r.get("ci_high"), r.get("p"), r.get("p_bh"),
+                                                     n_tests=n_tests,
+                                                     level=txt.level_label(lvl, lang) if lvl else None,
+                                                     reference=txt.level_label(ref, lang) if lvl and ref else None,
+                                                     alpha=ctx.alpha, lang=lang))
+            elif verdict == "indication":
+                quiet.append(r)
+        t.notes.append(_t(lang,
+                          f"b: verandering per eenheid van de moderator (bij een categorie: verschil met de "
+                          f"referentiegroep). pBH: Benjamini–Hochberg-correctie over alle {n_tests} toetsen.",
+                          f"b: change per unit of the moderator (for a level: difference from the reference group). "
+                          f"pBH: Benjamini–Hochberg correction over all {n_tests} tests."))
+        blocks.append(t.block())
+        blocks.append(bullets(sents + [txt.exploratory_indications_sentence(len(quiet), n_tests, lang)]))
+    blocks += did_by_moderator_blocks(ctx)
+    for name in sorted(k for k in ctx.figures if k.startswith("moderation_")):
+        o, c, w = _moderation_key_of(ctx, name)
+        if o is None:
+            continue
+        what = _t(lang, f"Voorspelde verandering in {txt.lower_first(ctx.label(o))} ({txt.period(c)}) naar "
+                        f"{txt.moderator_label(w, lang)}, met 95%-BI",
+                  f"Predicted change in {txt.lower_first(ctx.label(o))} ({txt.period(c)}) by "
+                  f"{txt.moderator_label(w, lang)}, with 95% CI")
+        cap = what + (_t(lang, "; groen: waarden van de moderator waarbij de verandering significant van 0 "
+                               "verschilt (Johnson–Neyman).",
+                         "; green: moderator values where the change differs significantly from 0 "
+                         "(Johnson–Neyman).") if figs.moderation_is_continuous(ctx.r, o, c, w) else ".")
+        fig = ctx.figure(name, cap, "62%")
+        if fig:
+            blocks.append(fig)
+    return {"title": I18N[lang]["whom"], "blocks": blocks, "newpage": True}
+
+
+def did_by_moderator_blocks(ctx: Ctx) -> list:
+    """Does the programme effect itself (the DiD, both conditions) differ by pupil characteristic?
+
+    One interaction test per outcome × characteristic (``p_interaction``); the DiD per level
+    or probe is shown for those with p < alpha. Levels with fewer than ``min_cell`` pupils
+    (``n_level`` / ``n`` when given) are suppressed.
+    """
+    d = ctx.table("did_by_moderator")
+    need = {"outcome", "moderator", "probe", "contrast", "estimate", "ci_low", "ci_high", "p_interaction"}
+    if d is None or not need <= set(d.columns):
+        return []
+    lang = ctx.lang
+    tests = d.groupby(["outcome", "moderator"], sort=False)["p_interaction"].first().reset_index()
+    tests["p_interaction"] = pd.to_numeric(tests["p_interaction"], errors="coerce")
+    sig = tests[tests["p_interaction"] < ctx.alpha].sort_values("p_interaction", kind="stable")
+    blocks = [h(_t(lang, "Verschilt het programma-effect tussen groepen leerlingen?",
+                   "Does the programme effect differ between groups of pupils?")),
+              p(txt.did_moderator_sentence(
+                  len(tests), [f"{txt.moderator_label(str(w), lang)} {_t(lang, 'bij', 'for')} "
+                               f"{txt.lower_first(ctx.label(o))}" for o, w in sig[["outcome", "moderator"]]
+                               .itertuples(index=False)], lang, ctx.alpha))]
+    if sig.empty:
+        return blocks
+    ncol = next((c for c in ("n_level", "n") if c in d.columns), None)
+    t = Table(_t(lang, "Verschil in verandering (mentees − controlegroep) per groep leerlingen",
+                 "Difference in change (mentees − controls) per group of pupils"),
+              [(_t(lang, "Uitkomst", "Outcome"), "left"), (_t(lang, "Kenmerk", "Characteristic"), "left"),
+               (_t(lang, "Groep", "Group"), "left"), (_t(lang, "Periode", "Period"), "left"),
+               (_t(lang, "Verschil", "Difference"), "right"), (_t(lang, "95%-BI", "95% CI"), "right"),
+               ([em("p")], "right"), ([em("p"), sub(_t(lang, "interactie", "interaction"))], "right")],
+              lang=lang, min_cell=ctx.mc, size="small")
+    for o, w, pint in sig[["outcome", "moderator", "p_interaction"]].itertuples(index=False):
+        rows = d[(d["outcome"] == o) & (d["moderator"] == w)]
+        first = True
+        for r in rows.to_dict("records"):
+            n_ = r.get(ncol) if ncol else None
+            probe = _s(r.get("probe"))
+            grp = probe if probe in figs.PROBE_LABELS else txt.level_label(probe, lang)
+            if probe in figs.PROBE_LABELS and _ok(r.get("w")):
+                grp += f" ({fmt.num(r.get('w'), 2, lang)})"
+            t.add([ctx.label(o) if first else "", txt.moderator_label(str(w), lang) if first else "", grp,
+                   txt.contrast_label(str(r["contrast"]), lang), t.cell(fmt.num(r.get("estimate"), 2, lang), n_),
+                   t.cell(fmt.ci(r.get("ci_low"), r.get("ci_high"), 2, lang), n_),
+                   t.cell(fmt.p_value(r.get("p"), lang), n_), fmt.p_value(pint, lang) if first else ""])
+            first = False
+    t.notes.append(_t(lang, "Gemengd model op alle metingen met een interactie tussen conditie × meting en het "
+                            "kenmerk; pinteractie toetst of het effect tussen de groepen verschilt.",
+                      "Mixed model on all measurements with an interaction of condition × wave with the "
+                      "characteristic; p interaction tests whether the effect differs between the groups."))
+    blocks.append(t.block())
+    return blocks
+
+
+def _moderation_key_of(ctx: Ctx, name: str) -> tuple:
+    for o, c, w, _p in figs.moderation_figure_keys(ctx.r):
+        if figs._safe_name("moderation", o, c, w) == name:
+            return o, c, w
+    return None, None, None
+
+
+def _qsort_cards(ctx: Ctx, q: pd.DataFrame) -> list[dict]:
+    cards = []
+    for r in q.to_dict("records"):
+        d = dict(r)
+        d["label"] = txt.card_label(str(r["card"]), ctx.lang, ctx.labels)
+        cards.append(d)
+    return cards
+
+
+def section_qsort(ctx: Ctx) -> dict:
+    lang, blocks = ctx.lang, []
+    q = figs.qsort_table(ctx.r)
+    if q is None:
+        blocks.append(ctx.missing("qsort_summary"))
+        return {"title": I18N[lang]["qsort"], "blocks": blocks, "newpage": True}
+    n = pd.to_numeric(q["n"], errors="coerce").max()
+    blocks.append(p(txt.qsort_sentence(_qsort_cards(ctx, q), lang, ctx.mc)))
+    if not fmt.is_small(n, ctx.mc):
+        fig = ctx.figure("qsort", _t(lang, "Rangorde van de kaartjes: hoe vaak elke rang werd gegeven.",
+                                     "Ranking of the cards: how often each rank was given."), "85%")
+        if fig:
+            blocks.append(fig)
+        ranks = sorted([c for c in q.columns if str(c).startswith("rank_") and str(c)[5:].isdigit()],
+                       key=lambda c: int(str(c)[5:]))
+        t = Table(_t(lang, "Q-sort: gemiddelde rang en verdeling van de rangen", "Q-sort: mean rank and distribution of ranks"),
+                  [(_t(lang, "Kaartje", "Card"), "left"), ([em("n")], "right"),
+                   (_t(lang, "Gem. rang (SD)", "Mean rank (SD)"), "right")]
+                  + [(_t(lang, f"Rang {c[5:]}", f"Rank {c[5:]}"), "right") for c in ranks],
+                  lang=lang, min_cell=ctx.mc)
+        for r in q.sort_values("mean_rank", kind="stable").to_dict("records"):
+            t.add([txt.card_label(str(r["card"]), lang, ctx.labels), fmt.integer(r.get("n"), lang),
+                   fmt.m_sd(r.get("mean_rank"), r.get("sd_rank"), lang)]
+                  + [fmt.integer(r.get(c), lang) for c in ranks])
+        t.notes.append(_t(lang, "Rang 1 = hielp het meest. De aantallen per rang gaan over de hele groep "
+                                "geïnterviewde mentees.",
+                          "Rank 1 = helped most. The counts per rank refer to the whole group of interviewed mentees."))
+        blocks.append(t.block())
+    return {"title": I18N[lang]["qsort"], "blocks": blocks, "newpage": True}
+
+
+def sample_differences(ctx: Ctx, s: pd.DataFrame) -> list[str]:
+    """Characteristics on which the groups differ at p < alpha (the omnibus 'all' row when there is one)."""
+    out = []
+    for char in dict.fromkeys(s["characteristic"].astype(str)):
+        rows = s[s["characteristic"].astype(str) == char]
+        lv = rows["level"].astype(str) if "level" in rows.columns else pd.Series("", index=rows.index)
+        ps = pd.to_numeric(rows.loc[lv == "all", "p"] if (lv == "all").any() else rows["p"], errors="coerce")
+        if ps.notna().any() and ps.min() < ctx.alpha:
+            out.append(char)
+    return out
+
+
+def limitation_facts(ctx: Ctx) -> dict:
+    facts: dict = {"synthetic": bool(ctx.meta.get("synthetic", False)),
+                   "randomised": bool((ctx.meta.get("config") or {}).get("randomised", False)),
+                   "clustering_adjusted": bool(ctx.meta.get("clustering_adjusted", False))}
+    facts["n_mentee"], facts["n_control"] = group_sizes(ctx)
+    facts["n_classes"], facts["n_schools"] = ctx.meta.get("n_classes"), ctx.meta.get("n_schools")
+    be = ctx.table("baseline_equivalence")
+    if be is not None and {"outcome", "contrast", "wwc"} <= set(be.columns):
+        pairs = [(str(o), str(c)) for o, c in be[["outcome", "contrast"]].itertuples(index=False)]
+        bad = [(str(o), str(c)) for o, c, w in be[["outcome", "contrast", "wwc"]].itertuples(index=False)
+               if str(w) == "fails"]
+        facts["baseline_fails"] = _by_outcome(ctx, bad, pairs)
+    at = ctx.table("attrition")
+    if at is not None and {"outcome", "contrast", "wwc_cautious"} <= set(at.columns):
+        pairs = [(str(o), str(c)) for o, c in at[["outcome", "contrast"]].itertuples(index=False)]
+        bad = [(str(o), str(c)) for o, c, w in at[["outcome", "contrast", "wwc_cautious"]].itertuples(index=False)
+               if str(w) == "high"]
+        facts["attrition_high"] = _by_outcome(ctx, bad, pairs)
+    s = ctx.table("sample")
+    if s is not None and {"characteristic", "p"} <= set(s.columns):
+        facts["sample_differences"] = [txt.moderator_label(c, ctx.lang) for c in sample_differences(ctx, s)]
+    facts["covariates_adjusted"] = ctx.table("did_adjusted") is not None
+    facts["n_tests_effects"] = len(did_rows(ctx))
+    facts["n_tests_moderation"] = moderation_info(ctx)[1]
+    facts["completers_only_anova"] = ctx.table("mixed_anova") is not None
+    q = figs.qsort_table(ctx.r)
+    if q is not None:
+        facts["qsort_n"] = pd.to_numeric(q["n"], errors="coerce").max()
+    return facts
+
+
+def section_methods(ctx: Ctx) -> dict:
+    lang, meta = ctx.lang, ctx.meta
+    alpha = fmt.nolead(ctx.alpha, 2, lang)
+    nb = fmt.integer(meta.get("n_boot"), lang) if _ok(meta.get("n_boot")) else "—"
+    blocks = [h(_t(lang, "Werkwijze", "Methods")), bullets([
+        _t(lang,
+           "Opzet: quasi-experiment met mentees en vergelijkingsklassen, drie metingen (T1 start, T2 einde "
+           "programma, T3 nameting).",
+           "Design: quasi-experiment with mentees and comparison classes, three waves (T1 start, T2 end of the "
+           "programme, T3 follow-up)."),
+        _t(lang,
+           "Schaalscores: gemiddelde van de beantwoorde vragen (omgepoolde vragen 6 − x), alleen als minstens 75% "
+           "van de vragen is beantwoord.",
+           "Scale scores: mean of the answered items (reverse-coded items 6 − x), only when at least 75% of the "
+           "items were answered."),
+        _t(lang,
+           "Variantieanalyse (conditie × meting) op leerlingen met alle drie metingen, Type III-kwadratensommen met "
+           "Greenhouse–Geisser- en Huynh–Feldt-correctie, gelijk aan SPSS GLM Repeated Measures.",
+           "Analysis of variance (condition × wave) on pupils with all three waves, Type III sums of squares with "
+           "Greenhouse–Geisser and Huynh–Feldt corrections, equal to SPSS GLM Repeated Measures."),
+        _t(lang,
+           "Gemengd model op alle beschikbare metingen (score ~ conditie × meting + (1 | leerling), REML). Het "
+           "verschil in verandering (mentees min controlegroep) is omgerekend naar Hedges' g met de gepoolde "
+           "standaarddeviatie op T1.",
+           "Mixed model on all available measurements (score ~ condition × wave + (1 | pupil), REML). The difference "
+           "in change (mentees minus controls) is converted to Hedges' g with the pooled standard deviation at T1."),
+        _t(lang,
+           "Gelijkwaardigheid bij de start en uitval zijn beoordeeld met de standaarden van de What Works "
+           "Clearinghouse (Standards Handbook 5.0).",
+           "Baseline equivalence and attrition were rated with the What Works Clearinghouse standards (Standards "
+           "Handbook 5.0)."),
+        _t(lang,
+           f"Moderatie (alleen mentees): de verandering tussen twee metingen geregresseerd op de moderator (OLS), "
+           f"met voorspelde veranderingen bij M − 1SD, M en M + 1SD, Johnson–Neyman-grenzen en bootstrap-"
+           f"betrouwbaarheidsintervallen ({nb} trekkingen).",
+           f"Moderation (mentees only): the change between two waves regressed on the moderator (OLS), with "
+           f"predicted changes at M − 1SD, M and M + 1SD, Johnson–Neyman points and bootstrap confidence intervals "
+           f"({nb} resamples)."),
+        _t(lang,
+           f"Significantieniveau α = {alpha}. Effecten: Holm-correctie; moderatie: Benjamini–Hochberg-correctie. "
+           f"Een resultaat heet ‘aangetoond’ als het betrouwbaarheidsinterval 0 niet bevat én de gecorrigeerde p "
+           f"kleiner is dan α.",
+           f"Significance level α = {alpha}. Effects: Holm correction; moderation: Benjamini–Hochberg correction. A "
+           f"result counts as ‘shown’ when its confidence interval excludes 0 and its adjusted p is below α."),
+        _t(lang,
+           f"Privacy: er staan geen namen of leerlingnummers in dit rapport; aantallen en statistieken van groepen "
+           f"met minder dan {ctx.mc} leerlingen zijn weggelaten.",
+           f"Privacy: this report contains no names or pupil numbers; counts and statistics of groups with fewer "
+           f"than {ctx.mc} pupils are left out."),
+    ]), h(_t(lang, "Beperkingen", "Limitations")), bullets(txt.limitations(limitation_facts(ctx), lang))]
+    return {"title": I18N[lang]["methods"], "blocks": blocks, "newpage": True}
+
+
+def section_appendix(ctx: Ctx) -> dict:
+    lang, meta, blocks = ctx.lang, ctx.meta, []
+    t = Table(_t(lang, "Instellingen van de analyse", "Analysis settings"),
+              [(_t(lang, "Instelling", "Setting"), "left"), (_t(lang, "Waarde", "Value"), "left")],
+              lang=lang, min_cell=ctx.mc)
+    for k, lab in (("name", _t(lang, "Programma", "Programme")), ("cohort", "Cohort"),
+                   ("created", _t(lang, "Gemaakt op", "Created")), ("seed", "Seed"),
+                   ("n_boot", _t(lang, "Bootstrap-trekkingen", "Bootstrap resamples")), ("alpha", "α"),
+                   ("min_cell", _t(lang, "Minimale groepsgrootte", "Minimum cell size")),
+                   ("synthetic", _t(lang, "Synthetische data", "Synthetic data")),
+                   ("language", _t(lang, "Taal", "Language"))):
+        if k in meta:
+            v = meta[k]
+            t.add([lab, _t(lang, "ja", "yes") if v is True else _t(lang, "nee", "no") if v is False else _s(v)])
+    blocks.append(t.block())
+    versions = meta.get("versions") or {}
+    if versions:
+        t = Table(_t(lang, "Softwareversies", "Software versions"),
+                  [(_t(lang, "Pakket", "Package"), "left"), (_t(lang, "Versie", "Version"), "left")],
+                  lang=lang, min_cell=ctx.mc, size="small")
+        for k in sorted(versions):
+            t.add([str(k), _s(versions[k])])
+        blocks.append(t.block())
+    hashes = meta.get("input_hashes") or {}
+    if hashes:
+        t = Table(_t(lang, "Invoerbestanden (SHA-256)", "Input files (SHA-256)"),
+                  [(_t(lang, "Bestand", "File"), "left"), ("SHA-256", "left")],
+                  lang=lang, min_cell=ctx.mc, size="small")
+        for k in sorted(hashes):
+            t.add([str(k), {"mono": _s(hashes[k])}])
+        blocks.append(t.block())
+    opts = meta.get("options")
+    if opts:
+        blocks.append(p(_t(lang, "Gebruikte analyse-instellingen:", "Analysis options used:")))
+        blocks.append({"type": "raw", "text": _config_text(opts)})
+    cfg = meta.get("config")
+    if cfg:
+        blocks.append(p(_t(lang, "Configuratie van de studie (study.yaml):", "Study configuration (study.yaml):")))
+        blocks.append({"type": "raw", "text": _config_text(cfg)})
+    if not blocks:
+        blocks.append(ctx.missing("meta"))
+    return {"title": I18N[lang]["appendix"], "blocks": blocks, "newpage": True}
+
+
+def _config_text(cfg) -> str:
+    """The study configuration as compact YAML (the form it was written in)."""
+    import yaml
+    try:
+        return yaml.safe_dump(json.loads(json.dumps(cfg, default=str)), sort_keys=True, allow_unicode=True,
+                              default_flow_style=None, width=100)
+    except (TypeError, ValueError, yaml.YAMLError):
+        return json.dumps(cfg, indent=1, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _created(meta) -> _dt.datetime | None:
+    c = meta.get("created")
+    if not c:
+        return None
+    try:
+        d = _dt.datetime.fromisoformat(str(c).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return d if d.tzinfo else d.replace(tzinfo=_dt.timezone.utc)
+
+
+def _date_text(d: _dt.datetime | None, lang: str) -> str:
+    if d is None:
+        return ""
+    if lang == "nl":
+        return f"{d.day} {MONTHS_NL[d.month - 1]} {d.year}"
+    return d.strftime("%-d %B %Y")
+
+
+def assemble(results, lang: str, figures: dict, root: Path) -> dict:
+    """The whole report as a JSON-ready dict (see ``template.typ`` for how it is drawn)."""
+    if lang not in txt.LANGS:
+        raise ValueError(f"lang must be one of {txt.LANGS}, not {lang!r}")
+    ctx = Ctx(results, lang, figures, Path(root))
+    meta = ctx.meta
+    sections = []
+    for fn in (section_summary, section_sample, section_measures, section_effects, section_moderation,
+               section_qsort, section_methods, section_appendix):
+        try:
+            sections.append(fn(ctx))
+        except (KeyError, ValueError, TypeError, IndexError, AttributeError) as e:
+            # A table with an unexpected shape costs its section, not the whole report.
+            sections.append({"title": fn.__name__.replace("section_", "").capitalize(), "newpage": True,
+                             "blocks": [p(_t(lang, f"Dit onderdeel kon niet worden gemaakt ({type(e).__name__}).",
+                                             f"This part could not be made ({type(e).__name__})."))]})
+    name = _s(meta.get("name")) or _t(lang, "Mentorprogramma", "Mentoring programme")
+    return {
+        "lang": lang,
+        "title": {"programme": name, "subtitle": I18N[lang]["subtitle"], "cohort": _s(meta.get("cohort")),
+                  "date": _date_text(_created(meta), lang), "cohort_label": I18N[lang]["cohort"],
+                  "date_label": I18N[lang]["date"], "contents": I18N[lang]["contents"],
+                  "synthetic": bool(meta.get("synthetic", False)), "banner": I18N[lang]["banner"],
+                  "banner_sub": I18N[lang]["banner_sub"]},
+        "header": name + (" — " + _s(meta.get("cohort")) if meta.get("cohort") else ""),
+        "header_flag": I18N[lang]["header_synthetic"] if meta.get("synthetic") else "",
+        "page_label": I18N[lang]["page"],
+        "sections": sections,
+    }
+
+
+def build_report(results, out_dir, lang: str = "nl", figures: dict | None = None) -> Path:
+    """Write ``out_dir/report.pdf`` (and ``figures/``, ``report_data.json``); return the PDF path.
+
+    ``figures``: ``{name: svg_path}`` from :func:`mut_eval.figures.make_figures`; drawn
+    into ``out_dir/figures`` when not given.
+    """
+    import typst
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if figures is None:
+        figures = figs.make_figures(results, out / "figures", lang)
+    doc = assemble(results, lang, figures, out)
+    data_path = out / "report_data.json"
+    data_path.write_text(json.dumps(doc, ensure_ascii=False, indent=1, default=_json_default, allow_nan=False) + "\n",
+                         encoding="utf-8")
+    template = (resources.files("mut_eval.report") / TEMPLATE).read_bytes()
+    pdf = out / "report.pdf"
+    created = _created(getattr(results, "meta", {}) or {})
+    try:
+        typst.compile(template, output=str(pdf), root=str(out), sys_inputs={"data": "/" + data_path.name},
+                      timestamp=created or _dt.datetime(2000, 1, 1, tzinfo=_dt.timezone.utc))
+    except typst.TypstError as e:  # a bug in the template or the data, not a user error
+        raise RuntimeError(f"typst could not typeset the report: {e}") from e
+    return pdf
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        v = float(o)
+        return None if not math.isfinite(v) else v
+    if isinstance(o, (np.bool_,)):
+        return bool(o)
+    return str(o)
+
+
+def _main(argv=None):
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Build report.pdf from a results folder (or the demo results).")
+    ap.add_argument("out", help="output folder")
+    ap.add_argument("--results", help="folder with results.json (default: the built-in demo)")
+    ap.add_argument("--lang", default="nl", choices=txt.LANGS)
+    a = ap.parse_args(argv)
+    if a.results:
+        from ..results import Results
+        res = Results.read(a.results)
+    else:
+        from .demo import demo_results
+        res = demo_results()
+    print(build_report(res, a.out, a.lang))
+
+
+if __name__ == "__main__":
+    _main()
