@@ -13,6 +13,7 @@ Built from a validated study (:class:`~mut_eval.validate.CleanStudy`):
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -41,9 +42,10 @@ class Panel:
     clean: CleanStudy | None = None
     default_key: bool = False   # pseudonyms made with the built-in key (see privacy.py)
 
-    @property
+    @cached_property
     def outcomes(self) -> list[str]:
-        return [o for o in self.codebook.outcomes if o in set(self.long["outcome"])]
+        present = set(self.long["outcome"].unique())
+        return [o for o in self.codebook.outcomes if o in present]
 
     @property
     def wide(self) -> pd.DataFrame:
