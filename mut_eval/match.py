@@ -120,7 +120,8 @@ def match_moderators(students: pd.DataFrame, mentors: pd.DataFrame, matches: pd.
         raise StudyError(f"matches: a mentee may have only one row; repeated student_id: {dup[:5]}")
     ids = m["student_id"].tolist()
     if "condition" in students.columns:
-        extra = [str(s) for s in students.index[students["condition"] == "mentee"] if str(s) not in set(ids)]
+        matched = set(ids)
+        extra = [str(s) for s in students.index[students["condition"] == "mentee"] if str(s) not in matched]
         ids += extra
     stu = students.copy()
     stu.index = stu.index.astype(str)
@@ -135,8 +136,8 @@ def match_moderators(students: pd.DataFrame, mentors: pd.DataFrame, matches: pd.
     def mentor(col):
         if col not in men.columns:
             return pd.Series(np.nan, index=ids, dtype=object)
-        return pd.Series([men[col].get(mid, np.nan) if mid is not None else np.nan for mid in mentor_ids],
-                         index=ids, dtype=object)
+        values = men[col][~men.index.duplicated()].reindex(mentor_ids.to_numpy()).to_numpy(dtype=object)
+        return pd.Series(values, index=ids, dtype=object)
 
     out = pd.DataFrame(index=pd.Index(ids, name="student_id"))
     same_cols = []

@@ -19,7 +19,7 @@ from scipy import stats
 from mut_eval import StudyError
 from mut_eval.stats.moderation import (
     JN_TABLE_ROWS, ModerationSkipped, benjamini_hochberg, cell_seed, did_by_moderator, moderation,
-    moderation_grid, process_percentiles, wide_scores,
+    moderation_grid, process_percentiles, resample_counts, wide_scores,
 )
 
 REF_DIR = Path(__file__).parent / "reference"
@@ -251,10 +251,25 @@ def test_bootstrap_matches_refitting_resampled_rows():
     from mut_eval.stats.moderation import _bootstrap_betas
     X = np.column_stack([np.ones(len(DATA)), DATA.w_cont])
     y = DATA.y_two.to_numpy()
-    betas = _bootstrap_betas(X, y, 5, np.random.default_rng(4), None, 1)
+    betas = _bootstrap_betas(X, y, resample_counts(len(y), 5, 4), np.arange(len(y)), None, 1)
     idx = np.random.default_rng(4).integers(0, len(y), size=(5, len(y)))
     for i in range(5):
         ref = np.linalg.lstsq(X[idx[i]], y[idx[i]], rcond=None)[0]
+        np.testing.assert_allclose(betas[i], ref, atol=1e-10)
+
+
+def test_bootstrap_with_missing_pupils_uses_the_drawn_pupils_that_have_data():
+    # Resamples drawn over N pupils; the model has data for only some of them (rows).
+    from mut_eval.stats.moderation import _bootstrap_betas
+    X = np.column_stack([np.ones(len(DATA)), DATA.w_cont])
+    y = DATA.y_two.to_numpy()
+    N = len(y) + 7                          # 7 pupils without data, at the end
+    rows = np.arange(len(y))
+    betas = _bootstrap_betas(X, y, resample_counts(N, 5, 9), rows, None, 1)
+    idx = np.random.default_rng(9).integers(0, N, size=(5, N))
+    for i in range(5):
+        drawn = idx[i][idx[i] < len(y)]     # the drawn pupils that have data
+        ref = np.linalg.lstsq(X[drawn], y[drawn], rcond=None)[0]
         np.testing.assert_allclose(betas[i], ref, atol=1e-10)
 
 
@@ -333,8 +348,10 @@ def test_grid_cells_independent_of_order_and_equal_to_single_model():
     ma = a["moderation"].set_index(key)[cols]
     mb = b["moderation"].set_index(key)[cols]
     pd.testing.assert_frame_equal(mb.sort_index(), ma.loc[mb.index].sort_index())
+    # the grid resamples all mentees once; the cell equals the single model given those resamples
+    counts = resample_counts(len(changes), 300, cell_seed(5, "pupils"))
     single = moderation(pd.DataFrame({"y": changes.se_T3 - changes.se_T1, "age": mods.age}), "y", "age",
-                        n_boot=300, seed=cell_seed(5, "se", "T3-T1", "age"))["moderation"].iloc[0]
+                        boot_counts=counts)["moderation"].iloc[0]
     row = ma.loc[("se", "T3-T1", "age")]
     assert row.boot_ci_low == single.boot_ci_low and row.b == single.b
 

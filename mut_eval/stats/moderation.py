@@ -202,20 +202,29 @@ def _ols(X: np.ndarray, y: np.ndarray, hc: str | None):
     return beta, cov, df, r2
 
 
-def _bootstrap_betas(X: np.ndarray, y: np.ndarray, n_boot: int, rng: np.random.Generator,
-                     indicators: np.ndarray | None, wcol: int | None) -> np.ndarray:
-    """Coefficients of ``n_boot`` case-resampled OLS fits, shape (n_boot, k).
+def resample_counts(n: int, n_boot: int, seed) -> np.ndarray:
+    """Case-resampling bootstrap as counts: row b says how often each of the ``n``
+    pupils was drawn in resample b (n draws with replacement; Efron & Tibshirani 1993,
+    ch. 6). Shape (n_boot, n), float."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(n_boot, n))
+    return np.bincount((idx + (np.arange(n_boot) * n)[:, None]).ravel(),
+                       minlength=n_boot * n).reshape(n_boot, n).astype(float)
 
-    Each resample is written as counts c (how often each row was drawn); its normal
-    equations are X'diag(c)X β = X'diag(c)y, so all resamples come from two matrix
-    products and one batched solve. ``indicators`` (n, levels) marks the levels of a
-    categorical W and ``wcol`` the column of a numeric W, to detect resamples that
-    cannot be estimated (NaN rows).
+
+def _bootstrap_betas(X: np.ndarray, y: np.ndarray, counts: np.ndarray, rows: np.ndarray,
+                     indicators: np.ndarray | None, wcol: int | None) -> np.ndarray:
+    """Coefficients of case-resampled OLS fits, shape (n_boot, k).
+
+    ``counts`` (n_boot, N) holds how often each of N pupils was drawn per resample;
+    ``rows`` gives the column of ``counts`` for each row of ``X``. A resample's normal
+    equations are X'diag(c)X β = X'diag(c)y, so all resamples come from one matrix
+    product and one batched solve. Pupils drawn but not in ``X`` (missing data) simply
+    do not enter. ``indicators`` (n, levels) marks the levels of a categorical W and
+    ``wcol`` the column of a numeric W, to detect resamples that cannot be estimated
+    (NaN rows).
     """
     n, k = X.shape
-    idx = rng.integers(0, n, size=(n_boot, n))
-    counts = np.bincount((idx + (np.arange(n_boot) * n)[:, None]).ravel(),
-                         minlength=n_boot * n).reshape(n_boot, n).astype(float)
     # One matrix product gives every weighted sum needed: X'CX, X'Cy and the checks.
     parts = [(X[:, :, None] * X[:, None, :]).reshape(n, k * k), X * y[:, None]]
     if indicators is not None:
@@ -223,16 +232,21 @@ def _bootstrap_betas(X: np.ndarray, y: np.ndarray, n_boot: int, rng: np.random.G
     if wcol is not None:
         w = X[:, wcol]
         parts += [w[:, None], (w * w)[:, None]]
-    sums = counts @ np.hstack(parts)
+    full = np.zeros((counts.shape[1], sum(p.shape[1] for p in parts)))
+    full[rows] = np.hstack(parts)
+    sums = counts @ full
+    n_boot = counts.shape[0]
     xtx = sums[:, : k * k].reshape(n_boot, k, k)
     xty = sums[:, k * k: k * k + k]
-    bad = np.zeros(n_boot, bool)
+    n_eff = sums[:, 0]  # X[:, 0] is the intercept: the number of pupils drawn
+    bad = n_eff <= k
     pos = k * k + k
     if indicators is not None:
         bad |= (sums[:, pos: pos + indicators.shape[1]] == 0).any(axis=1)
         pos += indicators.shape[1]
     if wcol is not None:
-        var = sums[:, pos + 1] / n - (sums[:, pos] / n) ** 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            var = sums[:, pos + 1] / n_eff - (sums[:, pos] / n_eff) ** 2
         bad |= var <= 1e-12 * max(np.var(w), np.finfo(float).tiny)
     xtx[bad] = np.eye(k)
     beta = np.linalg.solve(xtx, xty[:, :, None])[:, :, 0]
@@ -290,7 +304,8 @@ def moderation(data: pd.DataFrame, y: str, w: str, *, categorical: bool | None =
                hc: str | int | None = None, center: bool = False, probe: str = "moments",
                n_boot: int = 5000, seed=0, alpha: float = 0.05,
                levels: Sequence[str] | None = None, missing_codes: Iterable[str] = ("unknown",),
-               min_n: int = 10, min_level_n: int = 2) -> dict[str, pd.DataFrame]:
+               min_n: int = 10, min_level_n: int = 2,
+               boot_counts: np.ndarray | None = None) -> dict[str, pd.DataFrame]:
     """Moderation of a change score by W: MEMORE / PROCESS model 1 (see module docstring).
 
     Parameters
@@ -307,6 +322,10 @@ def moderation(data: pd.DataFrame, y: str, w: str, *, categorical: bool | None =
         ``numpy.random.default_rng``.
     levels : level order of a categorical W; the first is the reference.
     missing_codes : codes of a categorical W treated as missing (``unknown``).
+    boot_counts : optional resamples of the pupils in ``data`` (all rows, before
+        missing cases are dropped) from :func:`resample_counts`, shape
+        (n_boot, len(data)); overrides ``n_boot``/``seed``. The grid uses this to
+        resample the mentees once for all its models.
     min_n, min_level_n : the model is skipped (:class:`ModerationSkipped`) with fewer
         than ``min_n`` complete cases; levels with fewer than ``min_level_n`` cases are
         dropped (listed in ``dropped_levels``), and fewer than two remaining levels
@@ -352,13 +371,14 @@ def moderation(data: pd.DataFrame, y: str, w: str, *, categorical: bool | None =
     keep = ys.notna().to_numpy() & np.isfinite(ys.to_numpy()) & ws.notna().to_numpy()
     yv = ys.to_numpy()[keep]
     wv = ws.to_numpy()[keep]
+    rows = np.flatnonzero(keep)
     dropped: list[str] = []
     if kind == "categorical":
         counts = pd.Series(wv).value_counts()
         dropped = [l for l in lv if 0 < counts.get(l, 0) < min_level_n]
         lv = [l for l in lv if counts.get(l, 0) >= min_level_n]
         sel = np.isin(wv, lv)
-        yv, wv = yv[sel], wv[sel]
+        yv, wv, rows = yv[sel], wv[sel], rows[sel]
         if len(lv) < 2:
             raise ModerationSkipped(f"fewer than 2 levels with at least {min_level_n} cases")
     n = yv.size
@@ -421,9 +441,14 @@ def moderation(data: pd.DataFrame, y: str, w: str, *, categorical: bool | None =
     F = float(bw @ np.linalg.solve(L_terms @ cov @ L_terms.T, bw) / q)
     p_F = float(stats.f.sf(F, q, df))
 
+    if boot_counts is not None:
+        if boot_counts.ndim != 2 or boot_counts.shape[1] != len(data):
+            raise StudyError(f"boot_counts must have shape (n_boot, {len(data)}), not {boot_counts.shape}")
+        n_boot = boot_counts.shape[0]
+    elif n_boot and n_boot > 0:
+        boot_counts, rows = resample_counts(n, int(n_boot), seed), np.arange(n)
     if n_boot and n_boot > 0:
-        rng = np.random.default_rng(seed)
-        boot = _bootstrap_betas(X, yv, int(n_boot), rng, ind, None if kind == "categorical" else 1)
+        boot = _bootstrap_betas(X, yv, boot_counts, rows, ind, None if kind == "categorical" else 1)
         n_failed = int(np.isnan(boot[:, 0]).sum())
         b_lo, b_hi = _percentile_ci(boot @ L_terms.T, alpha)
         e_lo, e_hi = _percentile_ci(boot @ L_probe.T, alpha)
@@ -589,8 +614,10 @@ def moderation_grid(changes: pd.DataFrame, moderators: pd.DataFrame,
     prespecified : the study's confirmatory tests, a list of ``{outcome, change,
         moderator}`` mappings (a missing key or ``"*"`` matches anything); all other
         tests are flagged exploratory (``prespecified = False``).
-    seed : each cell is bootstrapped with :func:`cell_seed` ``(seed, outcome, change,
-        moderator)``, so a cell's result does not depend on which other cells are run.
+    seed : the mentees are resampled once for the whole grid, with
+        :func:`resample_counts` seeded by :func:`cell_seed` ``(seed, "pupils")``; each
+        cell uses the drawn pupils with its data, so a cell's result does not depend on
+        which other cells are run or in which order.
 
     Returns
     -------
@@ -631,6 +658,11 @@ def moderation_grid(changes: pd.DataFrame, moderators: pd.DataFrame,
 
     tables = {k: [] for k in ("moderation", "conditional_effects", "johnson_neyman", "jn_table")}
     skipped = []
+    # The mentees are resampled once for the whole grid: each model uses, per resample,
+    # the drawn pupils who have its change score and moderator. Cells therefore share
+    # resamples (as when the whole data set is bootstrapped) and the grid costs one
+    # draw instead of one per model.
+    counts = resample_counts(len(changes), int(n_boot), cell_seed(seed, "pupils")) if n_boot else None
     for outcome in outcomes:
         for change in changes_list:
             try:
@@ -646,9 +678,9 @@ def moderation_grid(changes: pd.DataFrame, moderators: pd.DataFrame,
                     pd.api.types.is_numeric_dtype(mods[mod]) or pd.api.types.is_bool_dtype(mods[mod]))
                 try:
                     res = moderation(frame, "__change__", mod, categorical=is_cat, levels=cat_levels.get(mod),
-                                     hc=hc, center=center, probe=probe, n_boot=n_boot,
-                                     seed=cell_seed(seed, outcome, change, mod), alpha=alpha,
-                                     missing_codes=missing_codes, min_n=min_n, min_level_n=min_level_n)
+                                     hc=hc, center=center, probe=probe, n_boot=n_boot, boot_counts=counts,
+                                     alpha=alpha, missing_codes=missing_codes, min_n=min_n,
+                                     min_level_n=min_level_n)
                 except ModerationSkipped as err:
                     n_ok = int((frame["__change__"].notna() & frame[mod].notna()).sum())
                     skipped.append({"outcome": outcome, "change": change, "moderator": mod,
