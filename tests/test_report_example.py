@@ -1,0 +1,65 @@
+"""`mut-eval report` on the example cohort: the PDF builds in both languages, states the
+numbers of results.json, and suppresses small cells."""
+import json
+
+import pytest
+from pypdf import PdfReader
+
+from mut_eval.cli import main
+
+from conftest import EXAMPLE
+
+
+@pytest.fixture(scope="module", params=["nl", "en"])
+def report(request, tmp_path_factory):
+    out = tmp_path_factory.mktemp(f"report_{request.param}") / "out"
+    assert main(["report", str(EXAMPLE), "--out", str(out), "--lang", request.param, "--bootstrap", "200"]) == 0
+    text = "\n".join(p.extract_text() for p in PdfReader(out / "report.pdf").pages)
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    return request.param, out, text, results
+
+
+def _fmt(x, lang, digits=2):
+    s = f"{x:.{digits}f}".replace("-", "−")
+    return s.replace(".", ",") if lang == "nl" else s
+
+
+def test_pdf_and_figures_exist(report):
+    lang, out, text, _ = report
+    assert len(PdfReader(out / "report.pdf").pages) >= 10
+    for fig in ("trajectories", "forest", "flow", "qsort"):
+        assert (out / "figures" / f"{fig}.svg").exists() and (out / "figures" / f"{fig}.png").exists()
+    assert ("SYNTHETISCHE DATA" if lang == "nl" else "SYNTHETIC DATA") in text
+
+
+def test_key_numbers_in_the_text_equal_results_json(report):
+    lang, _, text, results = report
+    flat = " ".join(text.split())
+    did = {(r["outcome"], r["contrast"]): r for r in results["tables"]["did"]}
+    row = did[("self_efficacy", "T3-T2")]
+    # the DiD sentence: estimate, CI and g as computed, in the report's number format
+    for value in (row["estimate"], row["ci_low"], row["ci_high"], row["g"]):
+        assert _fmt(value, lang) in flat, value
+    anova = [r for r in results["tables"]["mixed_anova"]
+             if r["outcome"] == "self_efficacy" and r["source"] == "condition:wave"][0]
+    assert _fmt(anova["F"], lang) in flat
+    n = results["meta"]["n_mentee"], results["meta"]["n_control"]
+    assert str(n[0]) in flat and str(n[1]) in flat
+
+
+def test_small_cells_are_suppressed(report):
+    lang, _, text, results = report
+    small = [r for r in results["tables"]["sample"]
+             if r["level"] not in (None, "all") and r.get("mentee_n") is not None
+             and 0 < r["mentee_n"] < results["meta"]["min_cell"]]
+    assert small, "the example has origin groups under 10 mentees"
+    assert "<10" in text
+
+
+def test_no_pupil_identifier_in_any_output(report):
+    _, out, _, _ = report
+    ids = [line.split(",")[0] for line in (EXAMPLE / "students.csv").read_text(encoding="utf-8").splitlines()[1:]]
+    for f in out.rglob("*"):
+        if f.is_file():
+            data = f.read_bytes()
+            assert not any(i.encode() in data for i in ids), f.name
