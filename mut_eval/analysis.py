@@ -20,7 +20,7 @@ from .results import Results, atomic_dir, write_results
 from .stats.anova import interaction_contrasts, mixed_anova
 from .match import match_moderators
 from .stats.descriptives import descriptives_table
-from .stats.effects import sample_table
+from .stats.effects import cluster_correction, sample_table
 from .stats.lmm import did_by_outcome, lmm_emm, lmm_fixed
 from .stats.wwc import attrition, baseline_equivalence
 from .stats.moderation import did_by_moderator, moderation_grid
@@ -47,6 +47,20 @@ def _with_covariates(panel: Panel, covariates: list[str]) -> pd.DataFrame:
     if unknown:
         raise StudyError(f"study.yaml: analysis.covariates: unknown pupil column(s) {', '.join(unknown)}")
     return panel.long.join(panel.students[covariates], on="student_id")
+
+
+def with_cluster_correction(did: pd.DataFrame, panel: Panel, icc: float) -> pd.DataFrame:
+    """Add the WWC clustering correction of each DiD test as a sensitivity check:
+    pupils sit in classes, so with intraclass correlation ρ (WWC default .10 for
+    non-achievement outcomes) the z of the mixed model is corrected as
+    t_a = t·√{[(N−2) − 2(n̄−1)ρ] / [(N−2)(1+(n̄−1)ρ)]} with N the pupils in the model and
+    n̄ the mean class size (WWC Procedures Handbook 4.1, 2020; Hedges 2007).
+    Columns ``t_cluster``, ``df_cluster``, ``p_cluster``, ``icc``."""
+    n_bar = float(panel.students.groupby(["school", "class"]).size().mean())
+    rows = [cluster_correction(r.estimate / r.se, r.n_students, n_bar, icc)
+            for r in did.itertuples(index=False)]
+    return did.assign(t_cluster=[r["t_corrected"] for r in rows], df_cluster=[r["df"] for r in rows],
+                      p_cluster=[r["p"] for r in rows], icc=icc, mean_class_size=n_bar)
 
 
 def reliability_of(panel: Panel) -> pd.DataFrame:
@@ -123,7 +137,8 @@ def analyze(panel: Panel, options: dict) -> Results:
     t["interaction_contrasts"] = _by_outcome(panel, interaction_contrasts, completers=True)
     t["lmm_fixed"] = _by_outcome(panel, lmm_fixed, alpha=options["alpha"])
     t["lmm_emm"] = _by_outcome(panel, lmm_emm, alpha=options["alpha"])
-    t["did"] = did_by_outcome(panel.long, outcomes=panel.outcomes, alpha=options["alpha"])
+    t["did"] = with_cluster_correction(did_by_outcome(panel.long, outcomes=panel.outcomes, alpha=options["alpha"]),
+                                       panel, options.get("icc", 0.10))
     covariates = list(options.get("covariates") or [])
     if covariates:
         t["did_adjusted"] = did_by_outcome(_with_covariates(panel, covariates), covariates=covariates,
@@ -160,6 +175,8 @@ def build_meta(study: Study, panel: Panel, options: dict) -> dict:
         "language": study.language, "seed": options["seed"], "n_boot": options["bootstrap"],
         "alpha": options["alpha"], "min_cell": options["min_cell"],
         "n_mentee": int(n.get("mentee", 0)), "n_control": int(n.get("control", 0)),
+        "n_schools": int(panel.students["school"].nunique()),
+        "n_classes": int(panel.students.groupby(["school", "class"]).ngroups),
         "outcomes": panel.outcomes, "mut_eval_version": __version__, "versions": _versions(),
         "input_hashes": {p.name: _sha256(p) for p in files},
         "codebook": Path(panel.codebook.path).name, "config": study.config, "options": options,

@@ -107,3 +107,20 @@ def test_failed_run_writes_nothing_and_input_is_untouched(study, tmp_path):
     assert list(tmp_path.glob(".out*")) == []  # no temporary folder left behind
     after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in study.iterdir()}
     assert before == after
+
+
+def test_covariate_model_and_cluster_sensitivity():
+    from mut_eval.analysis import analyze
+    from mut_eval.panel import load_panel
+    from mut_eval.study import DEFAULT_ANALYSIS
+    panel = load_panel(EXAMPLE)
+    res = analyze(panel, dict(DEFAULT_ANALYSIS, bootstrap=0, covariates=["migration_background"],
+                              moderators=["age"]))
+    did, adj = res["did"], res["did_adjusted"]
+    assert len(adj) == len(did) and not adj["estimate"].equals(did["estimate"])  # a second model, not a copy
+    # 190 pupils in 8 school classes: mean class size 23.75 (hand count from students.csv)
+    classes = pd.read_csv(EXAMPLE / "students.csv").groupby(["school", "class"]).size()
+    assert did["mean_class_size"].iloc[0] == pytest.approx(190 / len(classes))
+    # the WWC correction shrinks every test statistic, so no p gets smaller
+    assert (did["t_cluster"].abs() <= (did["estimate"] / did["se"]).abs() + 1e-12).all()
+    assert (did["p_cluster"] >= did["p"] - 1e-12).all()
