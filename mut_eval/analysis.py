@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import WAVES, StudyError, __version__
+from . import CONDITIONS, WAVES, StudyError, __version__
 from .panel import Panel, load_panel
 from .results import Results, atomic_dir, write_results
 from .stats.anova import interaction_contrasts, mixed_anova
+from .codebook import codebook_summary
 from .match import match_moderators
 from .stats.descriptives import descriptives_table
 from .stats.effects import cluster_correction, sample_table
@@ -37,7 +38,10 @@ def _by_outcome(panel: Panel, fn, completers: bool = False, **kw) -> pd.DataFram
     parts = []
     for o in panel.outcomes:
         d = panel.outcome_data(o, completers=completers)
-        t = fn(d, **kw)
+        try:
+            t = fn(d, **kw)
+        except StudyError as e:  # say which analysis of which outcome could not be estimated
+            raise StudyError(f"cannot estimate {fn.__name__} for outcome '{o}': {e}") from None
         parts.append(t.assign(outcome=o)[["outcome", *[c for c in t.columns if c != "outcome"]]])
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
@@ -102,6 +106,13 @@ def moderation_tables(panel: Panel, options: dict) -> dict[str, pd.DataFrame]:
     if unknown:
         raise StudyError(f"study.yaml: analysis.moderators: unknown moderator(s) {', '.join(unknown)}; "
                          f"allowed: {', '.join(moderators.columns)}")
+    # A prespecified test that names nothing real would silently never be flagged.
+    for spec in options.get("prespecified_moderators") or ():
+        for key, allowed in (("moderator", list(moderators.columns)), ("outcome", panel.codebook.outcomes),
+                             ("change", ["T2-T1", "T3-T1", "T3-T2"])):
+            if spec.get(key) not in (None, "*", *allowed):
+                raise StudyError(f"study.yaml: analysis.prespecified_moderators: unknown {key} "
+                                 f"{spec.get(key)!r}; allowed: {', '.join(allowed)}")
     wide = panel.wide
     grid = moderation_grid(wide[wide["condition"] == "mentee"], moderators, outcomes=panel.outcomes,
                            moderator_list=chosen, prespecified=options.get("prespecified_moderators") or (),
@@ -124,9 +135,32 @@ def moderation_tables(panel: Panel, options: dict) -> dict[str, pd.DataFrame]:
     return grid
 
 
+def check_design(panel: Panel) -> None:
+    """Refuse, with the reason, a study whose design the evaluation cannot estimate:
+    both conditions enrolled, a score at every wave, and at least 2 pupils per condition
+    scored at T1, T2 and T3 on some outcome (the mixed ANOVA of completers needs them)."""
+    file = panel.clean.files["students"].name if panel.clean is not None else "the students file"
+    n = panel.students["condition"].value_counts()
+    if any(n.get(c, 0) == 0 for c in CONDITIONS):
+        raise StudyError(f"cannot compare mentees with controls: {file} has {n.get('mentee', 0)} mentee(s) and "
+                         f"{n.get('control', 0)} control(s) (column condition); the evaluation needs both groups")
+    missing = [w for w in WAVES if not (panel.long["wave"] == w).any()]
+    if missing:
+        raise StudyError(f"cannot estimate change over {', '.join(WAVES)}: no pupil has a questionnaire score at "
+                         f"{', '.join(missing)} (see the warnings on the wave file(s))")
+    waves = panel.long.groupby(["outcome", "student_id"])["wave"].nunique()
+    complete = waves[waves == len(WAVES)].index.get_level_values("student_id").unique()
+    per = panel.students.loc[complete, "condition"].value_counts()
+    if any(per.get(c, 0) < 2 for c in CONDITIONS):
+        raise StudyError("cannot estimate change by condition: pupils scored at T1, T2 and T3 (on any outcome): "
+                         f"{per.get('mentee', 0)} mentee(s), {per.get('control', 0)} control(s); "
+                         "at least 2 per condition are needed")
+
+
 def analyze(panel: Panel, options: dict) -> Results:
     """Every analysis of the evaluation on one Panel; ``options`` is the study's
     ``analysis`` config (bootstrap, seed, alpha, min_cell, outcomes, moderators, ...)."""
+    check_design(panel)
     t: dict[str, pd.DataFrame] = {}
     t["flow"] = panel.flow
     t["accounting"] = panel.accounting
@@ -179,16 +213,26 @@ def build_meta(study: Study, panel: Panel, options: dict) -> dict:
         "n_classes": int(panel.students.groupby(["school", "class"]).ngroups),
         "outcomes": panel.outcomes, "mut_eval_version": __version__, "versions": _versions(),
         "input_hashes": {p.name: _sha256(p) for p in files},
-        "codebook": Path(panel.codebook.path).name, "config": study.config, "options": options,
+        "codebook_file": Path(panel.codebook.path).name, "codebook": codebook_summary(panel.codebook),
+        # The pseudonym key is a secret: results say that one was set, never which.
+        "config": {k: ("(set; not shown)" if k == "pseudonym_key" else v) for k, v in study.config.items()},
+        "options": options,
         # The only field that changes between identical runs.
         "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
     }
 
 
+DEFAULT_KEY_WARNING = ("WARNING: pupil pseudonyms are made with mut_eval's built-in default key, so anyone with "
+                       "mut_eval and a list of pupil ids can undo them; set the environment variable MUT_EVAL_KEY "
+                       "to a secret of your own (and keep it: the same key gives the same pseudonyms).")
+
+
 def run_analysis(study_dir, out, bootstrap: int | None = None, seed: int | None = None,
-                 report: bool = False, lang: str | None = None) -> Results:
+                 report: bool = False, lang: str | None = None, log=None) -> Results:
     """Load, validate, analyse and write a study; with ``report=True`` also the figures
-    and the PDF. Output appears in ``out`` only when everything succeeded."""
+    and the PDF. Output appears in ``out`` only when everything succeeded. ``log`` (e.g.
+    ``print``) receives the validation warnings and a warning when the default
+    pseudonym key is used."""
     study = load_study(study_dir)
     options = dict(study.analysis)
     if bootstrap is not None:
@@ -196,6 +240,11 @@ def run_analysis(study_dir, out, bootstrap: int | None = None, seed: int | None 
     if seed is not None:
         options["seed"] = seed
     panel = load_panel(study)
+    if log is not None:
+        for p in panel.clean.warnings:
+            log(str(p))
+        if panel.default_key:
+            log(DEFAULT_KEY_WARNING)
     results = analyze(panel, options)
     results.meta = build_meta(study, panel, options)
     with atomic_dir(out) as tmp:

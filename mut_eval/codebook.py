@@ -81,3 +81,29 @@ def load_codebook(path: str | Path | None = None) -> Codebook:
     return Codebook(scales=scales, response_min=float(resp.get("min", 1)),
                     response_max=float(resp.get("max", 5)),
                     min_answered=float(raw.get("min_answered", 0.75)), path=str(path))
+
+
+def codebook_summary(codebook: Codebook) -> dict:
+    """The codebook as plain data, kept in ``results.json`` meta so that figures and the
+    report label a study's own scales without re-reading its files."""
+    return {"response": {"min": codebook.response_min, "max": codebook.response_max},
+            "min_answered": codebook.min_answered,
+            "scales": {k: {"label": dict(s.label), "items": list(s.items), "reverse": list(s.reverse),
+                           "waves": list(s.waves), "group": s.group, "outcome": s.outcome, "source": s.source}
+                       for k, s in codebook.scales.items()}}
+
+
+def codebook_of(meta: dict | None) -> Codebook:
+    """The codebook a Results was made with (from its meta); the default one for results
+    that do not carry it."""
+    raw = (meta or {}).get("codebook")
+    if not isinstance(raw, dict) or "scales" not in raw:
+        return load_codebook()
+    scales = {k: Scale(key=k, items=tuple(v["items"]), reverse=tuple(v.get("reverse", ())),
+                       waves=tuple(v.get("waves", ())), group=v.get("group", "all"),
+                       outcome=bool(v.get("outcome", True)), label=dict(v.get("label") or {}),
+                       source=v.get("source", ""))
+              for k, v in raw["scales"].items()}
+    resp = raw.get("response", {})
+    return Codebook(scales=scales, response_min=resp.get("min", 1), response_max=resp.get("max", 5),
+                    min_answered=raw.get("min_answered", 0.75))

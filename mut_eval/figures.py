@@ -18,18 +18,16 @@ import textwrap
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.patches import FancyBboxPatch
+from matplotlib.ticker import ScalarFormatter
+from scipy import stats
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.patches import FancyBboxPatch  # noqa: E402
-from matplotlib.ticker import ScalarFormatter  # noqa: E402
-from scipy import stats  # noqa: E402
-
-from . import CONDITIONS, WAVES  # noqa: E402
-from .report import format as fmt  # noqa: E402
-from .report import text as txt  # noqa: E402
+from . import CONDITIONS, WAVES
+from .report import format as fmt
+from .report import text as txt
 
 COLORS = {"mentee": "#0072B2", "control": "#E69F00"}
 MARKERS = {"mentee": "o", "control": "s"}
@@ -68,21 +66,10 @@ def get_table(results, name: str) -> pd.DataFrame | None:
 
 
 def outcome_labels(results, lang: str) -> dict[str, str]:
-    """Outcome key → printed label, from the codebook (the study's own when the config names one)."""
-    from .codebook import load_codebook
-    cb = None
-    path = ((getattr(results, "meta", {}) or {}).get("config") or {}).get("codebook")
-    try:
-        cb = load_codebook(path) if path else load_codebook()
-    except Exception:  # a missing study codebook must not break the report
-        try:
-            cb = load_codebook()
-        except Exception:
-            cb = None
-    labels = {}
-    if cb is not None:
-        labels = {k: cb.label(k, lang) for k in cb.scales}
-    return labels
+    """Outcome key → printed label, from the codebook the results were made with."""
+    from .codebook import codebook_of
+    cb = codebook_of(getattr(results, "meta", None))
+    return {k: cb.label(k, lang) for k in cb.scales}
 
 
 def outcome_order(results, keys) -> list[str]:

@@ -130,7 +130,7 @@ def build_panel(clean: CleanStudy, key: str | None = None) -> Panel:
                 if s.group == "mentee":
                     vals = vals[students.loc[vals.index, "condition"].eq("mentee").to_numpy()]
                 rq = vals.dropna().rename(key) if key == "relationship_quality" else rq
-        long = scores[outcome_cols].stack().rename("score").reset_index()
+        long = scores[outcome_cols].stack().dropna().rename("score").reset_index()
         long.columns = ["student_id", "outcome", "score"]
         long["wave"] = w
         frames.append(long)

@@ -447,12 +447,8 @@ def _count(ctx, n) -> str:
 
 def section_measures(ctx: Ctx) -> dict:
     lang, blocks = ctx.lang, []
-    try:
-        from ..codebook import load_codebook
-        cb = load_codebook((ctx.meta.get("config") or {}).get("codebook")) if (ctx.meta.get("config") or {}).get(
-            "codebook") else load_codebook()
-    except Exception:
-        cb = None
+    from ..codebook import codebook_of
+    cb = codebook_of(ctx.meta)
     rel = ctx.table("reliability")
     if cb is not None:
         t = Table(_t(lang, "Gemeten uitkomsten (alle vragen op een schaal van 1 tot 5)",
