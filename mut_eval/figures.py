@@ -17,7 +17,6 @@ import re
 import textwrap
 from pathlib import Path
 
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

@@ -70,3 +70,22 @@ def test_panel_views():
     # no identifier from the input survives into the panel
     ids = set(pd.read_csv(EXAMPLE / "students.csv")["student_id"])
     assert not ids & set(panel.long["student_id"]) and not ids & set(wide.index)
+
+
+def test_a_wave_row_without_any_scale_score_is_excluded_with_a_reason(study):
+    from conftest import read_csv_text, write_csv_text
+    wave = read_csv_text(study / "wave_T2.csv")
+    items = [c for c in wave.columns if c not in ("student_id", "date")]
+    wave.loc[0, items] = ""          # the pupil opened the questionnaire but answered nothing
+    write_csv_text(wave, study / "wave_T2.csv")
+    panel = load_panel(study)
+    assert panel.long["score"].notna().all()
+    acc = panel.accounting.set_index(["file", "row"])
+    assert acc.loc[("wave_T2.csv", 2), "status"] == "excluded"
+    assert "items" in acc.loc[("wave_T2.csv", 2), "reason"]
+    flow = panel.flow.set_index(["condition", "stage"])["n"]
+    base = load_panel(EXAMPLE).flow.set_index(["condition", "stage"])["n"]
+    changed = (flow - base)[lambda d: d != 0]
+    # exactly one pupil fewer among the completers of every outcome, in one condition
+    assert set(changed.index.get_level_values("stage")) == {f"completers_{o}" for o in panel.outcomes}
+    assert (changed == -1).all()
