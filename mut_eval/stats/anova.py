@@ -18,24 +18,14 @@ import pandas as pd
 from scipy import stats
 
 from .. import CONDITIONS, WAVES, StudyError
+from .levels import ordered_levels
+from .multiplicity import holm
 
 __all__ = ["mixed_anova", "interaction_contrasts", "wide_complete"]
 
 ANOVA_COLUMNS = ["source", "ss", "df1", "df2", "F", "p_unc", "eps_gg", "eps_hf",
                  "p_gg", "p_hf", "np2", "ng2", "mauchly_w", "mauchly_p"]
 CONTRAST_COLUMNS = ["contrast", "estimate", "F", "df1", "df2", "p_unc", "p_holm", "n"]
-
-
-def _level_order(values: pd.Series, preferred: tuple[str, ...]) -> list:
-    """Observed levels in the project order (mentee, control; T1, T2, T3) when they are
-    among those, so contrasts read mentee − control whatever the input dtype; else a
-    categorical's order; else sorted."""
-    present = list(pd.unique(values.dropna()))
-    if preferred and set(present) <= set(preferred):
-        return [p for p in preferred if p in present]
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        return [c for c in values.cat.categories if c in set(present)]
-    return sorted(present, key=str)
 
 
 def wide_complete(data: pd.DataFrame, dv: str = "score", within: str = "wave",
@@ -55,10 +45,10 @@ def wide_complete(data: pd.DataFrame, dv: str = "score", within: str = "wave",
     d = data[[subject, within, between, dv]]
     d = d[d[dv].notna() & d[within].notna() & d[between].notna()]
     if within_levels is None:
-        within_levels = _level_order(d[within], WAVES)
+        within_levels = ordered_levels(d[within], WAVES)
     else:
         d = d[d[within].isin(within_levels)]
-    between_levels = _level_order(d[between], CONDITIONS)
+    between_levels = ordered_levels(d[between], CONDITIONS)
     k = len(within_levels)
 
     subj_code, subj_ids = pd.factorize(d[subject], sort=False)
@@ -254,17 +244,6 @@ def mixed_anova(data: pd.DataFrame, dv: str = "score", within: str = "wave",
     return out
 
 
-def _holm(p: np.ndarray) -> np.ndarray:
-    """Holm (1979) step-down adjusted p-values (as R ``p.adjust(method = "holm")``)."""
-    p = np.asarray(p, dtype=float)
-    m = len(p)
-    order = np.argsort(p, kind="stable")
-    adj = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    out = np.empty(m)
-    out[order] = np.minimum(adj, 1.0)
-    return out
-
-
 def interaction_contrasts(data: pd.DataFrame, dv: str = "score", within: str = "wave",
                           between: str = "condition", subject: str = "student_id",
                           completers: bool = True) -> pd.DataFrame:
@@ -317,6 +296,6 @@ def interaction_contrasts(data: pd.DataFrame, dv: str = "score", within: str = "
     out = pd.DataFrame(rows, columns=["contrast", "estimate", "F", "df1", "df2", "p_unc", "n"])
     ok = out["p_unc"].notna().to_numpy()
     p_holm = np.full(len(out), np.nan)
-    p_holm[ok] = _holm(out.loc[ok, "p_unc"].to_numpy())
+    p_holm[ok] = holm(out.loc[ok, "p_unc"].to_numpy())
     out["p_holm"] = p_holm
     return out[CONTRAST_COLUMNS]

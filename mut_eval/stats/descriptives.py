@@ -5,22 +5,11 @@ import numpy as np
 import pandas as pd
 
 from .. import CONDITIONS, WAVES, StudyError
+from .levels import ordered_levels
 
 __all__ = ["descriptives", "descriptives_table", "completers"]
 
 _PREFERRED = {"condition": CONDITIONS, "wave": WAVES}
-
-
-def _ordered(values: pd.Series, preferred: tuple[str, ...] | None) -> list:
-    """Observed levels in the project order (mentee, control; T1, T2, T3) when they are
-    among those, so contrasts read mentee − control whatever the input dtype; else a
-    categorical's order; else sorted."""
-    present = list(pd.unique(values.dropna()))
-    if preferred and set(present) <= set(preferred):
-        return [p for p in preferred if p in present]
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        return [c for c in values.cat.categories if c in set(present)]
-    return sorted(present, key=str)
 
 
 def descriptives(data: pd.DataFrame, dv: str = "score",
@@ -44,7 +33,7 @@ def descriptives(data: pd.DataFrame, dv: str = "score",
                              "sd": [x.std(ddof=1) if len(x) > 1 else np.nan]})
     g = d.groupby(by, sort=False, observed=True)[dv]
     out = pd.DataFrame({"n": g.size(), "mean": g.mean(), "sd": g.std(ddof=1)}).reset_index()
-    orders = {col: {v: i for i, v in enumerate(_ordered(d[col], _PREFERRED.get(col)))}
+    orders = {col: {v: i for i, v in enumerate(ordered_levels(d[col], _PREFERRED.get(col)))}
               for col in by}
     out = out.sort_values(by, key=lambda s: s.astype(object).map(orders[s.name]).astype(float), kind="stable")
     out = out.reset_index(drop=True)

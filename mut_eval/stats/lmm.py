@@ -50,6 +50,7 @@ from scipy import linalg, optimize, stats
 
 from .. import CONDITIONS, WAVES, StudyError
 from .effects import improvement_index, omega_correction, pooled_sd
+from .multiplicity import benjamini_hochberg, holm
 
 __all__ = [
     "RandomInterceptFit",
@@ -562,16 +563,14 @@ def adjust_across(table: pd.DataFrame, p: str = "p", by="contrast") -> pd.DataFr
     """Add ``p_holm`` and ``p_bh``: p values adjusted across the rows of each ``by`` group.
 
     For the ``did`` table (one row per outcome × contrast) this adjusts across outcomes
-    within each contrast: Holm (1979) step-down and Benjamini–Hochberg (1995) FDR, via
-    ``statsmodels.stats.multitest.multipletests``. Missing p values are left out of the
-    family and stay missing. ``by=None`` treats the whole table as one family.
+    within each contrast: Holm (1979) step-down and Benjamini–Hochberg (1995) FDR
+    (:mod:`mut_eval.stats.multiplicity`). Missing p values are left out of the family
+    and stay missing. ``by=None`` treats the whole table as one family.
     """
-    from statsmodels.stats.multitest import multipletests
-
     out = table.copy()
     pv = pd.to_numeric(out[p], errors="coerce").to_numpy(float)
-    holm = np.full(pv.size, np.nan)
-    bh = np.full(pv.size, np.nan)
+    p_holm = np.full(pv.size, np.nan)
+    p_bh = np.full(pv.size, np.nan)
     if by is None:
         groups = [np.arange(pv.size)]
     else:
@@ -579,12 +578,9 @@ def adjust_across(table: pd.DataFrame, p: str = "p", by="contrast") -> pd.DataFr
             out[list(by)].astype(str).agg("\x1f".join, axis=1).to_numpy(dtype=object)
         groups = [np.flatnonzero(keys == k) for k in pd.unique(keys)]
     for idx in groups:
-        idx = idx[np.isfinite(pv[idx])]
-        if idx.size == 0:
-            continue
-        holm[idx] = multipletests(pv[idx], method="holm")[1]
-        bh[idx] = multipletests(pv[idx], method="fdr_bh")[1]
-    out["p_holm"], out["p_bh"] = holm, bh
+        p_holm[idx] = holm(pv[idx])
+        p_bh[idx] = benjamini_hochberg(pv[idx])
+    out["p_holm"], out["p_bh"] = p_holm, p_bh
     return out
 
 

@@ -63,6 +63,7 @@ import pandas as pd
 from scipy import stats
 
 from .. import WAVES, StudyError
+from .multiplicity import benjamini_hochberg
 
 HC_TYPES = ("HC0", "HC1", "HC2", "HC3", "HC4")
 CHANGES = ("T2-T1", "T3-T1", "T3-T2")
@@ -126,24 +127,6 @@ def process_percentiles(x, q: Sequence[float] = PROCESS_PERCENTILES) -> np.ndarr
         else:
             out.append(xs[j - 1] + (xs[j] - xs[j - 1]) * (h - j))
     return np.asarray(out)
-
-
-def benjamini_hochberg(p) -> np.ndarray:
-    """Benjamini–Hochberg (1995) adjusted p values (R ``p.adjust(p, "BH")``); NaN stays NaN."""
-    p = np.asarray(p, float)
-    out = np.full(p.shape, np.nan)
-    ok = np.isfinite(p)
-    m = int(ok.sum())
-    if m == 0:
-        return out
-    pv = p[ok]
-    order = np.argsort(pv)[::-1]
-    ranks = np.arange(m, 0, -1)
-    adj = np.minimum.accumulate(pv[order] * m / ranks)
-    res = np.empty(m)
-    res[order] = np.minimum(adj, 1.0)
-    out[ok] = res
-    return out
 
 
 def cell_seed(seed: int, *key: str) -> int:
