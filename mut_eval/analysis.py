@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import platform
+from dataclasses import replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -135,10 +136,25 @@ def moderation_tables(panel: Panel, options: dict) -> dict[str, pd.DataFrame]:
     return grid
 
 
+def select_outcomes(panel: Panel, options: dict) -> Panel:
+    """The Panel restricted to the study's ``analysis.outcomes`` (all outcomes when unset)."""
+    chosen = options.get("outcomes")
+    if not chosen:
+        return panel
+    unknown = [o for o in chosen if o not in panel.codebook.outcomes]
+    if unknown:
+        raise StudyError(f"study.yaml: analysis.outcomes: unknown outcome(s) {', '.join(unknown)}; "
+                         f"allowed: {', '.join(panel.codebook.outcomes)}")
+    if set(panel.outcomes) <= set(chosen):
+        return panel
+    return replace(panel, long=panel.long[panel.long["outcome"].isin(chosen)].reset_index(drop=True))
+
+
 def check_design(panel: Panel) -> None:
     """Refuse, with the reason, a study whose design the evaluation cannot estimate:
-    both conditions enrolled, a score at every wave, and at least 2 pupils per condition
-    scored at T1, T2 and T3 on some outcome (the mixed ANOVA of completers needs them)."""
+    both conditions enrolled, a score at every wave, and for every outcome at least 2
+    pupils per condition scored at T1, T2 and T3 (the mixed ANOVA of completers needs
+    them; an outcome without them can be left out with ``analysis.outcomes``)."""
     file = panel.clean.files["students"].name if panel.clean is not None else "the students file"
     n = panel.students["condition"].value_counts()
     if any(n.get(c, 0) == 0 for c in CONDITIONS):
@@ -148,18 +164,27 @@ def check_design(panel: Panel) -> None:
     if missing:
         raise StudyError(f"cannot estimate change over {', '.join(WAVES)}: no pupil has a questionnaire score at "
                          f"{', '.join(missing)} (see the warnings on the wave file(s))")
-    waves = panel.long.groupby(["outcome", "student_id"])["wave"].nunique()
-    complete = waves[waves == len(WAVES)].index.get_level_values("student_id").unique()
-    per = panel.students.loc[complete, "condition"].value_counts()
-    if any(per.get(c, 0) < 2 for c in CONDITIONS):
-        raise StudyError("cannot estimate change by condition: pupils scored at T1, T2 and T3 (on any outcome): "
-                         f"{per.get('mentee', 0)} mentee(s), {per.get('control', 0)} control(s); "
-                         "at least 2 per condition are needed")
+    counts = {}
+    for o in panel.outcomes:
+        per = panel.students.loc[panel.completers(o), "condition"].value_counts()
+        counts[o] = (int(per.get("mentee", 0)), int(per.get("control", 0)))
+    short = {o: c for o, c in counts.items() if min(c) < 2}
+    if not short:
+        return
+    if len(short) == len(counts):
+        m, c = max(counts.values(), key=min)
+        raise StudyError("cannot estimate change by condition: on no outcome are at least 2 mentees and 2 controls "
+                         f"scored at T1, T2 and T3 (the best outcome has {m} mentee(s) and {c} control(s))")
+    detail = "; ".join(f"{o}: {m} mentee(s), {c} control(s)" for o, (m, c) in short.items())
+    raise StudyError(f"cannot estimate the analyses of outcome(s) {', '.join(short)}: fewer than 2 mentees or 2 "
+                     f"controls are scored on it at T1, T2 and T3 ({detail}); leave it out by listing the "
+                     "outcomes to analyse under 'outcomes' in the 'analysis' section of study.yaml")
 
 
 def analyze(panel: Panel, options: dict) -> Results:
     """Every analysis of the evaluation on one Panel; ``options`` is the study's
     ``analysis`` config (bootstrap, seed, alpha, min_cell, outcomes, moderators, ...)."""
+    panel = select_outcomes(panel, options)
     check_design(panel)
     t: dict[str, pd.DataFrame] = {}
     t["flow"] = panel.flow
@@ -227,12 +252,28 @@ DEFAULT_KEY_WARNING = ("WARNING: pupil pseudonyms are made with mut_eval's built
                        "to a secret of your own (and keep it: the same key gives the same pseudonyms).")
 
 
+def check_output_folder(study_dir, out) -> None:
+    """Refuse an output folder whose replacement would destroy data: the output folder is
+    replaced as a whole (:class:`~mut_eval.results.atomic_dir`), so it must not be, or
+    hold, the study folder, nor be an existing folder of something else."""
+    out_p, study_p = Path(out).resolve(), Path(study_dir).resolve()
+    if out_p == study_p or out_p in study_p.parents:
+        raise StudyError(f"--out {out}: this would replace the study folder {study_dir} (or a folder holding it) "
+                         "with the results; choose another output folder")
+    if out_p.exists() and not out_p.is_dir():
+        raise StudyError(f"--out {out}: exists and is a file, not a folder; choose another output folder")
+    if out_p.is_dir() and any(out_p.iterdir()) and not (out_p / "results.json").is_file():
+        raise StudyError(f"--out {out}: the folder exists and holds files that are not mut_eval results "
+                         "(no results.json); it would be replaced as a whole: choose a new or empty folder")
+
+
 def run_analysis(study_dir, out, bootstrap: int | None = None, seed: int | None = None,
                  report: bool = False, lang: str | None = None, log=None) -> Results:
     """Load, validate, analyse and write a study; with ``report=True`` also the figures
     and the PDF. Output appears in ``out`` only when everything succeeded. ``log`` (e.g.
     ``print``) receives the validation warnings and a warning when the default
     pseudonym key is used."""
+    check_output_folder(study_dir, out)
     study = load_study(study_dir)
     options = dict(study.analysis)
     if bootstrap is not None:
@@ -245,6 +286,7 @@ def run_analysis(study_dir, out, bootstrap: int | None = None, seed: int | None 
             log(str(p))
         if panel.default_key:
             log(DEFAULT_KEY_WARNING)
+    panel = select_outcomes(panel, options)
     results = analyze(panel, options)
     results.meta = build_meta(study, panel, options)
     with atomic_dir(out) as tmp:

@@ -53,7 +53,7 @@ def analyze(study: Path = typer.Argument(..., help="study folder"),
             seed: Optional[int] = typer.Option(None, "--seed", help="random seed")):
     """Analyse a study and write the tables (CSV, results.json, results.xlsx)."""
     from .analysis import run_analysis
-    results = run_analysis(study, out, bootstrap=bootstrap, seed=seed, report=False)
+    results = run_analysis(study, out, bootstrap=bootstrap, seed=seed, report=False, log=_err)
     typer.echo(f"wrote {len(results.tables)} tables to {out}")
 
 
@@ -67,7 +67,7 @@ def report(study: Path = typer.Argument(..., help="study folder"),
     from .analysis import run_analysis
     if lang is not None and lang not in ("nl", "en"):
         raise StudyError(f"--lang must be 'nl' or 'en', not '{lang}'")
-    run_analysis(study, out, bootstrap=bootstrap, seed=seed, report=True, lang=lang)
+    run_analysis(study, out, bootstrap=bootstrap, seed=seed, report=True, lang=lang, log=_err)
     typer.echo(f"wrote the report to {Path(out) / 'report.pdf'}")
 
 

@@ -50,18 +50,19 @@ class Study:
     analysis: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
     extra_files: list[Path] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)   # (file, warning) about the folder's files
 
     @property
     def config_path(self) -> Path:
         return self.folder / "study.yaml"
 
 
-def _find(folder: Path, stem: str) -> Path | None:
-    for ext in EXTENSIONS:
-        p = folder / f"{stem}{ext}"
-        if p.exists():
-            return p
-    return None
+def _find(folder: Path, stem: str, notes: list | None = None) -> Path | None:
+    found = [folder / f"{stem}{ext}" for ext in EXTENSIONS if (folder / f"{stem}{ext}").is_file()]
+    if len(found) > 1 and notes is not None:
+        notes.append((found[0].name, f"{' and '.join(p.name for p in found)} are both in the folder; using "
+                      f"{found[0].name} (remove the other, or name the file under 'files' in study.yaml)"))
+    return found[0] if found else None
 
 
 def load_study(folder: str | Path) -> Study:
@@ -81,6 +82,8 @@ def load_study(folder: str | Path) -> Study:
             cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8-sig")) or {}
         except (yaml.YAMLError, UnicodeDecodeError) as e:
             raise StudyError(f"{cfg_path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        except OSError as e:
+            raise StudyError(f"{cfg_path}: cannot open the file ({type(e).__name__}: {e.strerror or e})") from None
         if not isinstance(cfg, dict):
             raise StudyError(f"{cfg_path}: expected a mapping of settings at the top level")
     unknown = sorted(set(cfg) - _KNOWN_KEYS)
@@ -90,6 +93,18 @@ def load_study(folder: str | Path) -> Study:
     for key in ("files", "rename", "recode", "analysis"):
         if cfg.get(key) is not None and not isinstance(cfg[key], dict):
             raise StudyError(f"{cfg_path}: '{key}' must be a mapping")
+    for key in ("rename", "recode"):
+        for k, v in (cfg.get(key) or {}).items():
+            if v is not None and not isinstance(v, dict):
+                raise StudyError(f"{cfg_path}: {key}: '{k}' must be a mapping of "
+                                 f"{'source column: mut_eval column' if key == 'rename' else 'value: code'}, "
+                                 f"not {type(v).__name__} {v!r}")
+    tables = set(TABLES) | {"wave"}
+    for key in ("files", "rename"):
+        unknown_t = sorted(str(k) for k in (cfg.get(key) or {}) if k not in tables)
+        if unknown_t:
+            raise StudyError(f"{cfg_path}: {key}: unknown table(s) {', '.join(unknown_t)}; "
+                             f"allowed: {', '.join(t for t in (*TABLES, 'wave') if key == 'rename' or t != 'wave')}")
     analysis = dict(DEFAULT_ANALYSIS)
     analysis.update(cfg.get("analysis") or {})
     bad = sorted(set(analysis) - set(DEFAULT_ANALYSIS))
@@ -99,15 +114,14 @@ def load_study(folder: str | Path) -> Study:
     _check_analysis(analysis, cfg_path)
 
     files: dict[str, Path | None] = {}
+    notes: list[tuple[str, str]] = []
     named = cfg.get("files") or {}
     for t in TABLES:
         if t in named:
             p = folder / str(named[t])
-            files[t] = p if p.exists() else None
-            if files[t] is None and t in REQUIRED_TABLES:
-                files[t] = None
+            files[t] = p if p.is_file() else None
         else:
-            files[t] = _find(folder, t)
+            files[t] = _find(folder, t, notes)
     extra = sorted(p for p in folder.iterdir()
                    if p.is_file() and p.name.startswith("wave_") and p.suffix in EXTENSIONS
                    and p.stem not in {f"wave_{w}" for w in WAVES})
@@ -121,20 +135,35 @@ def load_study(folder: str | Path) -> Study:
         rename={k: {str(a): str(b) for a, b in (v or {}).items()} for k, v in (cfg.get("rename") or {}).items()},
         recode={k: {str(a): str(b) for a, b in (v or {}).items()} for k, v in (cfg.get("recode") or {}).items()},
         codebook_path=(folder / codebook) if codebook else None,
-        analysis=analysis, config=cfg, extra_files=extra,
+        analysis=analysis, config=cfg, extra_files=extra, notes=notes,
     )
 
 
 def _check_analysis(a: dict, where: Path) -> None:
     def fail(msg):
         raise StudyError(f"{where}: analysis option {msg}")
-    if not isinstance(a["bootstrap"], int) or a["bootstrap"] < 0:
+
+    def whole(v):  # YAML's yes/no are bools, and bool is an int in Python
+        return isinstance(v, int) and not isinstance(v, bool)
+    if not whole(a["bootstrap"]) or a["bootstrap"] < 0:
         fail(f"'bootstrap' must be a whole number >= 0, not {a['bootstrap']!r}")
-    if not isinstance(a["seed"], int):
+    if not whole(a["seed"]):
         fail(f"'seed' must be a whole number, not {a['seed']!r}")
-    if not isinstance(a["alpha"], (int, float)) or not 0 < a["alpha"] < 1:
+    if isinstance(a["alpha"], bool) or not isinstance(a["alpha"], (int, float)) or not 0 < a["alpha"] < 1:
         fail(f"'alpha' must be between 0 and 1, not {a['alpha']!r}")
-    if not isinstance(a["min_cell"], int) or a["min_cell"] < 1:
+    if not whole(a["min_cell"]) or a["min_cell"] < 1:
         fail(f"'min_cell' must be a whole number >= 1, not {a['min_cell']!r}")
     if a["probe"] not in ("moments", "percentiles"):
         fail(f"'probe' must be 'moments' or 'percentiles', not {a['probe']!r}")
+    if isinstance(a["icc"], bool) or not isinstance(a["icc"], (int, float)) or not 0 <= a["icc"] < 1:
+        fail(f"'icc' must be a number from 0 to 1, not {a['icc']!r}")
+    for key in ("outcomes", "moderators", "covariates"):
+        v = a[key]
+        if v is not None and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+            fail(f"'{key}' must be a list of names (e.g. [{'age, gender' if key != 'outcomes' else 'self_efficacy'}]), "
+                 f"not {v!r}")
+    pre = a["prespecified_moderators"]
+    if pre is not None and not (isinstance(pre, list) and all(
+            isinstance(x, dict) and set(x) <= {"outcome", "change", "moderator"} for x in pre)):
+        fail("'prespecified_moderators' must be a list of {outcome, change, moderator} entries, "
+             f"not {pre!r}")

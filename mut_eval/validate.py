@@ -20,10 +20,10 @@ import pandas as pd
 import pandera.pandas as pa
 import yaml
 
-from . import WAVES, StudyError
+from . import CONDITIONS, WAVES, StudyError
 from .codebook import Codebook, load_codebook
 from .derive import COUNTRY_ORIGIN, age_at, derive_person, origin_from_countries
-from .io import RawTable, read_table, to_number
+from .io import RawTable, TableError, read_table, to_number
 from .scoring import scored_disagreements
 from .study import REQUIRED_TABLES, Study, load_study
 
@@ -44,14 +44,25 @@ class Problem:
         if self.column is not None:
             parts.append(f"column {self.column}")
         if self.value is not None:
-            parts.append(f"value {self.value!r}")
+            parts.append(f"value {_shorten(self.value)}")
         return f"{self.severity.upper()}: " + ", ".join(parts) + f": {self.rule}"
+
+
+def _shorten(value, limit: int = 60) -> str:
+    """The value as typed (``repr``), cut short when it would flood the message."""
+    text = str(value)
+    if len(text) <= limit:
+        return repr(value)
+    return repr(text[:limit]) + f"... ({len(text):,} characters)"
 
 
 class ValidationFailed(StudyError):
     def __init__(self, problems: list[Problem]):
         self.problems = problems
-        errors = [p for p in problems if p.severity == "error"]
+        files = list(dict.fromkeys(p.file for p in problems))
+        # reported file by file (in the order met) and row by row, as a user works through them
+        errors = sorted((p for p in problems if p.severity == "error"),
+                        key=lambda p: (files.index(p.file), -1 if p.row is None else p.row))
         super().__init__(f"{len(errors)} problem(s) in the study:\n" + "\n".join(str(p) for p in errors))
 
 
@@ -172,14 +183,23 @@ def _prepare(raw: RawTable, study: Study, columns: dict, out: _Collector) -> pd.
     """Rename columns, map SPSS labels, normalise and recode codes; report structural problems."""
     df = raw.data.copy()
     renames = study.rename.get(raw.name, {}) or study.rename.get(raw.name.split("_")[0], {})
+    for src, dst in renames.items():
+        if src not in df.columns:
+            out.add("study.yaml", None, None, None,
+                    f"rename {src!r} -> {dst!r}: {src!r} is not a column of {raw.file}; the rename does nothing",
+                    "warning")
     df.columns = [renames.get(c, c) for c in df.columns]
+    if "" in df.columns:
+        out.add(raw.file, 1, None, None, "a column without a name in the header holds values; it is not used",
+                "warning")
+        df = df.loc[:, [c != "" for c in df.columns]]
     dup = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
     for c in dup:
         out.add(raw.file, 1, c, None, "the column appears more than once in the header")
     if dup:
         return None
     for note in raw.notes:
-        out.add(raw.file, None, None, None, note, "warning")
+        out.add(raw.file, None, None, None, note.removeprefix(f"{raw.file}: "), "warning")
     for col, spec in columns.items():
         if col not in df.columns:
             continue
@@ -235,13 +255,16 @@ def _check_table(raw: RawTable, df: pd.DataFrame, columns: dict, required: list[
         key = "student_id"
     if key and key in df.columns:
         seen: dict = {}
-        for r, v in zip(raw.rows, df[key]):
+        cond = df["condition"].tolist() if "condition" in df.columns else [None] * len(df)
+        for r, v, c in zip(raw.rows, df[key], cond):
             if v is None:
                 continue
             if v in seen:
-                out.add(raw.file, r, key, v, f"duplicate: the same {key} is already on row {seen[v]}")
+                r0, c0 = seen[v]
+                also = f" (there as {c0}, here as {c})" if c != c0 and c0 is not None and c is not None else ""
+                out.add(raw.file, r, key, v, f"duplicate: the same {key} is already on row {r0}{also}")
             else:
-                seen[v] = r
+                seen[v] = (r, c)
 
 
 def validate_study(study: Study | str | Path) -> CleanStudy:
@@ -264,8 +287,10 @@ def validate_study(study: Study | str | Path) -> CleanStudy:
             continue
         try:
             raws[name] = read_table(path, name)
-        except StudyError as e:
-            out.add(path.name, None, None, None, str(e).split(": ", 1)[-1])
+        except TableError as e:
+            out.add(e.file, e.row, e.column, e.value, e.rule)
+    for file, note in study.notes:
+        out.add(file, None, None, None, note, "warning")
     for extra in study.extra_files:
         out.add(extra.name, None, None, None, "not a wave of this study (T1, T2, T3); the file is not used",
                 "warning")
@@ -353,6 +378,12 @@ def _typed(study, codebook, raws, tables, out: _Collector) -> CleanStudy:
         students["origin"] = derived
     students = num(students, ["age"])
     students = derive_person(students)
+    n = students["condition"].value_counts()
+    for c in CONDITIONS:
+        if n.get(c, 0) == 0:
+            out.add(s_raw.file, None, "condition", None,
+                    f"no pupil is a {c} ({n.get('mentee', 0)} mentee(s), {n.get('control', 0)} control(s)); "
+                    "the evaluation compares mentees with controls")
 
     waves = {}
     for w in WAVES:
@@ -361,6 +392,7 @@ def _typed(study, codebook, raws, tables, out: _Collector) -> CleanStudy:
         df["file_row"] = raws[name].rows
         item_cols = [c for c in df.columns if c in set(codebook.items) or c in codebook.scales]
         df = num(df, item_cols)
+        _unanswered(raws[name], df, codebook, w, item_cols, out)
         if "date" in df.columns:
             df["date"] = pd.to_datetime(df["date"], errors="coerce", format="mixed")
         for rec in scored_disagreements(df, codebook).itertuples(index=False):
@@ -448,6 +480,22 @@ def _typed(study, codebook, raws, tables, out: _Collector) -> CleanStudy:
                       waves=waves, mentors=mentors.set_index("mentor_id", drop=False),
                       matches=matches.set_index("student_id", drop=False), qsort=qsort,
                       files={k: v.path for k, v in raws.items()})
+
+
+def _unanswered(raw, df, codebook, wave, item_cols, out):
+    """Warn about a pupil who answered nothing, and a scale nobody answered, at a wave:
+    neither is an error (the row, the scale at this wave are left out), but both are
+    more often an export slip than a fact."""
+    if not item_cols or len(df) == 0:
+        return
+    blank = df[item_cols].isna().all(axis=1)
+    for r, sid in zip(df.loc[blank, "file_row"], df.loc[blank, "student_id"]):
+        out.add(raw.file, r, "student_id", sid, "no item answered at this wave (the row is not used)", "warning")
+    for key, scale in codebook.scales.items():
+        cols = [c for c in (*scale.items, key) if c in df.columns]
+        if wave in scale.waves and cols and df[cols].isna().all().all():
+            out.add(raw.file, 1, cols[0] if len(cols) == 1 else f"{cols[0]}..{cols[-1]}", None,
+                    f"nobody answered any item of {key} at {wave}; {key} is not analysed at {wave}", "warning")
 
 
 def _derive_age(students, t1, s_raw, out):
