@@ -118,7 +118,8 @@ def moderation_tables(panel: Panel, options: dict) -> dict[str, pd.DataFrame]:
     grid = moderation_grid(wide[wide["condition"] == "mentee"], moderators, outcomes=panel.outcomes,
                            moderator_list=chosen, prespecified=options.get("prespecified_moderators") or (),
                            n_boot=options["bootstrap"], seed=options["seed"], alpha=options["alpha"],
-                           probe=options.get("probe", "moments"))
+                           probe=options.get("probe", "moments"), hc=options.get("hc"),
+                           center=options.get("center", False))
     parts = []
     for o in panel.outcomes:
         data = panel.outcome_data(o)
@@ -290,7 +291,7 @@ def run_analysis(study_dir, out, bootstrap: int | None = None, seed: int | None 
     results = analyze(panel, options)
     results.meta = build_meta(study, panel, options)
     with atomic_dir(out) as tmp:
-        write_results(results, tmp)
+        write_results(results, tmp, staff_min_cell=options["min_cell"] if options.get("staff_edition") else None)
         if report:
             from .report.build import build_report
             build_report(results, tmp, lang=lang or study.language)

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
+import re
+
+import pandas as pd
 
 DEFAULT_KEY = "mut-eval-default-key"
 
@@ -29,3 +33,47 @@ def pseudonym(student_id: str, key: str) -> str:
 def pseudonymise(ids, key: str) -> list[str]:
     """Pseudonyms for a sequence of identifiers (same id and key → same pseudonym)."""
     return [pseudonym(i, key) for i in ids]
+
+
+def is_small(n, min_cell: int = 10) -> bool:
+    """True when a group of ``n`` pupils is too small to show to staff (1 <= n < min_cell).
+
+    Zero is not suppressed: an empty cell says nothing about any pupil. A missing n
+    (unknown group size) is treated as reportable; tables that can be small carry n.
+    """
+    if n is None or isinstance(n, bool):
+        return False
+    try:
+        v = float(n)
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(v) and 0 < v < min_cell
+
+
+# Count columns of the result tables: a group's size, per row or per condition.
+_COUNT = re.compile(r"^(n|n_.+|.+_n|enrolled_.+|analytic_.+|rank_\d+)$")
+
+
+def suppress_small_cells(table: pd.DataFrame, min_cell: int = 10) -> pd.DataFrame:
+    """The staff edition of a result table: every count of 1..min_cell−1 pupils shows
+    as ``"<10"``, and the statistics of that group are blanked — the whole row for a
+    row count (``n``, ``n_level``), the columns of that condition for a per-condition
+    count (``mentee_n`` → ``mentee_*``, ``n_control`` → ``*_control``)."""
+    counts = [c for c in table.columns if _COUNT.match(str(c)) and pd.api.types.is_numeric_dtype(table[c])]
+    if not counts:
+        return table
+    out = table.astype(object).copy()
+    label = f"<{min_cell}"
+    stats = [c for c in table.columns if c not in counts and pd.api.types.is_numeric_dtype(table[c])]
+    for c in counts:
+        small = table[c].map(lambda v: is_small(v, min_cell)).to_numpy(bool)
+        if not small.any():
+            continue
+        out.loc[small, c] = label
+        if c in ("n", "n_level", "n_students"):
+            group = stats
+        else:
+            side = next((s for s in ("mentee", "control") if s in str(c)), None)
+            group = [s for s in stats if side and side in str(s)]
+        out.loc[small, group] = None
+    return out

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .privacy import suppress_small_cells
+
 
 @dataclass
 class Results:
@@ -61,11 +63,14 @@ def table_records(df: pd.DataFrame) -> list[dict]:
     return [{c: _jsonable(v) for c, v in zip(cols, row)} for row in df.itertuples(index=False, name=None)]
 
 
-def write_results(results: Results, out_dir: str | Path) -> Path:
+def write_results(results: Results, out_dir: str | Path, staff_min_cell: int | None = None) -> Path:
     """Write ``results.json``, ``tables/*.csv`` and ``results.xlsx`` into ``out_dir``.
 
     Floats are written with full precision (``repr``), so the same inputs and seed give
-    byte-identical files.
+    byte-identical files. With ``staff_min_cell`` the workbook is the staff edition:
+    groups of fewer than that many pupils are suppressed in every sheet
+    (:func:`mut_eval.privacy.suppress_small_cells`); the CSV and JSON files stay complete
+    for researchers.
     """
     out = Path(out_dir)
     (out / "tables").mkdir(parents=True, exist_ok=True)
@@ -78,6 +83,8 @@ def write_results(results: Results, out_dir: str | Path) -> Path:
     with pd.ExcelWriter(out / "results.xlsx", engine="openpyxl") as xl:
         for name, df in results.tables.items():
             # Excel sheet names are limited to 31 characters.
+            if staff_min_cell is not None:
+                df = suppress_small_cells(df, staff_min_cell)
             df.to_excel(xl, sheet_name=name[:31], index=False)
     return out
 

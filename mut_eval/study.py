@@ -31,6 +31,9 @@ DEFAULT_ANALYSIS = {
     "covariates": [],          # baseline covariates for a second, adjusted mixed model
     "probe": "moments",        # or "percentiles" (PROCESS 16th/50th/84th)
     "icc": 0.10,               # WWC default ICC for non-achievement outcomes
+    "hc": None,                # moderation SEs: None (OLS) or HC0..HC4 (HC3 recommended)
+    "center": False,           # mean-centre a numeric moderator (PROCESS's centering)
+    "staff_edition": False,    # results.xlsx with small cells suppressed, for programme staff
 }
 _KNOWN_KEYS = {"name", "cohort", "language", "synthetic", "files", "rename", "recode",
                "codebook", "analysis", "seed", "description", "pseudonym_key"}
@@ -157,6 +160,11 @@ def _check_analysis(a: dict, where: Path) -> None:
         fail(f"'probe' must be 'moments' or 'percentiles', not {a['probe']!r}")
     if isinstance(a["icc"], bool) or not isinstance(a["icc"], (int, float)) or not 0 <= a["icc"] < 1:
         fail(f"'icc' must be a number from 0 to 1, not {a['icc']!r}")
+    if a["hc"] is not None and str(a["hc"]).upper() not in ("HC0", "HC1", "HC2", "HC3", "HC4"):
+        fail(f"'hc' must be one of HC0, HC1, HC2, HC3, HC4 (or left out for OLS), not {a['hc']!r}")
+    for key in ("center", "staff_edition"):
+        if not isinstance(a[key], bool):
+            fail(f"'{key}' must be true or false, not {a[key]!r}")
     for key in ("outcomes", "moderators", "covariates"):
         v = a[key]
         if v is not None and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import math
 
+from ..privacy import is_small  # noqa: F401  (the one small-cell rule, used by the report)
+
 MISSING = "\u2014"      # em dash
 MINUS = "\u2212"        # minus sign
 
@@ -145,18 +147,6 @@ def dof(df, lang: str = "en") -> str:
 
 def suppressed_label(min_cell: int = 10) -> str:
     return f"<{int(min_cell)}"
-
-
-def is_small(n, min_cell: int = 10) -> bool:
-    """True when a group of ``n`` pupils is too small to report (1 <= n < min_cell).
-
-    Zero is not suppressed: an empty cell says nothing about any pupil. A missing n
-    (unknown group size) is treated as reportable; tables that can be small must carry n.
-    """
-    if not _isnum(n):
-        return False
-    v = float(n)
-    return 0 < v < min_cell
 
 
 def suppress_cell(text: str, n, min_cell: int = 10, count: bool = False) -> tuple[str, bool]:
