@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 STUDY  ?= mut_eval/data/example_study
 NAME   ?= $(if $(filter mut_eval/data/example_study,$(STUDY)),example,$(notdir $(patsubst %/,%,$(STUDY))))
 OUT    ?= reports/$(NAME)
-LANG_REPORT ?= nl
+LANG_REPORT ?=
 
 .PHONY: install test report analyze bench notebooks clean
 
@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 report: $(STAMP)
-	$(BIN)/mut-eval report $(STUDY) --out $(OUT) --lang $(LANG_REPORT)
+	$(BIN)/mut-eval report $(STUDY) --out $(OUT) $(if $(LANG_REPORT),--lang $(LANG_REPORT))
 
 analyze: $(STAMP)
 	$(BIN)/mut-eval analyze $(STUDY) --out $(OUT)
