@@ -23,7 +23,7 @@ from .codebook import codebook_summary
 from .match import match_moderators
 from .stats.descriptives import descriptives_table
 from .stats.effects import cluster_correction, sample_table
-from .stats.lmm import did_by_outcome, lmm_emm, lmm_fixed
+from .stats.lmm import did_by_outcome, mixed_model_by_outcome
 from .stats.wwc import attrition, baseline_equivalence
 from .stats.moderation import did_by_moderator, moderation_grid
 from .stats.qsort import qsort_summary
@@ -195,10 +195,8 @@ def analyze(panel: Panel, options: dict) -> Results:
     t["sample"] = sample_table(panel.students)
     t["mixed_anova"] = _by_outcome(panel, mixed_anova, completers=True)
     t["interaction_contrasts"] = _by_outcome(panel, interaction_contrasts, completers=True)
-    t["lmm_fixed"] = _by_outcome(panel, lmm_fixed, alpha=options["alpha"])
-    t["lmm_emm"] = _by_outcome(panel, lmm_emm, alpha=options["alpha"])
-    t["did"] = with_cluster_correction(did_by_outcome(panel.long, outcomes=panel.outcomes, alpha=options["alpha"]),
-                                       panel, options.get("icc", 0.10))
+    t.update(mixed_model_by_outcome(panel.long, outcomes=panel.outcomes, alpha=options["alpha"]))
+    t["did"] = with_cluster_correction(t["did"], panel, options.get("icc", 0.10))
     covariates = list(options.get("covariates") or [])
     if covariates:
         t["did_adjusted"] = did_by_outcome(_with_covariates(panel, covariates), covariates=covariates,
@@ -209,7 +207,8 @@ def analyze(panel: Panel, options: dict) -> Results:
     t.update(moderation_tables(panel, options))
     if panel.qsort is not None and len(panel.qsort):
         t["qsort_summary"] = qsort_summary(panel.qsort.drop(columns=["student_id"]))
-    return Results(tables=t, meta={})
+    # the outcomes analysed (after `analysis.outcomes`); run_analysis adds the rest of meta
+    return Results(tables=t, meta={"outcomes": panel.outcomes})
 
 
 def _sha256(path: Path) -> str:
@@ -237,7 +236,7 @@ def build_meta(study: Study, panel: Panel, options: dict) -> dict:
         "n_mentee": int(n.get("mentee", 0)), "n_control": int(n.get("control", 0)),
         "n_schools": int(panel.students["school"].nunique()),
         "n_classes": int(panel.students.groupby(["school", "class"]).ngroups),
-        "outcomes": panel.outcomes, "mut_eval_version": __version__, "versions": _versions(),
+        "mut_eval_version": __version__, "versions": _versions(),
         "input_hashes": {p.name: _sha256(p) for p in files},
         "codebook_file": Path(panel.codebook.path).name, "codebook": codebook_summary(panel.codebook),
         # The pseudonym key is a secret: results say that one was set, never which.
@@ -287,9 +286,8 @@ def run_analysis(study_dir, out, bootstrap: int | None = None, seed: int | None 
             log(str(p))
         if panel.default_key:
             log(DEFAULT_KEY_WARNING)
-    panel = select_outcomes(panel, options)
     results = analyze(panel, options)
-    results.meta = build_meta(study, panel, options)
+    results.meta.update(build_meta(study, panel, options))
     with atomic_dir(out) as tmp:
         write_results(results, tmp, staff_min_cell=options["min_cell"] if options.get("staff_edition") else None)
         if report:

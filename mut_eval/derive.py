@@ -19,7 +19,6 @@ import pandas as pd
 HAVO_OR_HIGHER = {"havo", "vwo", "hbo", "wo"}
 HIGHER_EDUCATION = {"hbo", "wo"}
 VWO_OR_UNIVERSITY = {"vwo", "wo"}
-MISSING = {None, "unknown"}
 
 
 def _known(*levels) -> list[str]:

@@ -124,12 +124,9 @@ def build_panel(clean: CleanStudy, key: str | None = None) -> Panel:
             account.append((file, r, "included" if ok else "excluded",
                             "questionnaire scored" if ok else
                             f"fewer than {cb.min_answered:.0%} of the items of every scale answered"))
-        for key, s in cb.scales.items():
-            if not s.outcome and key in scores.columns:
-                vals = scores[key]
-                if s.group == "mentee":
-                    vals = vals[students.loc[vals.index, "condition"].eq("mentee").to_numpy()]
-                rq = vals.dropna().rename(key) if key == "relationship_quality" else rq
+        if "relationship_quality" in scores.columns:  # asked of mentees only (codebook group)
+            vals = scores["relationship_quality"]
+            rq = vals[students.loc[vals.index, "condition"].eq("mentee").to_numpy()].dropna()
         long = scores[outcome_cols].stack().dropna().rename("score").reset_index()
         long.columns = ["student_id", "outcome", "score"]
         long["wave"] = w

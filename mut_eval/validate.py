@@ -22,7 +22,7 @@ import yaml
 
 from . import CONDITIONS, WAVES, StudyError
 from .codebook import Codebook, load_codebook
-from .derive import COUNTRY_ORIGIN, age_at, derive_person, origin_from_countries
+from .derive import age_at, derive_person, origin_from_countries
 from .io import RawTable, TableError, read_table, to_number
 from .scoring import scored_disagreements
 from .study import REQUIRED_TABLES, Study, load_study
@@ -203,11 +203,10 @@ def _prepare(raw: RawTable, study: Study, columns: dict, out: _Collector) -> pd.
     for col, spec in columns.items():
         if col not in df.columns:
             continue
-        if col in raw.value_labels or renames and col in {renames.get(k) for k in raw.value_labels}:
-            src = next((k for k in raw.value_labels if renames.get(k, k) == col), col)
-            labels = raw.value_labels.get(src, {})
-            if spec["type"] in ("code", "text", "tags", "id"):
-                df[col] = df[col].map(lambda v, L=labels: _label(v, L))
+        # SPSS value labels are stored under the file's (pre-rename) column name.
+        src = next((k for k in raw.value_labels if renames.get(k, k) == col), None)
+        if src is not None and spec["type"] in ("code", "text", "tags", "id"):
+            df[col] = df[col].map(lambda v, L=raw.value_labels[src]: _label(v, L))
         if spec["type"] == "code":
             defaults = {str(k).lower(): v for k, v in SPEC["default_recodes"].get(spec["codes"], {}).items()}
             own = {normalise_code(k): v for k, v in study.recode.get(col, {}).items()}

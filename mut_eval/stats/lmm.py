@@ -62,6 +62,7 @@ __all__ = [
     "lmm_emm",
     "did",
     "did_by_outcome",
+    "mixed_model_by_outcome",
     "adjust_across",
     "DID_CONTRASTS",
 ]
@@ -584,22 +585,44 @@ def adjust_across(table: pd.DataFrame, p: str = "p", by="contrast") -> pd.DataFr
     return out
 
 
+def mixed_model_by_outcome(data: pd.DataFrame, dv: str = "score", covariates=(), *,
+                           outcomes=None, alpha: float = 0.05, within: str = "wave",
+                           between: str = "condition", subject: str = "student_id",
+                           engine: str = "profile") -> dict[str, pd.DataFrame]:
+    """The mixed model fitted once per outcome of a long table, and its three tables:
+    ``lmm_fixed``, ``lmm_emm`` and ``did`` (each led by ``outcome``); the ``did`` p values
+    are adjusted across outcomes per contrast (:func:`adjust_across`).
+
+    ``outcomes``: which outcomes, in order (default: order of appearance).
+    """
+    if "outcome" not in data.columns:
+        raise StudyError("mixed model by outcome: column 'outcome' not found")
+    outcomes = list(pd.unique(data["outcome"].dropna())) if outcomes is None else list(outcomes)
+    kw = dict(alpha=alpha, within=within, between=between, subject=subject, engine=engine)
+    parts: dict[str, list] = {"lmm_fixed": [], "lmm_emm": [], "did": []}
+    for o in outcomes:
+        d = data[data["outcome"] == o]
+        fit = fit_lmm(d, dv, covariates, within=within, between=between, subject=subject, engine=engine)
+        parts["lmm_fixed"].append(lmm_fixed(d, dv, covariates, fit=fit, **kw).assign(outcome=o))
+        parts["lmm_emm"].append(lmm_emm(d, dv, covariates, fit=fit, **kw).assign(outcome=o))
+        parts["did"].append(did(d, dv, covariates, fit=fit, **kw))
+    out = {}
+    for name, frames in parts.items():
+        t = pd.concat(frames, ignore_index=True)
+        out[name] = t[["outcome", *[c for c in t.columns if c != "outcome"]]]
+    did_table = adjust_across(out["did"], p="p", by="contrast")
+    first = ["outcome", "contrast", "estimate", "se", "ci_low", "ci_high", "p", "p_holm",
+             "p_bh", "g", "g_ci_low", "g_ci_high", "improvement_index"]
+    out["did"] = did_table[first + [c for c in did_table.columns if c not in first]]
+    return out
+
+
 def did_by_outcome(data: pd.DataFrame, dv: str = "score", covariates=(), *,
                    outcomes=None, alpha: float = 0.05, within: str = "wave",
                    between: str = "condition", subject: str = "student_id",
                    engine: str = "profile") -> pd.DataFrame:
     """:func:`did` for every outcome of a long table, with ``p_holm``/``p_bh`` across
-    outcomes per contrast (:func:`adjust_across`) — the contract's ``did`` table.
-
-    ``outcomes``: which outcomes, in order (default: order of appearance).
-    """
-    if "outcome" not in data.columns:
-        raise StudyError("did_by_outcome: column 'outcome' not found")
-    outcomes = list(pd.unique(data["outcome"].dropna())) if outcomes is None else list(outcomes)
-    parts = [did(data[data["outcome"] == o], dv, covariates, alpha=alpha, within=within,
-                 between=between, subject=subject, engine=engine) for o in outcomes]
-    out = pd.concat(parts, ignore_index=True)
-    out = adjust_across(out, p="p", by="contrast")
-    first = ["outcome", "contrast", "estimate", "se", "ci_low", "ci_high", "p", "p_holm",
-             "p_bh", "g", "g_ci_low", "g_ci_high", "improvement_index"]
-    return out[first + [c for c in out.columns if c not in first]]
+    outcomes per contrast — the contract's ``did`` table (see
+    :func:`mixed_model_by_outcome`, which also gives the fixed effects and EMMs)."""
+    return mixed_model_by_outcome(data, dv, covariates, outcomes=outcomes, alpha=alpha, within=within,
+                                  between=between, subject=subject, engine=engine)["did"]
