@@ -10,6 +10,18 @@ __version__ = "0.1.0"
 
 WAVES = ("T1", "T2", "T3")
 CONDITIONS = ("mentee", "control")
+#: Changes and difference-in-differences contrasts, later minus earlier wave.
+CHANGES = ("T2-T1", "T3-T1", "T3-T2")
+
+
+def is_missing(value) -> bool:
+    """True for None, NaN, pandas' NA/NaT: a cell without a value."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)
+    except (TypeError, ValueError):  # e.g. pd.NA in a boolean context
+        return True
 
 
 class StudyError(Exception):
