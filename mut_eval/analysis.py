@@ -20,7 +20,7 @@ from .panel import Panel, load_panel
 from .results import Results, atomic_dir, write_results
 from .stats.anova import interaction_contrasts, mixed_anova
 from .codebook import codebook_summary
-from .match import match_moderators
+from .match import MATCH_COLUMNS, match_moderators
 from .stats.descriptives import descriptives_table
 from .stats.effects import cluster_correction, sample_table
 from .stats.lmm import did_by_outcome, mixed_model_by_outcome
@@ -54,6 +54,10 @@ def _with_covariates(panel: Panel, covariates: list[str]) -> pd.DataFrame:
     return panel.long.join(panel.students[covariates], on="student_id")
 
 
+def mean_class_size(panel: Panel) -> float:
+    return float(panel.students.groupby(["school", "class"]).size().mean())
+
+
 def with_cluster_correction(did: pd.DataFrame, panel: Panel, icc: float) -> pd.DataFrame:
     """Add the WWC clustering correction of each DiD test as a sensitivity check:
     pupils sit in classes, so with intraclass correlation ρ (WWC default .10 for
@@ -61,7 +65,7 @@ def with_cluster_correction(did: pd.DataFrame, panel: Panel, icc: float) -> pd.D
     t_a = t·√{[(N−2) − 2(n̄−1)ρ] / [(N−2)(1+(n̄−1)ρ)]} with N the pupils in the model and
     n̄ the mean class size (WWC Procedures Handbook 4.1, 2020; Hedges 2007).
     Columns ``t_cluster``, ``df_cluster``, ``p_cluster``, ``icc``."""
-    n_bar = float(panel.students.groupby(["school", "class"]).size().mean())
+    n_bar = mean_class_size(panel)
     rows = [cluster_correction(r.estimate / r.se, r.n_students, n_bar, icc)
             for r in did.itertuples(index=False)]
     return did.assign(t_cluster=[r["t_corrected"] for r in rows], df_cluster=[r["df"] for r in rows],
@@ -75,19 +79,15 @@ def reliability_of(panel: Panel) -> pd.DataFrame:
             items = panel.items.get(w)
             cols = [i for i in scale.items if items is not None and i in items.columns]
             if len(cols) >= 2:
-                data = items[cols]
-                if scale.group == "mentee":
-                    data = data[panel.students.loc[data.index, "condition"].eq("mentee").to_numpy()]
-                data = data.dropna(how="all")
+                data = items[cols].dropna(how="all")
                 if len(data.dropna()) >= 3:
                     sets.append((key, w, data))
     return reliability_table(sets)
 
 
 PUPIL_MODERATORS = ["age", "gender", "ses", "migration_background", "first_generation"]
-MATCH_MODERATORS = ["same_gender", "same_migration_background", "same_ses", "same_first_generation",
-                    "same_study", "interest_overlap", "n_shared", "relationship_quality",
-                    "sessions_attended", "attendance_share", "format", "group_size"]
+# n_shared_known says how many characteristics could be compared: a count, not a moderator.
+MATCH_MODERATORS = [c for c in MATCH_COLUMNS if c != "n_shared_known"]
 
 
 def mentee_moderators(panel: Panel) -> pd.DataFrame:
@@ -234,8 +234,9 @@ def build_meta(study: Study, panel: Panel, options: dict) -> dict:
         "language": study.language, "seed": options["seed"], "n_boot": options["bootstrap"],
         "alpha": options["alpha"], "min_cell": options["min_cell"],
         "n_mentee": int(n.get("mentee", 0)), "n_control": int(n.get("control", 0)),
-        "n_schools": int(panel.students["school"].nunique()),
-        "n_classes": int(panel.students.groupby(["school", "class"]).ngroups),
+        "clustering": {"icc": options.get("icc", 0.10), "mean_class_size": mean_class_size(panel),
+                       "n_classes": int(panel.students.groupby(["school", "class"]).ngroups),
+                       "n_schools": int(panel.students["school"].nunique())},
         "mut_eval_version": __version__, "versions": _versions(),
         "input_hashes": {p.name: _sha256(p) for p in files},
         "codebook_file": Path(panel.codebook.path).name, "codebook": codebook_summary(panel.codebook),
@@ -273,6 +274,8 @@ def run_analysis(study_dir, out, bootstrap: int | None = None, seed: int | None 
     and the PDF. Output appears in ``out`` only when everything succeeded. ``log`` (e.g.
     ``print``) receives the validation warnings and a warning when the default
     pseudonym key is used."""
+    if lang is not None and lang not in ("nl", "en"):
+        raise StudyError(f"report language must be 'nl' or 'en', not {lang!r}")
     check_output_folder(study_dir, out)
     study = load_study(study_dir)
     options = dict(study.analysis)

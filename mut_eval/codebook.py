@@ -60,18 +60,23 @@ def load_codebook(path: str | Path | None = None) -> Codebook:
         raise StudyError(f"{path}: codebook file not found") from None
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise StudyError(f"{path}: codebook is not valid YAML ({e})") from None
+    return codebook_from_dict(raw, str(path))
+
+
+def codebook_from_dict(raw, where: str = "codebook") -> Codebook:
+    """A Codebook from its plain-data form (the YAML file, or :func:`codebook_summary`)."""
     if not isinstance(raw, dict) or not isinstance(raw.get("scales"), dict):
-        raise StudyError(f"{path}: codebook needs a 'scales' mapping")
+        raise StudyError(f"{where}: codebook needs a 'scales' mapping")
     resp = raw.get("response", {}) or {}
     scales = {}
     for key, s in raw["scales"].items():
         if not isinstance(s, dict) or not s.get("items"):
-            raise StudyError(f"{path}: scale '{key}' needs a list of items")
+            raise StudyError(f"{where}: scale '{key}' needs a list of items")
         items = tuple(str(i) for i in s["items"])
         reverse = tuple(str(i) for i in (s.get("reverse") or []))
         bad = [r for r in reverse if r not in items]
         if bad:
-            raise StudyError(f"{path}: scale '{key}': reverse-coded item(s) {bad} are not among its items")
+            raise StudyError(f"{where}: scale '{key}': reverse-coded item(s) {bad} are not among its items")
         scales[key] = Scale(
             key=key, items=items, reverse=reverse,
             waves=tuple(s.get("waves") or ("T1", "T2", "T3")),
@@ -80,7 +85,7 @@ def load_codebook(path: str | Path | None = None) -> Codebook:
         )
     return Codebook(scales=scales, response_min=float(resp.get("min", 1)),
                     response_max=float(resp.get("max", 5)),
-                    min_answered=float(raw.get("min_answered", 0.75)), path=str(path))
+                    min_answered=float(raw.get("min_answered", 0.75)), path=where)
 
 
 def codebook_summary(codebook: Codebook) -> dict:
@@ -99,11 +104,4 @@ def codebook_of(meta: dict | None) -> Codebook:
     raw = (meta or {}).get("codebook")
     if not isinstance(raw, dict) or "scales" not in raw:
         return load_codebook()
-    scales = {k: Scale(key=k, items=tuple(v["items"]), reverse=tuple(v.get("reverse", ())),
-                       waves=tuple(v.get("waves", ())), group=v.get("group", "all"),
-                       outcome=bool(v.get("outcome", True)), label=dict(v.get("label") or {}),
-                       source=v.get("source", ""))
-              for k, v in raw["scales"].items()}
-    resp = raw.get("response", {})
-    return Codebook(scales=scales, response_min=resp.get("min", 1), response_max=resp.get("max", 5),
-                    min_answered=raw.get("min_answered", 0.75))
+    return codebook_from_dict(raw, "results meta")

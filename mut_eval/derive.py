@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import pandas as pd
 
+from . import is_missing
+
 HAVO_OR_HIGHER = {"havo", "vwo", "hbo", "wo"}
 HIGHER_EDUCATION = {"hbo", "wo"}
 VWO_OR_UNIVERSITY = {"vwo", "wo"}
 
 
 def _known(*levels) -> list[str]:
-    return [lv for lv in levels if not (lv is None or (isinstance(lv, float) and lv != lv) or lv == "unknown")]
+    return [lv for lv in levels if not (is_missing(lv) or lv == "unknown")]
 
 
 def ses(education_parent1, education_parent2) -> str:
@@ -46,7 +48,7 @@ def first_generation(education_parent1, education_parent2) -> str:
 
 
 def migration_background(origin) -> str:
-    if origin is None or (isinstance(origin, float) and origin != origin) or origin == "unknown":
+    if is_missing(origin) or origin == "unknown":
         return "unknown"
     return "no" if origin == "dutch" else "yes"
 
@@ -89,7 +91,7 @@ def origin_from_countries(own, parent1, parent2) -> str | None:
     a named country is not in :data:`COUNTRY_ORIGIN`."""
     groups = []
     for c in (own, parent1, parent2):
-        if c is None or (isinstance(c, float) and c != c):
+        if is_missing(c):
             groups.append("unknown")
             continue
         g = COUNTRY_ORIGIN.get(str(c).strip().lower())

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import StudyError
+from . import StudyError, is_missing
 
 
 class TableError(StudyError):
@@ -182,7 +182,7 @@ def _no_cached_values(path: Path, title: str, header: list[str], empty: list[tup
 
 
 def _excel_cell(v):
-    if v is None or (isinstance(v, float) and np.isnan(v)):
+    if is_missing(v):
         return None
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
@@ -208,7 +208,7 @@ def read_sav(path: Path, name: str) -> RawTable:
 def _clean_cells(df: pd.DataFrame) -> pd.DataFrame:
     """Strip white space; empty cells and common missing markers become NA."""
     def clean(v):
-        if v is None or (isinstance(v, float) and np.isnan(v)):
+        if is_missing(v):
             return None
         s = str(v).strip()
         return None if s == "" or s.upper() in {"NA", "N/A", "NAN", "NULL", "#N/A", "."} else s

@@ -21,7 +21,7 @@ import pandas as pd
 from . import CONDITIONS, WAVES, StudyError
 from .codebook import Codebook
 from .privacy import pseudonym_key, pseudonymise
-from .scoring import reverse_code, score_wave
+from .scoring import coded_wave, score_wave
 from .validate import CleanStudy, validate_study
 
 COVARIATES = ["condition", "school", "class", "age", "gender", "origin", "migration_background",
@@ -57,17 +57,23 @@ class Panel:
         ordered = [f"{o}_{w}" for o in self.outcomes for w in WAVES if f"{o}_{w}" in wide.columns]
         return wide[list(cov.columns) + ordered]
 
+    @cached_property
+    def _completers(self) -> dict[str, pd.Index]:
+        n = self.long.groupby(["outcome", "student_id"])["wave"].nunique()
+        full = n[n == len(WAVES)].reset_index()
+        return {o: pd.Index(full.loc[full["outcome"] == o, "student_id"], name="student_id")
+                for o in self.outcomes}
+
+    def completers(self, outcome: str) -> pd.Index:
+        """Pupils scored on ``outcome`` at T1, T2 and T3."""
+        return self._completers.get(outcome, pd.Index([], name="student_id"))
+
     def outcome_data(self, outcome: str, completers: bool = False) -> pd.DataFrame:
         """Long rows of one outcome; with ``completers=True`` only pupils scored at every wave."""
         d = self.long[self.long["outcome"] == outcome]
         if completers:
-            n = d.groupby("student_id")["wave"].nunique()
-            d = d[d["student_id"].isin(n.index[n == len(WAVES)])]
+            d = d[d["student_id"].isin(self.completers(outcome))]
         return d.reset_index(drop=True)
-
-    def completers(self, outcome: str) -> pd.Index:
-        """Pupils scored on ``outcome`` at T1, T2 and T3."""
-        return pd.Index(self.outcome_data(outcome, completers=True)["student_id"].unique(), name="student_id")
 
     @property
     def flow(self) -> pd.DataFrame:
@@ -83,7 +89,7 @@ class Panel:
                 rows.append((c, f"responded_{w}", len(ids & responded[w])))
             rows.append((c, "responded_all_waves", len(ids & set.intersection(*responded.values()))))
             for o in self.outcomes:
-                rows.append((c, f"completers_{o}", len(ids & set(self.completers(o)))))
+                rows.append((c, f"completers_{o}", len(ids.intersection(self.completers(o)))))
         return pd.DataFrame(rows, columns=["condition", "stage", "n"])
 
 
@@ -113,10 +119,15 @@ def build_panel(clean: CleanStudy, key: str | None = None) -> Panel:
     for w in WAVES:
         wave = clean.waves[w]
         file = clean.files[f"wave_{w}"].name
-        scores = score_wave(wave, cb, w)
-        coded = pd.concat([reverse_code(wave[[i for i in s.items if i in wave.columns]], s, cb)
-                           for s in cb.scales.values() if w in s.waves and any(i in wave.columns for i in s.items)]
-                          or [pd.DataFrame(index=wave.index)], axis=1)
+        coded = coded_wave(wave, cb, w)
+        scores = score_wave(wave, cb, w, coded=coded)
+        # Scales asked of mentees only (codebook `group`): a control's answers are not used
+        # (validation warns about them), in scores and in reliability alike.
+        control = (students.loc[wave.index, "condition"] == "control").to_numpy()
+        for key, s in cb.scales.items():
+            if s.group == "mentee" and key in scores.columns:
+                scores.loc[control, key] = np.nan
+                coded.loc[control, [i for i in s.items if i in coded.columns]] = np.nan
         items[w] = coded
         outcome_cols = [o for o in cb.outcomes if o in scores.columns]
         any_score = scores[outcome_cols].notna().any(axis=1) if outcome_cols else pd.Series(False, index=wave.index)
@@ -124,9 +135,8 @@ def build_panel(clean: CleanStudy, key: str | None = None) -> Panel:
             account.append((file, r, "included" if ok else "excluded",
                             "questionnaire scored" if ok else
                             f"fewer than {cb.min_answered:.0%} of the items of every scale answered"))
-        if "relationship_quality" in scores.columns:  # asked of mentees only (codebook group)
-            vals = scores["relationship_quality"]
-            rq = vals[students.loc[vals.index, "condition"].eq("mentee").to_numpy()].dropna()
+        if "relationship_quality" in scores.columns:  # the moderator of the same name
+            rq = scores["relationship_quality"].dropna()
         long = scores[outcome_cols].stack().dropna().rename("score").reset_index()
         long.columns = ["student_id", "outcome", "score"]
         long["wave"] = w

@@ -27,27 +27,43 @@ def score_scale(items: pd.DataFrame, scale: Scale, codebook: Codebook) -> pd.Ser
     present = [i for i in scale.items if i in items.columns]
     if not present:
         return pd.Series(np.nan, index=items.index, name=scale.key)
-    coded = reverse_code(items[present], scale, codebook)
+    return prorated_mean(reverse_code(items[present], scale, codebook), scale, codebook)
+
+
+def prorated_mean(coded: pd.DataFrame, scale: Scale, codebook: Codebook) -> pd.Series:
+    """The scale score from its already reverse-coded item columns (see :func:`score_scale`)."""
     answered = coded.notna().sum(axis=1)
     # Tolerance so that e.g. 0.75 * 4 = 3 answered items counts as enough.
     enough = answered >= codebook.min_answered * len(scale.items) - 1e-9
     return coded.mean(axis=1).where(enough).rename(scale.key)
 
 
-def score_wave(wave: pd.DataFrame, codebook: Codebook, wave_name: str | None = None) -> pd.DataFrame:
+def coded_wave(wave: pd.DataFrame, codebook: Codebook, wave_name: str | None = None) -> pd.DataFrame:
+    """The item answers of one wave file, reverse-coded, for every scale asked at that
+    wave (the input of scoring and of reliability)."""
+    parts = [reverse_code(wave[[i for i in s.items if i in wave.columns]], s, codebook)
+             for s in codebook.scales.values()
+             if (wave_name is None or wave_name in s.waves) and any(i in wave.columns for i in s.items)]
+    return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=wave.index)
+
+
+def score_wave(wave: pd.DataFrame, codebook: Codebook, wave_name: str | None = None,
+               coded: pd.DataFrame | None = None) -> pd.DataFrame:
     """Scale scores for every scale of the codebook found in one wave file.
 
     ``wave`` holds one row per pupil with item columns and/or already-scored scale
     columns named by the scale key. Items win when both are present. Returns a frame
     with the same index and one column per scale that has items or a scored column.
+    ``coded``: the wave's :func:`coded_wave`, when the caller already has it.
     """
+    coded = coded_wave(wave, codebook, wave_name) if coded is None else coded
     scores = {}
     for key, scale in codebook.scales.items():
         if wave_name is not None and wave_name not in scale.waves:
             continue
-        has_items = any(i in wave.columns for i in scale.items)
-        if has_items:
-            scores[key] = score_scale(wave, scale, codebook)
+        present = [i for i in scale.items if i in coded.columns]
+        if present:
+            scores[key] = prorated_mean(coded[present], scale, codebook)
         elif key in wave.columns:
             scores[key] = pd.to_numeric(wave[key], errors="coerce").astype(float)
     return pd.DataFrame(scores, index=wave.index)

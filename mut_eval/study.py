@@ -1,7 +1,8 @@
 """A study folder: its configuration (``study.yaml``) and where its files are.
 
 Without ``study.yaml`` the defaults of the contract apply (section 1). The config may
-give ``name``, ``cohort``, ``language``, ``synthetic``, ``files`` (other file names),
+give ``name``, ``cohort``, ``language``, ``synthetic``, ``randomised`` (were pupils
+assigned to the conditions by lot; default false), ``files`` (other file names),
 ``rename`` (per file: source column -> canonical column), ``recode`` (per column:
 source value -> code), ``codebook`` (path to an instruments YAML) and ``analysis``
 options (``bootstrap``, ``seed``, ``alpha``, ``min_cell``, ``outcomes``, ``moderators``,
@@ -35,7 +36,7 @@ DEFAULT_ANALYSIS = {
     "center": False,           # mean-centre a numeric moderator (PROCESS's centering)
     "staff_edition": False,    # results.xlsx with small cells suppressed, for programme staff
 }
-_KNOWN_KEYS = {"name", "cohort", "language", "synthetic", "files", "rename", "recode",
+_KNOWN_KEYS = {"name", "cohort", "language", "synthetic", "randomised", "files", "rename", "recode",
                "codebook", "analysis", "seed", "description", "pseudonym_key"}
 
 
@@ -128,6 +129,9 @@ def load_study(folder: str | Path) -> Study:
     extra = sorted(p for p in folder.iterdir()
                    if p.is_file() and p.name.startswith("wave_") and p.suffix in EXTENSIONS
                    and p.stem not in {f"wave_{w}" for w in WAVES})
+    for flag in ("synthetic", "randomised"):
+        if not isinstance(cfg.get(flag, False), bool):
+            raise StudyError(f"{cfg_path}: '{flag}' must be true or false, not {cfg[flag]!r}")
     language = str(cfg.get("language", "nl"))
     if language not in ("nl", "en"):
         raise StudyError(f"{cfg_path}: language must be 'nl' or 'en', not '{language}'")

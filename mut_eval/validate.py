@@ -20,7 +20,7 @@ import pandas as pd
 import pandera.pandas as pa
 import yaml
 
-from . import CONDITIONS, WAVES, StudyError
+from . import CONDITIONS, WAVES, StudyError, is_missing
 from .codebook import Codebook, load_codebook
 from .derive import age_at, derive_person, origin_from_countries
 from .io import RawTable, TableError, read_table, to_number
@@ -114,9 +114,7 @@ def _check_for(spec: dict, codebook: Codebook) -> list[pa.Check]:
         return [pa.Check(lambda s, a=tuple(allowed): s.isna() | s.isin(a),
                          error=f"unknown code (allowed: {', '.join(allowed)})")]
     if t in ("number", "integer", "item", "score"):
-        if t == "item":
-            lo, hi = codebook.response_min, codebook.response_max
-        if t == "score":
+        if t in ("item", "score"):
             lo, hi = codebook.response_min, codebook.response_max
         kind = "a whole number" if t in ("integer", "item") else "a number"
         rng = f" from {lo:g} to {hi:g}" if lo is not None and hi is not None else (
@@ -170,7 +168,7 @@ class _Collector:
         self.problems: list[Problem] = []
 
     def add(self, file, row, column, value, rule, severity="error"):
-        if isinstance(value, float) and np.isnan(value):
+        if is_missing(value):
             value = None
         self.problems.append(Problem(file, None if row is None else int(row), column, value, rule, severity))
 
@@ -243,15 +241,13 @@ def _check_table(raw: RawTable, df: pd.DataFrame, columns: dict, required: list[
     except pa.errors.SchemaErrors as e:
         fc = e.failure_cases
         for rec in fc.itertuples(index=False):
-            row = None if rec.index is None or (isinstance(rec.index, float) and np.isnan(rec.index)) else rec.index
+            row = None if is_missing(rec.index) else rec.index
             value = rec.failure_case
             rule = str(rec.check)
             if rule == "not_nullable":
                 rule, value = "a value is required here", None
             out.add(raw.file, row, rec.column, value, rule)
-    key = SPEC["tables"].get(raw.name.split("_")[0] if raw.name.startswith("wave_") else raw.name, {}).get("key")
-    if raw.name.startswith("wave_"):
-        key = "student_id"
+    key = SPEC["tables"]["wave" if raw.name.startswith("wave_") else raw.name]["key"]
     if key and key in df.columns:
         seen: dict = {}
         cond = df["condition"].tolist() if "condition" in df.columns else [None] * len(df)
@@ -423,7 +419,7 @@ def _typed(study, codebook, raws, tables, out: _Collector) -> CleanStudy:
                                     f"{key} is asked of mentees only, but this pupil is a control; "
                                     "the answers are not used", "warning")
 
-    mentors = num(tables["mentors"].copy(), [])
+    mentors = tables["mentors"].copy()
     mentors["file_row"] = raws["mentors"].rows
     mentors = derive_person(mentors)
     matches = num(tables["matches"].copy(), ["group_size", "sessions_planned", "sessions_attended"])
@@ -455,7 +451,7 @@ def _typed(study, codebook, raws, tables, out: _Collector) -> CleanStudy:
         qsort = tables["qsort"].copy()
         qraw = raws["qsort"]
         qsort["file_row"] = qraw.rows
-        cards = [c for c in ("self_efficacy", "motivation", "school_belonging", "help_seeking") if c in qsort]
+        cards = [c for c in SPEC["tables"]["qsort"]["columns"] if c != "student_id" and c in qsort]
         qsort = num(qsort, cards)
         for rec in qsort.itertuples(index=False):
             ranks = [getattr(rec, c) for c in cards]

@@ -89,3 +89,21 @@ def test_a_wave_row_without_any_scale_score_is_excluded_with_a_reason(study):
     # exactly one pupil fewer among the completers of every outcome, in one condition
     assert set(changed.index.get_level_values("stage")) == {f"completers_{o}" for o in panel.outcomes}
     assert (changed == -1).all()
+
+
+def test_mentee_only_scale_answered_by_a_control_is_not_used(study):
+    from conftest import read_csv_text, write_csv_text
+    from mut_eval.validate import validate_study
+    students = read_csv_text(study / "students.csv")
+    wave = read_csv_text(study / "wave_T2.csv")
+    control = wave["student_id"].isin(students.loc[students["condition"] == "control", "student_id"])
+    row = int(control.to_numpy().nonzero()[0][0])
+    for i in range(1, 9):
+        wave.loc[row, f"RQ{i:02d}"] = "5"
+    write_csv_text(wave, study / "wave_T2.csv")
+    assert any("mentees only" in p.rule for p in validate_study(study).warnings)
+    panel, base = load_panel(study), load_panel(EXAMPLE)
+    # the control's answers enter neither the relationship-quality scores nor reliability
+    assert len(panel.relationship_quality) == len(base.relationship_quality) == 122
+    rq_items = [f"RQ{i:02d}" for i in range(1, 9)]
+    assert panel.items["T2"][rq_items].dropna().shape[0] == base.items["T2"][rq_items].dropna().shape[0]

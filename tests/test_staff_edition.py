@@ -48,3 +48,18 @@ def test_bad_options_are_named(study, capsys, bad):
         "  min_cell: 10\n", f"  min_cell: 10\n  {bad}\n"), encoding="utf-8")
     assert main(["validate", str(study)]) == 2
     assert bad.split(":")[0] in capsys.readouterr().err
+
+
+def test_randomised_flag_must_be_a_boolean(study, capsys):
+    (study / "study.yaml").write_text((study / "study.yaml").read_text(encoding="utf-8")
+                                      + "randomised: sometimes\n", encoding="utf-8")
+    assert main(["validate", str(study)]) == 2
+    assert "randomised" in capsys.readouterr().err
+
+
+def test_report_language_is_checked_before_any_work(study, tmp_path):
+    from mut_eval import StudyError
+    from mut_eval.analysis import run_analysis
+    with pytest.raises(StudyError, match="'nl' or 'en'"):
+        run_analysis(study, tmp_path / "out", report=True, lang="de")
+    assert not (tmp_path / "out").exists()
