@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import CONDITIONS, WAVES, StudyError, __version__
+from . import CHANGES, CONDITIONS, WAVES, StudyError, __version__
 from .panel import Panel, load_panel
 from .results import Results, atomic_dir, write_results
 from .stats.anova import interaction_contrasts, mixed_anova
@@ -34,11 +34,11 @@ PACKAGES = ("mut-eval", "numpy", "pandas", "scipy", "statsmodels", "pingouin", "
             "seaborn", "typst", "pyreadstat", "openpyxl")
 
 
-def _by_outcome(panel: Panel, fn, completers: bool = False, **kw) -> pd.DataFrame:
+def _by_outcome(panel: Panel, fn, **kw) -> pd.DataFrame:
     """Run a single-outcome analysis for every outcome and stack with an ``outcome`` column."""
     parts = []
     for o in panel.outcomes:
-        d = panel.outcome_data(o, completers=completers)
+        d = panel.outcome_data(o)
         try:
             t = fn(d, **kw)
         except StudyError as e:  # say which analysis of which outcome could not be estimated
@@ -110,7 +110,7 @@ def moderation_tables(panel: Panel, options: dict) -> dict[str, pd.DataFrame]:
     # A prespecified test that names nothing real would silently never be flagged.
     for spec in options.get("prespecified_moderators") or ():
         for key, allowed in (("moderator", list(moderators.columns)), ("outcome", panel.codebook.outcomes),
-                             ("change", ["T2-T1", "T3-T1", "T3-T2"])):
+                             ("change", list(CHANGES))):
             if spec.get(key) not in (None, "*", *allowed):
                 raise StudyError(f"study.yaml: analysis.prespecified_moderators: unknown {key} "
                                  f"{spec.get(key)!r}; allowed: {', '.join(allowed)}")
@@ -193,8 +193,9 @@ def analyze(panel: Panel, options: dict) -> Results:
     t["reliability"] = reliability_of(panel)
     t["descriptives"] = descriptives_table(panel.long)
     t["sample"] = sample_table(panel.students)
-    t["mixed_anova"] = _by_outcome(panel, mixed_anova, completers=True)
-    t["interaction_contrasts"] = _by_outcome(panel, interaction_contrasts, completers=True)
+    # both restrict themselves to the completers of the outcome (complete cases, as SPSS)
+    t["mixed_anova"] = _by_outcome(panel, mixed_anova)
+    t["interaction_contrasts"] = _by_outcome(panel, interaction_contrasts)
     t.update(mixed_model_by_outcome(panel.long, outcomes=panel.outcomes, alpha=options["alpha"]))
     t["did"] = with_cluster_correction(t["did"], panel, options.get("icc", 0.10))
     covariates = list(options.get("covariates") or [])
