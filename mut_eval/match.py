@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import StudyError
+from . import StudyError, is_missing
 
 #: The characteristics compared one-to-one (pupil column, mentor column, output column).
 SAME_CHARACTERISTICS = (
@@ -61,7 +61,7 @@ _UNKNOWN = {"", "unknown", "nan", "none", "onbekend"}
 
 def _norm(value) -> str | None:
     """Comparable form of a code or free text; None when unknown or missing."""
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+    if is_missing(value):
         return None
     s = " ".join(str(value).split()).casefold()
     return None if s in _UNKNOWN else s
@@ -156,8 +156,8 @@ def match_moderators(students: pd.DataFrame, mentors: pd.DataFrame, matches: pd.
         rq = relationship_quality.copy()
         rq.index = rq.index.astype(str)
         out["relationship_quality"] = pd.to_numeric(rq.reindex(ids), errors="coerce").to_numpy(float)
-    planned = pd.to_numeric(m.get("sessions_planned"), errors="coerce") if "sessions_planned" in m else np.nan
-    attended = pd.to_numeric(m.get("sessions_attended"), errors="coerce") if "sessions_attended" in m else np.nan
+    planned = pd.to_numeric(m["sessions_planned"], errors="coerce") if "sessions_planned" in m else np.nan
+    attended = pd.to_numeric(m["sessions_attended"], errors="coerce") if "sessions_attended" in m else np.nan
     out["sessions_attended"] = attended
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.asarray(attended, float) / np.asarray(planned, float)

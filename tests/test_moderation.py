@@ -405,7 +405,58 @@ def test_did_by_moderator_against_lme4_emmeans(name, kw, engine):
     assert (out.n_students == LONG.student_id.nunique()).all() and (out.n_obs == len(LONG)).all()
     assert list(out.columns) == ["moderator", "probe", "w", "contrast", "estimate", "se", "z",
                                  "ci_low", "ci_high", "p", "p_interaction", "chi2_interaction",
-                                 "df_interaction", "n_students", "n_obs", "converged"]
+                                 "df_interaction", "n_students", "n_obs", "converged", "n_level",
+                                 "n_level_mentee", "n_level_control"]
+
+
+def _small_did_data():
+    """Pupils p00..p15 with scores at T1-T3 (seeded noise): ses low for p00-p05 (3 mentees,
+    3 controls), high for p06-p13 (4 + 4), 'unknown' for p14 and p15 (missing W). A
+    sixteenth pupil p16 has an ses value but no scores."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for i in range(16):
+        cond = "mentee" if i % 2 == 0 else "control"
+        for t, wave in enumerate(("T1", "T2", "T3")):
+            rows.append((f"p{i:02d}", cond, wave, 3.0 + 0.1 * t + rng.normal(0, 0.5)))
+    long = pd.DataFrame(rows, columns=["student_id", "condition", "wave", "score"])
+    ses = pd.Series(["low"] * 6 + ["high"] * 8 + ["unknown"] * 2 + ["low"],
+                    index=[f"p{i:02d}" for i in range(17)], name="ses")
+    return long, ses
+
+
+def test_did_by_moderator_n_level_hand_count():
+    long, ses = _small_did_data()
+    out = did_by_moderator(long, ses, levels=["low", "high"])
+    # by hand: low = p00..p05 = 6 pupils (p16 has no scores), high = p06..p13 = 8 pupils;
+    # the two 'unknown' pupils are not in the model. Three contrasts per level.
+    assert list(out.probe) == ["low"] * 3 + ["high"] * 3
+    assert list(out.n_level) == [6.0] * 3 + [8.0] * 3
+    # by condition (even = mentee): low 3 + 3, high 4 + 4
+    assert list(out.n_level_mentee) == [3.0] * 3 + [4.0] * 3
+    assert list(out.n_level_control) == [3.0] * 3 + [4.0] * 3
+    assert (out.n_students == 14).all()
+    # a dichotomous numeric W: value 0 for p00..p09 (10 pupils), 1 for p10..p15 (6)
+    dich = pd.Series([0.0] * 10 + [1.0] * 6, index=[f"p{i:02d}" for i in range(16)], name="x")
+    out = did_by_moderator(long, dich)
+    assert list(out.probe) == ["0"] * 3 + ["1"] * 3
+    assert list(out.n_level) == [10.0] * 3 + [6.0] * 3
+    assert list(out.n_level_mentee) == [5.0] * 3 + [3.0] * 3   # p00..p09: 5 even; p10..p15: 3 even
+    # a continuous W: M-1SD / M / M+1SD are not groups of pupils
+    cont = pd.Series(np.arange(16.0), index=dich.index, name="age")
+    assert did_by_moderator(long, cont).n_level.isna().all()
+
+
+def test_did_by_moderator_checks_the_long_data():
+    long, ses = _small_did_data()
+    with pytest.raises(StudyError, match="more than one score"):
+        did_by_moderator(pd.concat([long, long.iloc[[0]]]), ses)
+    bad = long.copy()
+    bad.loc[0, "condition"] = "control"
+    with pytest.raises(StudyError, match="more than one value of 'condition'"):
+        did_by_moderator(bad, ses)
+    with pytest.raises(StudyError, match="unknown condition"):
+        did_by_moderator(long.replace({"condition": {"control": "waitlist"}}), ses)
 
 
 def test_did_by_moderator_not_estimable_is_skipped():

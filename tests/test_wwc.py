@@ -158,3 +158,21 @@ def test_attrition_input_errors():
         attrition(d, {"mentee": 10})
     with pytest.raises(StudyError, match="more pupils analysed"):
         attrition(d, {"mentee": 5, "control": 10})
+
+
+def test_long_data_errors():
+    d = _panel(10, 10, ("T1", "T2"), ("T1", "T2"))
+    with pytest.raises(StudyError, match="outcomes"):
+        baseline_equivalence(pd.concat([d.assign(outcome="a"), d.assign(outcome="b")]))
+    with pytest.raises(StudyError, match="not found"):
+        baseline_equivalence(d.drop(columns="score"))
+    with pytest.raises(StudyError, match="unknown condition"):
+        baseline_equivalence(d.replace({"condition": {"control": "waitlist"}}))
+    with pytest.raises(StudyError, match="unknown wave"):
+        attrition(d.replace({"wave": {"T2": "T4"}}), {"mentee": 10, "control": 10})
+    with pytest.raises(StudyError, match="'m0' has more than one score at wave 'T1'"):
+        baseline_equivalence(pd.concat([d, d.iloc[[0]]]))
+    two = d.copy()
+    two.loc[0, "condition"] = "control"  # m0 at T1
+    with pytest.raises(StudyError, match="'m0' has more than one value of 'condition'"):
+        attrition(two, {"mentee": 10, "control": 10})

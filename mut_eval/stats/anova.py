@@ -19,6 +19,7 @@ from scipy import stats
 
 from .. import CONDITIONS, WAVES, StudyError
 from .levels import ordered_levels
+from .longdata import check_long
 from .multiplicity import holm
 
 __all__ = ["mixed_anova", "interaction_contrasts", "wide_complete"]
@@ -39,11 +40,8 @@ def wide_complete(data: pd.DataFrame, dv: str = "score", within: str = "wave",
     ``n_excluded``, ``n_per_group`` and ``subjects`` (ids of the rows of ``Y``).
     Vectorised (factorize + scatter) so it is fast for tens of thousands of pupils.
     """
-    missing = [c for c in (dv, within, between, subject) if c not in data.columns]
-    if missing:
-        raise StudyError(f"mixed ANOVA: column(s) {missing} not found in the data")
-    d = data[[subject, within, between, dv]]
-    d = d[d[dv].notna() & d[within].notna() & d[between].notna()]
+    d = check_long(data, dv, within, between, subject, "mixed ANOVA",
+                   conditions=None, waves=None, as_str=False)
     if within_levels is None:
         within_levels = ordered_levels(d[within], WAVES)
     else:
@@ -56,26 +54,17 @@ def wide_complete(data: pd.DataFrame, dv: str = "score", within: str = "wave",
     b_code = pd.Categorical(d[between], categories=between_levels).codes.astype(np.int64)
     n_subj = len(subj_ids)
 
+    # check_long guarantees one score per cell and one between level per subject
     cell = subj_code.astype(np.int64) * k + w_code
     counts = np.bincount(cell, minlength=n_subj * k)
-    if counts.max(initial=0) > 1:
-        dup = subj_ids[np.flatnonzero(counts > 1)[0] // k]
-        raise StudyError(f"mixed ANOVA: subject {dup!r} has more than one {dv!r} value "
-                         f"at the same level of {within!r}")
-    # Every row of a subject must carry the same between level.
-    g_min = np.full(n_subj, np.iinfo(np.int64).max)
-    g_max = np.full(n_subj, -1)
-    np.minimum.at(g_min, subj_code, b_code)
-    np.maximum.at(g_max, subj_code, b_code)
-    if np.any(g_min != g_max):
-        bad = subj_ids[np.flatnonzero(g_min != g_max)[0]]
-        raise StudyError(f"mixed ANOVA: subject {bad!r} has more than one value of {between!r}")
+    g_of = np.empty(n_subj, dtype=np.int64)
+    g_of[subj_code] = b_code
 
     Y = np.full(n_subj * k, np.nan)
     Y[cell] = d[dv].to_numpy(dtype=float)
     Y = Y.reshape(n_subj, k)
     complete = counts.reshape(n_subj, k).all(axis=1)
-    group = g_min[complete]
+    group = g_of[complete]
     info = {
         "n_input": int(n_subj),
         "n_excluded": int(n_subj - complete.sum()),
@@ -294,8 +283,5 @@ def interaction_contrasts(data: pd.DataFrame, dv: str = "score", within: str = "
         rows.append((label, est, float(F), float(df1), float(df2),
                      float(stats.f.sf(F, df1, df2)), N))
     out = pd.DataFrame(rows, columns=["contrast", "estimate", "F", "df1", "df2", "p_unc", "n"])
-    ok = out["p_unc"].notna().to_numpy()
-    p_holm = np.full(len(out), np.nan)
-    p_holm[ok] = holm(out.loc[ok, "p_unc"].to_numpy())
-    out["p_holm"] = p_holm
+    out["p_holm"] = holm(out["p_unc"].to_numpy())
     return out[CONTRAST_COLUMNS]

@@ -217,11 +217,8 @@ def sample_table(students: pd.DataFrame, between: str = "condition") -> pd.DataF
                    statistic=np.nan, df=np.nan, test="none", p=np.nan, std_diff=np.nan,
                    min_expected=np.nan)
         if am.size > 1 and ac.size > 1:
-            res = stats.ttest_ind(am, ac, equal_var=False)
-            va, vc = am.var(ddof=1) / am.size, ac.var(ddof=1) / ac.size
-            # Welch–Satterthwaite df (R t.test)
-            row.update(statistic=float(res.statistic), p=float(res.pvalue),
-                       df=(va + vc) ** 2 / (va ** 2 / (am.size - 1) + vc ** 2 / (ac.size - 1)),
+            res = stats.ttest_ind(am, ac, equal_var=False)  # .df: Welch–Satterthwaite, as R t.test
+            row.update(statistic=float(res.statistic), p=float(res.pvalue), df=float(res.df),
                        test="welch_t")
             s = pooled_sd(am, ac)
             row["std_diff"] = (am.mean() - ac.mean()) / s if s > 0 else np.nan

@@ -50,6 +50,7 @@ from scipy import linalg, optimize, stats
 
 from .. import CONDITIONS, WAVES, StudyError
 from .effects import improvement_index, omega_correction, pooled_sd
+from .longdata import change_pairs, check_long, single_outcome
 from .multiplicity import benjamini_hochberg, holm
 
 __all__ = [
@@ -64,10 +65,8 @@ __all__ = [
     "did_by_outcome",
     "mixed_model_by_outcome",
     "adjust_across",
-    "DID_CONTRASTS",
 ]
 
-DID_CONTRASTS = (("T1", "T2"), ("T1", "T3"), ("T2", "T3"))
 FIXED_COLUMNS = ["term", "estimate", "se", "z", "p", "ci_low", "ci_high", "converged",
                  "sigma2_student", "sigma2_resid", "n_students", "n_obs"]
 EMM_COLUMNS = ["condition", "wave", "emm", "se", "ci_low", "ci_high", "n"]
@@ -109,40 +108,15 @@ class LMMFit:
 # ---------------------------------------------------------------------------
 # data preparation
 # ---------------------------------------------------------------------------
-def _single_outcome(data: pd.DataFrame, who: str):
-    if "outcome" in data.columns:
-        outs = pd.unique(data["outcome"].dropna())
-        if len(outs) > 1:
-            raise StudyError(f"{who}: data hold {len(outs)} outcomes "
-                             f"({', '.join(map(str, outs[:5]))}...); filter to one outcome")
-        return outs[0] if len(outs) == 1 else None
-    return None
-
-
 def _prepare(data, dv, covariates, within, between, subject, who):
     covariates = tuple([covariates] if isinstance(covariates, str) else covariates)
-    need = [subject, between, within, dv, *covariates]
-    missing = [c for c in need if c not in data.columns]
-    if missing:
-        raise StudyError(f"{who}: column(s) {missing} not found in the data")
-    d = data[need].copy()
-    d[dv] = pd.to_numeric(d[dv], errors="coerce")
-    d = d[d[[subject, between, within, dv]].notna().all(axis=1)]
+    d = check_long(data, dv, within, between, subject, who, extra=covariates)
     if covariates:
         d = d[d[list(covariates)].notna().all(axis=1)]
     if d.empty:
         raise StudyError(f"{who}: no scores to analyse")
-    d[subject] = d[subject].astype(str)
-    cond = d[between].astype(str).to_numpy(dtype=object)
-    wave = d[within].astype(str).to_numpy(dtype=object)
-    bad = set(cond) - set(CONDITIONS)
-    if bad:
-        raise StudyError(f"{who}: unknown {between} value(s) {sorted(bad)}; "
-                         f"expected {list(CONDITIONS)}")
-    bad = set(wave) - set(WAVES)
-    if bad:
-        raise StudyError(f"{who}: unknown {within} value(s) {sorted(bad)}; "
-                         f"expected {list(WAVES)}")
+    cond = d[between].to_numpy(dtype=object)
+    wave = d[within].to_numpy(dtype=object)
     waves = tuple(w for w in WAVES if w in set(wave))
     if len(waves) < 2 or waves[0] != "T1":
         raise StudyError(f"{who}: need T1 and at least one later wave (found {list(waves)})")
@@ -154,15 +128,7 @@ def _prepare(data, dv, covariates, within, between, subject, who):
     if empty:
         raise StudyError(f"{who}: no scores for {', '.join(empty)}")
     ids, gcode = np.unique(d[subject].to_numpy(dtype=object), return_inverse=True)
-    # one score per pupil and wave, one condition per pupil
-    key = gcode.astype(np.int64) * len(WAVES) + pd.Index(WAVES).get_indexer(wave)
-    if np.unique(key).size != key.size:
-        raise StudyError(f"{who}: some pupils have more than one score at a wave")
     is_m = (cond == "mentee").astype(float)
-    per_pupil = np.bincount(gcode, weights=is_m, minlength=ids.size)
-    n_i = np.bincount(gcode, minlength=ids.size)
-    if np.any((per_pupil > 0) & (per_pupil < n_i)):
-        raise StudyError(f"{who}: some pupils are in both conditions")
     if ids.size == len(d):
         raise StudyError(f"{who}: every pupil has a single score; a random-intercept "
                          "model needs repeated measurements")
@@ -423,7 +389,7 @@ def fit_lmm(data: pd.DataFrame, dv: str = "score", covariates=(), *, within: str
     the random intercept, default) or ``"statsmodels"`` (MixedLM) — see the module
     docstring. Raises :class:`~mut_eval.StudyError` when the model is not estimable.
     """
-    _single_outcome(data, "mixed model")
+    single_outcome(data, "mixed model")
     y, X, names, g, G, waves, grid, cell_n = _prepare(
         data, dv, covariates, within, between, subject, "mixed model")
     try:
@@ -522,7 +488,7 @@ def did(data: pd.DataFrame, dv: str = "score", covariates=(), *, alpha: float = 
     n_students, n_obs, converged`` — preceded by ``outcome`` when the data carry a single
     ``outcome`` value. Adjust p across outcomes with :func:`adjust_across`.
     """
-    outcome = _single_outcome(data, "difference-in-differences")
+    outcome = single_outcome(data, "difference-in-differences")
     f = _get_fit(data, dv, covariates, within, between, subject, engine, fit)
     beta, V = f.params.to_numpy(), f.cov.to_numpy()
 
@@ -536,9 +502,7 @@ def did(data: pd.DataFrame, dv: str = "score", covariates=(), *, alpha: float = 
     omega = omega_correction(n_t1) if n_t1 > 2 else float("nan")
 
     rows = []
-    for a, b in DID_CONTRASTS:
-        if a not in f.waves or b not in f.waves:
-            continue
+    for b, a in change_pairs(f.waves):
         dm = f.design_row("mentee", b) - f.design_row("mentee", a)
         dc = f.design_row("control", b) - f.design_row("control", a)
         L = dm - dc

@@ -62,11 +62,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .. import WAVES, StudyError
+from .. import CHANGES, CONDITIONS, WAVES, StudyError, is_missing
+from .longdata import change_pairs, check_long
 from .multiplicity import benjamini_hochberg
 
 HC_TYPES = ("HC0", "HC1", "HC2", "HC3", "HC4")
-CHANGES = ("T2-T1", "T3-T1", "T3-T2")
 PROBE_LABELS = {"moments": ("M-1SD", "M", "M+1SD"), "percentiles": ("P16", "P50", "P84")}
 PROCESS_PERCENTILES = (0.16, 0.50, 0.84)
 #: Rows in PROCESS's Johnson–Neyman table (grid points + JN points).
@@ -97,6 +97,7 @@ SKIPPED_COLUMNS = ["outcome", "change", "moderator", "n", "reason"]
 DID_COLUMNS = [
     "moderator", "probe", "w", "contrast", "estimate", "se", "z", "ci_low", "ci_high", "p",
     "p_interaction", "chi2_interaction", "df_interaction", "n_students", "n_obs", "converged",
+    "n_level", "n_level_mentee", "n_level_control",
 ]
 
 
@@ -130,18 +131,16 @@ def process_percentiles(x, q: Sequence[float] = PROCESS_PERCENTILES) -> np.ndarr
 
 
 def cell_seed(seed: int, *key: str) -> int:
-    """A 64-bit seed derived from ``seed`` and the cell's labels (outcome, change,
-    moderator), so a cell's bootstrap does not depend on the order of the grid."""
+    """A 64-bit seed derived from ``seed`` and the labels ``key`` (the first 8 bytes of
+    the SHA-256 of ``seed`` and ``key`` joined). :func:`moderation_grid` seeds its one
+    draw of mentee resamples, shared by every cell of the grid, with
+    ``cell_seed(seed, "pupils")``."""
     text = "\x1f".join([str(int(seed)), *map(str, key)])
     return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
 
 
 def _level_sort_key(level: str):
     return (LEVEL_ORDER.index(level) if level in LEVEL_ORDER else len(LEVEL_ORDER), str(level))
-
-
-def _is_missing(v) -> bool:
-    return v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
 
 
 def _normalise_hc(hc) -> str | None:
@@ -260,7 +259,7 @@ def _prepare_w(values: pd.Series, categorical, levels, missing_codes) -> tuple[p
         if isinstance(values.dtype, pd.CategoricalDtype) and levels is None:
             levels = [str(c) for c in values.cat.categories]
         missing = {str(m) for m in missing_codes}
-        s = pd.Series([np.nan if _is_missing(v) or str(v) in missing else str(v) for v in values],
+        s = pd.Series([np.nan if is_missing(v) or str(v) in missing else str(v) for v in values],
                       index=values.index, dtype=object)
         observed = sorted(set(s.dropna()), key=_level_sort_key)
         if levels is None:
@@ -275,6 +274,27 @@ def _prepare_w(values: pd.Series, categorical, levels, missing_codes) -> tuple[p
     s = s.where(np.isfinite(s))
     kind = "dichotomous" if s.dropna().nunique() == 2 else "continuous"
     return s, kind, None
+
+
+def _probes(values: np.ndarray, kind: str, probe: str, levels: list | None = None):
+    """Probe points of W: (w, labels, n_level).
+
+    Categorical W: each level (``w`` NaN); dichotomous W: its two values; continuous W:
+    M − 1SD, M, M + 1SD (SD on n − 1) or the PROCESS percentiles P16/P50/P84.
+    ``n_level`` counts the cases of ``values`` at each level or value (NaN for the
+    probes of a continuous W)."""
+    if kind == "categorical":
+        n = np.array([(values == lv).sum() for lv in levels], float)
+        return np.full(len(levels), np.nan), list(levels), n
+    if kind == "dichotomous":
+        w, n = np.unique(values, return_counts=True)
+        return w, [f"{v:g}" for v in w], n.astype(float)
+    if probe == "moments":
+        m, sd = values.mean(), values.std(ddof=1)
+        w = np.array([m - sd, m, m + sd])
+    else:
+        w = process_percentiles(values)
+    return w, list(PROBE_LABELS[probe]), np.full(w.size, np.nan)
 
 
 def _empty(columns) -> pd.DataFrame:
@@ -379,10 +399,8 @@ def moderation(data: pd.DataFrame, y: str, w: str, *, categorical: bool | None =
         X = np.column_stack([np.ones(n), ind[:, 1:]])
         terms = [f"{w}[{l}]" for l in lv[1:]]
         L_terms = np.eye(X.shape[1])[1:]
-        probe_labels = list(lv)
-        probe_w = np.full(len(lv), np.nan)
+        probe_w, probe_labels, n_level = _probes(wv, kind, probe, lv)
         L_probe = np.column_stack([np.ones(len(lv)), np.eye(len(lv))[:, 1:]])
-        n_level = ind.sum(axis=0)
         outside = np.zeros(len(lv), bool)
         c = 0.0
     else:
@@ -392,19 +410,7 @@ def moderation(data: pd.DataFrame, y: str, w: str, *, categorical: bool | None =
         terms = [w]
         L_terms = np.array([[0.0, 1.0]])
         ind = None
-        if kind == "dichotomous":
-            probe_w = np.unique(wf)
-            probe_labels = [f"{v:g}" for v in probe_w]
-            n_level = np.array([(wf == v).sum() for v in probe_w], float)
-        elif probe == "moments":
-            m, sd = wf.mean(), wf.std(ddof=1)
-            probe_w = np.array([m - sd, m, m + sd])
-            probe_labels = list(PROBE_LABELS["moments"])
-            n_level = np.full(3, np.nan)
-        else:
-            probe_w = process_percentiles(wf)
-            probe_labels = list(PROBE_LABELS["percentiles"])
-            n_level = np.full(3, np.nan)
+        probe_w, probe_labels, n_level = _probes(wf, kind, probe)
         outside = (probe_w < wf.min()) | (probe_w > wf.max())
         L_probe = np.column_stack([np.ones(probe_w.size), probe_w - c])
 
@@ -739,11 +745,15 @@ def did_by_moderator(data: pd.DataFrame, moderator_values: pd.Series | pd.DataFr
     Returns
     -------
     DataFrame with ``moderator, probe, w, contrast, estimate, se, z, ci_low, ci_high, p,
-    p_interaction, chi2_interaction, df_interaction, n_students, n_obs, converged``.
-    Raises :class:`ModerationSkipped` when the model is not estimable (fewer than two
+    p_interaction, chi2_interaction, df_interaction, n_students, n_obs, converged,
+    n_level, n_level_mentee, n_level_control``. ``n_level``: the number of pupils in the
+    model (both conditions) with that level of a categorical W or that value of a
+    dichotomous W; ``n_level_mentee`` / ``n_level_control`` split it by condition (the
+    smaller one is what small-cell suppression must look at); all NaN for the M ± 1SD /
+    percentile probes of a continuous W. Raises :class:`ModerationSkipped` when the model is not estimable (fewer than two
     levels observed, or a rank-deficient design, e.g. a level only in one condition).
     """
-    from .lmm import RankDeficientDesign, reml_random_intercept
+    from .lmm import RankDeficientDesign, _wald, reml_random_intercept
 
     if probe not in PROBE_LABELS:
         raise StudyError(f"probe must be 'moments' or 'percentiles', not {probe!r}")
@@ -754,16 +764,12 @@ def did_by_moderator(data: pd.DataFrame, moderator_values: pd.Series | pd.DataFr
     else:
         wser = moderator_values
         w = w or str(wser.name)
-    need = {subject, "condition", "wave", dv}
-    if not need <= set(data.columns):
-        raise StudyError(f"did_by_moderator: data needs the columns {sorted(need)}")
     wser = wser.copy()
     wser.index = wser.index.astype(str)
     ws, kind, lv = _prepare_w(wser, categorical, levels, missing_codes)
-    d = data[[subject, "condition", "wave", dv]].copy()
-    d[subject] = d[subject].astype(str)
+    d = check_long(data, dv, "wave", "condition", subject, "did_by_moderator")
     d["W"] = d[subject].map(ws)
-    d = d[d[dv].notna() & d["W"].notna()]
+    d = d[d["W"].notna()]
     # unique() first: iterating a long string column element by element is slow
     conds = set(d["condition"].unique())
     if not {"mentee", "control"} <= conds:
@@ -785,9 +791,8 @@ def did_by_moderator(data: pd.DataFrame, moderator_values: pd.Series | pd.DataFr
         def wcols(vals):
             return (np.asarray(vals, object)[:, None] == dummies[None, :]).astype(float)
 
-        probe_labels = list(lv)
+        probe_w, probe_labels, n_level = _probes(pupils["W"].to_numpy(object), kind, probe, lv)
         probe_vals = list(lv)
-        probe_w = [np.nan] * len(lv)
     else:
         wv = pupils["W"].astype(float).to_numpy()
         c = wv.mean()
@@ -795,18 +800,16 @@ def did_by_moderator(data: pd.DataFrame, moderator_values: pd.Series | pd.DataFr
         def wcols(vals):
             return (np.asarray(vals, float) - c)[:, None]
 
-        if kind == "dichotomous":
-            probe_w = list(np.unique(wv))
-            probe_labels = [f"{v:g}" for v in probe_w]
-        elif probe == "moments":
-            sd = wv.std(ddof=1)
-            probe_w = [c - sd, c, c + sd]
-            probe_labels = list(PROBE_LABELS["moments"])
-        else:
-            probe_w = list(process_percentiles(wv))
-            probe_labels = list(PROBE_LABELS["percentiles"])
-        probe_vals = probe_w
+        probe_w, probe_labels, n_level = _probes(wv, kind, probe)
+        probe_vals = list(probe_w)
 
+    # A DiD at a level compares mentees and controls of that level: both groups must be
+    # large enough to show to staff, so count them separately.
+    if kind == "continuous":
+        per_condition = {c: np.full(len(probe_vals), np.nan) for c in CONDITIONS}
+    else:
+        per_condition = {c: np.array([((pupils["W"] == v) & (pupils["condition"] == c)).sum()
+                                      for v in probe_vals], float) for c in CONDITIONS}
     later_waves = waves[1:]
 
     def design(cond, wave, wvals):
@@ -837,8 +840,7 @@ def did_by_moderator(data: pd.DataFrame, moderator_values: pd.Series | pd.DataFr
     df_int = int(three_way.size)
     p_int = float(stats.chi2.sf(chi2, df_int))
 
-    pairs = [(later, earlier) for i, earlier in enumerate(waves) for later in waves[i + 1:]]
-    pairs.sort(key=lambda pr: (WAVES.index(pr[0]), WAVES.index(pr[1])))
+    pairs = change_pairs(waves)
     # one contrast row L per probe × pair: (m, later) − (m, earlier) − (c, later) + (c, earlier)
     n_rows = len(probe_vals) * len(pairs)
     cells = [(cd, wave, pv) for pv in probe_vals for later, earlier in pairs
@@ -848,15 +850,15 @@ def did_by_moderator(data: pd.DataFrame, moderator_values: pd.Series | pd.DataFr
     L = R[:, 0] - R[:, 1] - R[:, 2] + R[:, 3]
     est = L @ beta
     se = np.sqrt(np.einsum("ij,jk,ik->i", L, cov, L))
-    z = est / se
-    zcrit = stats.norm.ppf(1 - alpha / 2)
+    z, p, lo, hi = _wald(est, se, alpha)
     return pd.DataFrame({
         "moderator": w,
         "probe": [lab for lab in probe_labels for _ in pairs],
         "w": np.repeat(np.asarray(probe_w, float), len(pairs)),
         "contrast": [f"{later}-{earlier}" for _ in probe_labels for later, earlier in pairs],
-        "estimate": est, "se": se, "z": z, "ci_low": est - zcrit * se, "ci_high": est + zcrit * se,
-        "p": 2 * stats.norm.sf(np.abs(z)), "p_interaction": p_int, "chi2_interaction": chi2,
+        "estimate": est, "se": se, "z": z, "ci_low": lo, "ci_high": hi,
+        "p": p, "p_interaction": p_int, "chi2_interaction": chi2,
         "df_interaction": df_int, "n_students": int(fit.n_groups), "n_obs": int(fit.n_obs),
-        "converged": bool(fit.converged),
+        "converged": bool(fit.converged), "n_level": np.repeat(n_level, len(pairs)),
+        **{f"n_level_{c}": np.repeat(per_condition[c], len(pairs)) for c in CONDITIONS},
     }, columns=DID_COLUMNS)

@@ -16,8 +16,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import CONDITIONS, WAVES, StudyError
+from .. import WAVES, StudyError
 from .effects import hedges_g
+from .longdata import change_pairs, check_long, single_outcome
 
 __all__ = [
     "ATTRITION_BOUNDARY",
@@ -26,10 +27,7 @@ __all__ = [
     "wwc_band",
     "baseline_equivalence",
     "attrition",
-    "CONTRASTS",
 ]
-
-CONTRASTS = (("T1", "T2"), ("T1", "T3"), ("T2", "T3"))
 
 # WWC attrition boundary: Standards Handbook Version 4.1 (2020), Table II.1 ("Highest
 # differential attrition rate for a sample to maintain low attrition, by overall
@@ -103,8 +101,14 @@ def attrition_rating(overall, differential, assumption: str = "cautious",
     is missing).
     """
     o = np.asarray(overall, dtype=float)
+    return _rating(o, differential, attrition_boundary(100 * o, assumption, method))
+
+
+def _rating(overall, differential, boundary):
+    """:func:`attrition_rating` given the boundary (percentage points) at ``overall``."""
+    o = np.asarray(overall, dtype=float)
     d = np.asarray(differential, dtype=float)
-    bound = np.asarray(attrition_boundary(100 * o, assumption, method), dtype=float)
+    bound = np.asarray(boundary, dtype=float)
     low = np.isfinite(bound) & (100 * d <= bound + _TOL)
     out = np.where(low, "low", "high").astype(object)
     out = np.where(np.isfinite(o) & np.isfinite(d), out, None)
@@ -126,29 +130,13 @@ def wwc_band(g):
 
 
 def _wide(data, dv, within, between, subject, who):
-    if "outcome" in data.columns and data["outcome"].dropna().nunique() > 1:
-        raise StudyError(f"{who}: data hold several outcomes; filter to one outcome")
-    missing = [c for c in (dv, within, between, subject) if c not in data.columns]
-    if missing:
-        raise StudyError(f"{who}: column(s) {missing} not found in the data")
-    d = data[[subject, between, within, dv]].copy()
-    d[dv] = pd.to_numeric(d[dv], errors="coerce")
-    d = d[d.notna().all(axis=1)]
-    d[subject] = d[subject].astype(str)
-    d[within] = d[within].astype(str)
-    d[between] = d[between].astype(str)
-    bad = set(d[between]) - set(CONDITIONS)
-    if bad:
-        raise StudyError(f"{who}: unknown {between} value(s) {sorted(bad)}")
-    if d.duplicated([subject, within]).any():
-        raise StudyError(f"{who}: some pupils have more than one score at a wave")
-    by_pupil = d.groupby(subject, sort=True)[between]
-    if (by_pupil.nunique() > 1).any():
-        raise StudyError(f"{who}: some pupils are in both conditions")
-    cond = by_pupil.first()
+    """(scores pupil × wave, condition per pupil, the data's single outcome or None)."""
+    outcome = single_outcome(data, who)
+    d = check_long(data, dv, within, between, subject, who)
+    cond = d.groupby(subject, sort=True)[between].first()
     wide = d.pivot(index=subject, columns=within, values=dv)
     wide = wide.reindex(columns=[w for w in WAVES if w in wide.columns])
-    return wide, cond.reindex(wide.index)
+    return wide, cond.reindex(wide.index), outcome
 
 
 def _analytic(wide, a, b):
@@ -170,10 +158,10 @@ def baseline_equivalence(data: pd.DataFrame, dv: str = "score", *, within: str =
     ``mean_mentee, mean_control`` (T1 means) — preceded by ``outcome`` when the data
     carry a single outcome. Contrasts whose waves are absent are left out.
     """
-    wide, cond = _wide(data, dv, within, between, subject, "baseline equivalence")
+    wide, cond, outcome = _wide(data, dv, within, between, subject, "baseline equivalence")
     is_m = (cond == "mentee").to_numpy()
     rows = []
-    for a, b in CONTRASTS:
+    for b, a in change_pairs():
         keep = _analytic(wide, a, b)
         if keep is None:
             continue
@@ -186,8 +174,8 @@ def baseline_equivalence(data: pd.DataFrame, dv: str = "score", *, within: str =
                          mean_control=yc.mean() if yc.size else np.nan))
     out = pd.DataFrame(rows, columns=["contrast", "n_mentee", "n_control", "g_baseline",
                                       "wwc", "mean_mentee", "mean_control"])
-    if "outcome" in data.columns and data["outcome"].dropna().nunique() == 1:
-        out.insert(0, "outcome", data["outcome"].dropna().iloc[0])
+    if outcome is not None:
+        out.insert(0, "outcome", outcome)
     return out
 
 
@@ -221,10 +209,10 @@ def attrition(data: pd.DataFrame, enrolled, dv: str = "score", *, within: str = 
                          "for 'mentee' and 'control'") from exc
     if e_m <= 0 or e_c <= 0:
         raise StudyError("attrition: enrolled numbers must be positive")
-    wide, cond = _wide(data, dv, within, between, subject, "attrition")
+    wide, cond, outcome = _wide(data, dv, within, between, subject, "attrition")
     is_m = (cond == "mentee").to_numpy()
     rows = []
-    for a, b in CONTRASTS:
+    for b, a in change_pairs():
         keep = _analytic(wide, a, b)
         if keep is None:
             continue
@@ -240,8 +228,8 @@ def attrition(data: pd.DataFrame, enrolled, dv: str = "score", *, within: str = 
         rows.append(dict(contrast=f"{b}-{a}", enrolled_mentee=e_m, enrolled_control=e_c,
                          analytic_mentee=n_m, analytic_control=n_c, overall=overall,
                          differential=diff,
-                         wwc_cautious=attrition_rating(overall, diff, "cautious", method),
-                         wwc_optimistic=attrition_rating(overall, diff, "optimistic", method),
+                         wwc_cautious=_rating(overall, diff, bc),
+                         wwc_optimistic=_rating(overall, diff, bo),
                          attrition_mentee=a_m, attrition_control=a_c,
                          max_differential_cautious=bc / 100,
                          max_differential_optimistic=bo / 100))
@@ -250,6 +238,6 @@ def attrition(data: pd.DataFrame, enrolled, dv: str = "score", *, within: str = 
         "analytic_control", "overall", "differential", "wwc_cautious", "wwc_optimistic",
         "attrition_mentee", "attrition_control", "max_differential_cautious",
         "max_differential_optimistic"])
-    if "outcome" in data.columns and data["outcome"].dropna().nunique() == 1:
-        out.insert(0, "outcome", data["outcome"].dropna().iloc[0])
+    if outcome is not None:
+        out.insert(0, "outcome", outcome)
     return out
