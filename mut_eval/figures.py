@@ -24,19 +24,23 @@ from matplotlib.patches import FancyBboxPatch
 from matplotlib.ticker import ScalarFormatter
 from scipy import stats
 
-from . import CONDITIONS, WAVES
+from . import CHANGES, CONDITIONS, WAVES, is_missing
+from .codebook import codebook_of
 from .report import format as fmt
 from .report import text as txt
+from .report.text import tr
 
 COLORS = {"mentee": "#0072B2", "control": "#E69F00"}
 MARKERS = {"mentee": "o", "control": "s"}
 LINESTYLES = {"mentee": "-", "control": "--"}
-CONTRAST_STYLE = {"T2-T1": ("#222222", "o"), "T3-T1": ("#777777", "s"), "T3-T2": ("#AAAAAA", "D")}
+CONTRAST_STYLE = dict(zip(CHANGES, (("#222222", "o"), ("#777777", "s"), ("#AAAAAA", "D"))))
+#: The changes since the start (T1), to the end of the programme and to the follow-up: the
+#: programme's effect. The forest plot and the benchmark comparison use these.
+EFFECT_CHANGES = tuple(c for c in CHANGES if c.endswith(f"-{WAVES[0]}"))
 BENCHMARK_G = txt.BENCHMARK_G
 # Average effects of kinds of youth mentoring programmes: friendship-based ≈ 0.11,
 # targeted ≈ 0.25 (Christensen et al., 2020, J. Youth Adolesc. 49, 959-972).
 BENCHMARK_RANGE = (0.11, 0.25)
-PROBE_LABELS = {"M-1SD", "M", "M+1SD", "P16", "P50", "P84", "P10", "P25", "P75", "P90"}
 
 RC = {
     "svg.hashsalt": "mut_eval",
@@ -66,20 +70,27 @@ def get_table(results, name: str) -> pd.DataFrame | None:
 
 def outcome_labels(results, lang: str) -> dict[str, str]:
     """Outcome key → printed label, from the codebook the results were made with."""
-    from .codebook import codebook_of
     cb = codebook_of(getattr(results, "meta", None))
     return {k: cb.label(k, lang) for k in cb.scales}
 
 
-def outcome_order(results, keys) -> list[str]:
-    """Outcome keys in codebook order, then any others in order of appearance."""
-    from .codebook import load_codebook
-    try:
-        order = list(load_codebook().scales)
-    except Exception:
-        order = []
-    keys = list(dict.fromkeys(str(k) for k in keys if isinstance(k, str) or not pd.isna(k)))
+def analysed_order(results) -> list[str]:
+    """The outcomes in the order they were analysed (``meta['outcomes']``), else the scales of
+    the results' codebook."""
+    meta = getattr(results, "meta", None) or {}
+    return list(meta.get("outcomes") or codebook_of(meta).scales)
+
+
+def sort_outcomes(order: list[str], keys) -> list[str]:
+    """``keys`` (without missing ones and repeats) in the order of ``order``, then the others in
+    order of appearance."""
+    keys = list(dict.fromkeys(str(k) for k in keys if not is_missing(k)))
     return [k for k in order if k in keys] + [k for k in keys if k not in order]
+
+
+def outcome_order(results, keys) -> list[str]:
+    """Outcome keys in the analysed order, then any others in order of appearance."""
+    return sort_outcomes(analysed_order(results), keys)
 
 
 def min_cell(results) -> int:
@@ -89,7 +100,7 @@ def min_cell(results) -> int:
         return 10
 
 
-def _alpha(results) -> float:
+def alpha_of(results) -> float:
     try:
         return float((getattr(results, "meta", {}) or {}).get("alpha", 0.05) or 0.05)
     except (TypeError, ValueError):
@@ -131,18 +142,6 @@ def _save(fig, out_dir: Path, name: str, lang: str = "en") -> Path:
 
 def _safe_name(*parts) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", "_".join(str(p) for p in parts)).strip("_").lower()
-
-
-def _num(x) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return math.nan
-    return v
-
-
-def _tr(lang, nl, en):
-    return nl if lang == "nl" else en
 
 
 # ---------------------------------------------------------------- data for the figures
@@ -226,7 +225,7 @@ def fig_trajectories(results, out_dir: Path, lang: str) -> Path | None:
             ax.set_visible(False)
         axes[0, 0].set_ylim(lo - pad, hi + pad)
         for r in range(nrows):
-            axes[r, 0].set_ylabel(_tr(lang, "Gemiddelde (95%-BI)", "Mean (95% CI)"))
+            axes[r, 0].set_ylabel(tr(lang, "Gemiddelde (95%-BI)", "Mean (95% CI)"))
         handles, labs = axes[0, 0].get_legend_handles_labels()
         fig.legend(handles, labs, loc="upper center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 1.0))
         fig.tight_layout(rect=(0, 0, 1, 0.95))
@@ -237,7 +236,7 @@ def forest_data(results) -> pd.DataFrame:
     d = get_table(results, "did")
     if d is None or not {"outcome", "contrast", "g", "g_ci_low", "g_ci_high"} <= set(d.columns):
         return pd.DataFrame(columns=["outcome", "contrast", "g", "g_ci_low", "g_ci_high"])
-    d = d[d["contrast"].astype(str).isin(["T2-T1", "T3-T1"])].copy()
+    d = d[d["contrast"].astype(str).isin(EFFECT_CHANGES)].copy()
     for c in ("g", "g_ci_low", "g_ci_high"):
         d[c] = pd.to_numeric(d[c], errors="coerce")
     return d[d["g"].notna()].reset_index(drop=True)
@@ -249,16 +248,16 @@ def fig_forest(results, out_dir: Path, lang: str) -> Path | None:
         return None
     labels = outcome_labels(results, lang)
     outcomes = outcome_order(results, d["outcome"].unique())
-    contrasts = [c for c in ("T2-T1", "T3-T1") if c in set(d["contrast"].astype(str))]
+    contrasts = [c for c in EFFECT_CHANGES if c in set(d["contrast"].astype(str))]
     with plt.rc_context(RC):
         fig, ax = plt.subplots(figsize=(7.0, 0.55 * len(outcomes) + 1.3))
         lo = min(np.nanmin(d["g_ci_low"]), -0.1)
         hi = max(np.nanmax(d["g_ci_high"]), BENCHMARK_RANGE[1] + 0.05)
         ax.axvspan(*BENCHMARK_RANGE, color="#e8e8e8", zorder=0,
-                   label=_tr(lang, "Gemiddelde effecten mentorprogramma's (0,11–0,25)",
+                   label=tr(lang, "Gemiddelde effecten mentorprogramma's (0,11–0,25)",
                              "Average effects of mentoring programmes (0.11–0.25)"))
         ax.axvline(BENCHMARK_G, color="#555555", ls=":", lw=1.2, zorder=1,
-                   label=_tr(lang, "Gemiddeld effect mentoring jongeren (g ≈ 0,21)",
+                   label=tr(lang, "Gemiddeld effect mentoring jongeren (g ≈ 0,21)",
                              "Average effect of youth mentoring (g ≈ 0.21)"))
         ax.axvline(0, color="black", lw=0.8, zorder=1)
         step = 0.32 if len(contrasts) > 1 else 0
@@ -276,14 +275,14 @@ def fig_forest(results, out_dir: Path, lang: str) -> Path | None:
             gs, los, his = map(lambda a: np.asarray(a, dtype=float), (gs, los, his))
             err = np.vstack([gs - los, his - gs])
             err = np.where(np.isfinite(err), err, 0)
-            period = {"T2-T1": _tr(lang, " (einde programma)", " (end of programme)"),
-                      "T3-T1": _tr(lang, " (nameting)", " (follow-up)")}.get(con, "")
+            period = {"T2-T1": tr(lang, " (einde programma)", " (end of programme)"),
+                      "T3-T1": tr(lang, " (nameting)", " (follow-up)")}.get(con, "")
             ax.errorbar(gs, ys, xerr=err, fmt=marker, color=color, ms=5, capsize=2.5, lw=1.2, zorder=3,
                         label=txt.period(con) + period)
         ax.set_yticks(range(len(outcomes)), [_wrap(labels.get(o, o), 34) for o in outcomes])
         ax.set_ylim(len(outcomes) - 0.5, -0.5)
         ax.set_xlim(lo - 0.05, hi + 0.05)
-        ax.set_xlabel(_tr(lang, "Effectgrootte Hedges' g (95%-BI); > 0 = gunstiger voor mentees",
+        ax.set_xlabel(tr(lang, "Effectgrootte Hedges' g (95%-BI); > 0 = gunstiger voor mentees",
                           "Effect size Hedges' g (95% CI); > 0 = more favourable for mentees"))
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16 - 0.02 * (6 - min(len(outcomes), 6))),
                   ncol=2, frameon=False)
@@ -299,7 +298,7 @@ def flow_counts(results) -> dict:
     out: dict = {}
     for cond, stage, n in f[["condition", "stage", "n"]].itertuples(index=False):
         if str(cond) in CONDITIONS:
-            out.setdefault(str(cond), {})[str(stage)] = _num(n)
+            out.setdefault(str(cond), {})[str(stage)] = fmt.to_float(n)
     return out
 
 
@@ -350,7 +349,7 @@ def fig_flow(results, out_dir: Path, lang: str) -> Path | None:
                 if s.startswith("responded_") and np.isfinite(enrolled[cond]) and np.isfinite(n):
                     miss = enrolled[cond] - n
                     if miss > 0:
-                        body += _tr(lang, "  (ontbrak: ", "  (missing: ") + _count(miss, mc) + ")"
+                        body += tr(lang, "  (ontbrak: ", "  (missing: ") + _count(miss, mc) + ")"
                 _box(ax, xs[cond], y, box_w, box_h, body, COLORS[cond])
                 if i < len(rows) - 1 or completers:
                     ax.annotate("", xy=(xs[cond], y - box_h - gap), xytext=(xs[cond], y - box_h),
@@ -358,7 +357,7 @@ def fig_flow(results, out_dir: Path, lang: str) -> Path | None:
             y -= box_h + gap
         if completers:
             for cond in CONDITIONS:
-                lines = [_tr(lang, "Alle drie metingen (per uitkomst):", "All three waves (per outcome):")]
+                lines = [tr(lang, "Alle drie metingen (per uitkomst):", "All three waves (per outcome):")]
                 for s in completers:
                     key = s[len("completers_"):]
                     n = counts.get(cond, {}).get(s, math.nan)
@@ -391,12 +390,6 @@ def _moderation_keys(results, alpha: float) -> list[tuple[str, str, str, float]]
             best[["outcome", "change", "moderator", "p"]].itertuples(index=False)]
 
 
-def _is_categorical(ce: pd.DataFrame) -> bool:
-    """A moderator is categorical when its probes are level codes rather than M±1SD / percentiles."""
-    probes = set(ce["probe"].astype(str)) if "probe" in ce.columns else set()
-    return bool(probes) and not probes <= PROBE_LABELS
-
-
 def _select(df, outcome, change, moderator):
     if df is None or not {"outcome", "change", "moderator"} <= set(df.columns):
         return None
@@ -405,11 +398,23 @@ def _select(df, outcome, change, moderator):
     return s if not s.empty else None
 
 
-def moderation_is_continuous(results, outcome: str, change: str, moderator: str) -> bool:
-    if _select(get_table(results, "jn_table"), outcome, change, moderator) is not None:
-        return True
+def moderator_type(results, outcome: str, change: str, moderator: str) -> str:
+    """``'continuous'``, ``'dichotomous'`` or ``'categorical'``: the ``moderator_type`` of the
+    moderation table; without it, a moderator whose conditional effects have no W value
+    (``w`` NaN: level codes) is categorical and any other continuous."""
+    m = _select(get_table(results, "moderation"), outcome, change, moderator)
+    if m is not None and "moderator_type" in m.columns:
+        kinds = m["moderator_type"].dropna().astype(str)
+        if len(kinds):
+            return kinds.iloc[0]
     ce = _select(get_table(results, "conditional_effects"), outcome, change, moderator)
-    return ce is not None and not _is_categorical(ce)
+    if ce is not None and "w" in ce.columns and pd.to_numeric(ce["w"], errors="coerce").isna().all():
+        return "categorical"
+    return "continuous"
+
+
+def moderation_is_continuous(results, outcome: str, change: str, moderator: str) -> bool:
+    return moderator_type(results, outcome, change, moderator) == "continuous"
 
 
 def _significant_spans(w_lo, w_hi, jn_points, probes) -> list[tuple[float, float]]:
@@ -434,8 +439,9 @@ def fig_moderation(results, out_dir: Path, lang: str, outcome: str, change: str,
 
     Continuous W: the predicted change against W with its 95% CI band (from ``jn_table``
     when present, else the M−1SD/M/M+1SD probes of ``conditional_effects``) and the
-    Johnson–Neyman region of significance shaded. Categorical W: one point and CI per level
-    (levels with fewer than ``min_cell`` pupils, when ``n`` is given, are not drawn).
+    Johnson–Neyman region of significance shaded. Categorical or dichotomous W (see
+    :func:`moderator_type`): one point and CI per level (levels with ``n_level`` below
+    ``min_cell`` are not drawn).
     """
     mc = min_cell(results)
     labels = outcome_labels(results, lang)
@@ -444,18 +450,16 @@ def fig_moderation(results, out_dir: Path, lang: str, outcome: str, change: str,
     jn = _select(get_table(results, "johnson_neyman"), outcome, change, moderator)
     if ce is None and jt is None:
         return None
-    ylab = _tr(lang, f"Verandering {txt.period(change)} bij mentees", f"Change {txt.period(change)} among mentees")
+    ylab = tr(lang, f"Verandering {txt.period(change)} bij mentees", f"Change {txt.period(change)} among mentees")
     title = f"{labels.get(outcome, outcome)} × {txt.moderator_label(moderator, lang)}"
     green = "#009E73"
     with plt.rc_context(RC):
         fig, ax = plt.subplots(figsize=(4.8, 3.1))
         ax.axhline(0, color="black", lw=0.8)
-        if jt is None and _is_categorical(ce):
-            ce = ce.copy()
-            ncol = next((c for c in ("n_level", "n") if c in ce.columns), None)
-            if ncol:
-                ce = ce[~ce[ncol].map(lambda v: fmt.is_small(v, mc))]
-            if ce.empty:
+        if moderator_type(results, outcome, change, moderator) != "continuous":
+            if ce is not None and "n_level" in ce.columns:
+                ce = ce[~ce["n_level"].map(lambda v: fmt.is_small(v, mc))]
+            if ce is None or ce.empty:
                 plt.close(fig)
                 return None
             x = np.arange(len(ce))
@@ -490,10 +494,10 @@ def fig_moderation(results, out_dir: Path, lang: str, outcome: str, change: str,
                 spans = _significant_spans(float(np.nanmin(w)), float(np.nanmax(w)), jn_points, list(zip(w, lo, hi)))
             for k, (a, b) in enumerate(spans):
                 ax.axvspan(a, b, color=green, alpha=0.12, lw=0,
-                           label=_tr(lang, "Significant (Johnson–Neyman)", "Significant (Johnson–Neyman)")
+                           label=tr(lang, "Significant (Johnson–Neyman)", "Significant (Johnson–Neyman)")
                            if k == 0 else None)
-            ax.fill_between(w, lo, hi, color=COLORS["mentee"], alpha=0.2, lw=0, label=_tr(lang, "95%-BI", "95% CI"))
-            ax.plot(w, y, color=COLORS["mentee"], lw=1.8, label=_tr(lang, "Voorspelde verandering", "Predicted change"))
+            ax.fill_between(w, lo, hi, color=COLORS["mentee"], alpha=0.2, lw=0, label=tr(lang, "95%-BI", "95% CI"))
+            ax.plot(w, y, color=COLORS["mentee"], lw=1.8, label=tr(lang, "Voorspelde verandering", "Predicted change"))
             if jt is None:
                 ax.plot(w, y, "o", color=COLORS["mentee"], ms=4)
             for v in jn_points:
@@ -539,18 +543,18 @@ def fig_qsort(results, out_dir: Path, lang: str) -> Path | None:
         for i, c in enumerate(rank_cols):
             share = pd.to_numeric(q[c], errors="coerce").fillna(0).to_numpy(dtype=float) / \
                 pd.to_numeric(q["n"], errors="coerce").to_numpy(dtype=float)
-            lab = (_tr(lang, f"Rang {i + 1}", f"Rank {i + 1}")
-                   + (_tr(lang, " (hielp het meest)", " (helped most)") if i == 0 else "")
-                   + (_tr(lang, " (hielp het minst)", " (helped least)") if i == k - 1 else ""))
+            lab = (tr(lang, f"Rang {i + 1}", f"Rank {i + 1}")
+                   + (tr(lang, " (hielp het meest)", " (helped most)") if i == 0 else "")
+                   + (tr(lang, " (hielp het minst)", " (helped least)") if i == k - 1 else ""))
             ax.barh(y, share * 100, left=left, color=shades[i], edgecolor="white", height=0.6, label=lab)
             left += share * 100
         for yi, mr in zip(y, q["mean_rank"]):
-            ax.text(101.5, yi, _tr(lang, "gem. rang ", "mean rank ") + fmt.num(mr, 2, lang),
+            ax.text(101.5, yi, tr(lang, "gem. rang ", "mean rank ") + fmt.num(mr, 2, lang),
                     va="center", fontsize=8)
         ax.set_yticks(y, [_wrap(txt.card_label(c, lang, labels), 26) for c in q["card"].astype(str)])
         ax.set_ylim(len(q) - 0.5, -0.5)
         ax.set_xlim(0, 100)
-        ax.set_xlabel(_tr(lang, f"Percentage van de mentees (n = {int(n)})", f"Percentage of mentees (n = {int(n)})"))
+        ax.set_xlabel(tr(lang, f"Percentage van de mentees (n = {int(n)})", f"Percentage of mentees (n = {int(n)})"))
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=min(k, 4), frameon=False)
         ax.spines["left"].set_visible(False)
         fig.tight_layout()
@@ -560,18 +564,29 @@ def fig_qsort(results, out_dir: Path, lang: str) -> Path | None:
 def moderation_figure_keys(results, max_figures: int = 8) -> list[tuple[str, str, str, float]]:
     """The moderations that get a figure: p < alpha; BH-significant or prespecified ones first, then by p;
     at most ``max_figures``."""
-    return _moderation_keys(results, _alpha(results))[:max_figures]
+    return _moderation_keys(results, alpha_of(results))[:max_figures]
 
 
-def make_figures(results, out_dir, lang: str = "nl", max_moderation_figures: int = 8) -> dict[str, Path]:
-    """Draw every figure the tables allow into ``out_dir``; return ``{name: svg_path}``.
+class Figures(dict):
+    """``{name: svg_path}`` of the figures drawn, and in ``moderation`` the
+    ``(outcome, change, moderator)`` of each moderation figure by its name, in the order of
+    :func:`moderation_figure_keys`."""
+
+    def __init__(self):
+        super().__init__()
+        self.moderation: dict[str, tuple[str, str, str]] = {}
+
+
+def make_figures(results, out_dir, lang: str = "nl", max_moderation_figures: int = 8) -> Figures:
+    """Draw every figure the tables allow into ``out_dir``; return ``{name: svg_path}`` (a
+    :class:`Figures`, which also says which moderation each moderation figure shows).
 
     Names: ``trajectories``, ``forest``, ``flow``, ``qsort`` and
     ``moderation_<outcome>_<change>_<moderator>``; each also as ``<name>.png``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    figs: dict[str, Path] = {}
+    figs = Figures()
     for name, fn in (("flow", fig_flow), ("trajectories", fig_trajectories), ("forest", fig_forest),
                      ("qsort", fig_qsort)):
         path = fn(results, out, lang)
@@ -581,4 +596,5 @@ def make_figures(results, out_dir, lang: str = "nl", max_moderation_figures: int
         path = fig_moderation(results, out, lang, o, c, w)
         if path is not None:
             figs[path.stem] = path
+            figs.moderation[path.stem] = (o, c, w)
     return figs

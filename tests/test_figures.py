@@ -155,3 +155,40 @@ def test_moderation_keys_sorted_by_p(demo):
     keys = figs.moderation_figure_keys(demo)
     ps = [p for *_, p in keys]
     assert all(p < 0.05 for p in ps) and len(keys) >= 3
+
+
+def test_make_figures_records_the_moderation_of_each_figure(drawn):
+    _, made = drawn
+    assert set(made.moderation) == {k for k in made if k.startswith("moderation_")}
+    # the three moderations the demo sets by hand to p < .05
+    assert {("extrinsic_motivation", "T3-T1", "relationship_quality"), ("school_belonging", "T3-T1", "age"),
+            ("intrinsic_motivation", "T3-T1", "gender")} <= set(made.moderation.values())
+
+
+def test_moderator_type_from_the_tables(tmp_path):
+    ce = pd.DataFrame({"outcome": "o", "change": "T2-T1",
+                       "moderator": ["lv", "lv", "cont", "cont", "cont", "dich", "dich"],
+                       "probe": ["a", "b", "M-1SD", "M", "M+1SD", "0", "1"],
+                       "w": [np.nan, np.nan, 1.0, 2.0, 3.0, 0.0, 1.0],
+                       "effect": [0.1, 0.2, 0.1, 0.2, 0.3, 0.1, 0.4], "ci_low": -0.2, "ci_high": 0.6,
+                       "n_level": [30, 40, np.nan, np.nan, np.nan, 25, 5]})
+    only_ce = Results(tables={"conditional_effects": ce}, meta={"min_cell": 10})
+    # without the moderation table: level codes (w NaN) are categorical, anything else continuous
+    assert figs.moderator_type(only_ce, "o", "T2-T1", "lv") == "categorical"
+    assert figs.moderator_type(only_ce, "o", "T2-T1", "cont") == "continuous"
+    mod = pd.DataFrame({"outcome": "o", "change": "T2-T1", "moderator": ["lv", "cont", "dich"],
+                        "moderator_type": ["categorical", "continuous", "dichotomous"]})
+    both = Results(tables={"conditional_effects": ce, "moderation": mod}, meta={"min_cell": 10})
+    assert figs.moderator_type(both, "o", "T2-T1", "dich") == "dichotomous"
+    assert figs.moderation_is_continuous(both, "o", "T2-T1", "cont")
+    assert not figs.moderation_is_continuous(both, "o", "T2-T1", "dich")
+    # a dichotomous W is drawn per level; one with only its small level left would be empty
+    assert figs.fig_moderation(both, tmp_path, "en", "o", "T2-T1", "dich") is not None
+    tiny = ce.assign(n_level=ce["n_level"].where(ce["moderator"] != "dich", 5))
+    assert figs.fig_moderation(Results(tables={"conditional_effects": tiny, "moderation": mod},
+                                       meta={"min_cell": 10}), tmp_path, "en", "o", "T2-T1", "dich") is None
+
+
+def test_outcome_order_follows_the_analysed_outcomes():
+    res = Results(meta={"outcomes": ["b_scale", "a_scale"]})
+    assert figs.outcome_order(res, ["x", "a_scale", None, "b_scale", "a_scale"]) == ["b_scale", "a_scale", "x"]

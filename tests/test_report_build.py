@@ -187,3 +187,57 @@ def test_pdf_is_byte_stable(tmp_path):
     a = build_report(res, tmp_path / "a", lang="nl").read_bytes()
     b = build_report(res, tmp_path / "b", lang="nl").read_bytes()
     assert a == b
+
+
+def test_clustering_check_counted_from_the_did_table(tmp_path):
+    from mut_eval.report import text as txt
+    from mut_eval.report.build import Ctx, limitation_facts
+    # Holm p .01, .03, .20, .04: three effects significant at .05. Their p_cluster .02, .08, .049:
+    # two of the three keep p < .05 (the .20 row's p_cluster .01 does not count: it was not significant).
+    did = pd.DataFrame({"outcome": ["a", "a", "b", "b"], "contrast": ["T2-T1", "T3-T1", "T2-T1", "T3-T1"],
+                        "estimate": [0.3, 0.25, 0.1, 0.2], "ci_low": [0.1, 0.05, -0.1, 0.01],
+                        "ci_high": [0.5, 0.45, 0.3, 0.39], "p": [0.002, 0.01, 0.1, 0.02],
+                        "p_holm": [0.01, 0.03, 0.20, 0.04], "p_cluster": [0.02, 0.08, 0.01, 0.049]})
+    meta = {"alpha": 0.05, "min_cell": 10,
+            "clustering": {"icc": 0.10, "mean_class_size": 23.75, "n_classes": 8, "n_schools": 5}}
+    res = Results(tables={"did": did}, meta=meta)
+    facts = limitation_facts(Ctx(res, "en", {}, tmp_path))
+    assert (facts["n_significant"], facts["n_significant_cluster"]) == (3, 2)
+    assert facts["n_classes"] == 8 and facts["n_schools"] == 5 and facts["icc"] == 0.10
+    expected = ("(8 classes in 5 schools)", "intraclass correlation .10): 2 of the 3 effects that were significant "
+                "after correction for the number of tests still have p < .05")
+    assert any(all(e in x for e in expected) for x in txt.limitations(facts, "en"))
+    doc = json.dumps(assemble(res, "nl", {}, tmp_path), ensure_ascii=False)
+    assert "2 van de 3 effecten die na correctie voor het aantal toetsen significant waren" in doc
+
+
+def test_did_by_moderator_levels_below_min_cell_suppressed(tmp_path):
+    res = real_shaped()
+    # individual format: 6 pupils (estimate 0.613, CI 0.333 to 0.893 must not appear); group: 120 pupils;
+    # same study "no": 45 pupils but only 7 of them mentees (0.519, CI 0.222 to 0.816 must not appear);
+    # age is continuous: its probes are printed with their W value
+    d = pd.DataFrame([
+        ("self_efficacy", "format", "individual", None, "T2-T1", 0.613, 0.333, 0.893, 0.001, 0.004, 6, 2, 4),
+        ("self_efficacy", "format", "group", None, "T2-T1", 0.047, -0.171, 0.265, 0.67, 0.004, 120, 70, 50),
+        ("self_efficacy", "same_study", "no", None, "T2-T1", 0.519, 0.222, 0.816, 0.001, 0.02, 45, 7, 38),
+        ("self_efficacy", "same_study", "yes", None, "T2-T1", -0.081, -0.302, 0.140, 0.47, 0.02, 81, 61, 20),
+        ("self_efficacy", "age", "M-1SD", 13.374, "T2-T1", 0.237, 0.011, 0.463, 0.04, 0.03, None, None, None),
+    ], columns=["outcome", "moderator", "probe", "w", "contrast", "estimate", "ci_low", "ci_high", "p",
+                "p_interaction", "n_level", "n_level_mentee", "n_level_control"])
+    res.tables["did_by_moderator"] = d
+    doc = json.dumps(assemble(res, "en", {}, tmp_path), ensure_ascii=False)
+    assert "[0.33, 0.89]" not in doc and "0.61" not in doc
+    assert "[0.22, 0.82]" not in doc and "0.52" not in doc
+    assert "[−0.17, 0.27]" in doc and "individual" in doc and "[−0.30, 0.14]" in doc
+    assert "M-1SD (13.37)" in doc and "[0.01, 0.46]" in doc
+
+
+def test_moderation_figures_placed_by_their_recorded_key(tmp_path):
+    from mut_eval import figures as figs
+    res = real_shaped()
+    made = figs.make_figures(res, tmp_path / "figures", "en")
+    # same_gender (p = .000003, BH .0008) gets a figure; format (p = .0085) too, but drawn without its small level
+    assert made.moderation["moderation_self_efficacy_t2_t1_same_gender"] == ("self_efficacy", "T2-T1", "same_gender")
+    doc = json.dumps(assemble(res, "en", made, tmp_path), ensure_ascii=False)
+    assert "/figures/moderation_self_efficacy_t2_t1_same_gender.svg" in doc
+    assert "Predicted change in self-efficacy (T1–T2) by same gender as the mentor, with 95% CI." in doc

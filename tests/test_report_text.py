@@ -382,9 +382,56 @@ def test_limitations_covariates():
 
 
 def test_limitations_only_what_applies():
-    facts = {"randomised": True, "clustering_adjusted": True, "n_mentee": 100, "n_control": 90,
+    # nothing known about classes (no class count, no clustering check): no clustering limitation
+    facts = {"randomised": True, "n_mentee": 100, "n_control": 90,
              "n_tests_effects": 2, "n_tests_moderation": 0, "completers_only_anova": False}
     assert txt.limitations(facts, "en") == []
+
+
+MAIN_EN = ("Pupils are grouped in classes and schools (8 classes in 5 schools). Pupils in the same class resemble "
+           "each other, but the main model does not take the classes into account, so the uncertainty is probably "
+           "underestimated.")
+MAIN_NL = ("Leerlingen zitten samen in klassen en scholen (8 klassen op 5 scholen). Leerlingen uit dezelfde klas "
+           "lijken op elkaar, maar het hoofdmodel houdt geen rekening met de klassen; de onzekerheid wordt daardoor "
+           "waarschijnlijk onderschat.")
+CHECK_EN = "A check that allows for this (What Works Clearinghouse correction, intraclass correlation .10)"
+CHECK_NL = "Een controle die daarvoor corrigeert (correctie van de What Works Clearinghouse, intraklassecorrelatie ,10)"
+
+
+@pytest.mark.parametrize("k,n,en,nl", [
+    (3, 2, ": 2 of the 3 effects that were significant after correction for the number of tests still have "
+           "p < .05; read the other one with extra caution.",
+     ": 2 van de 3 effecten die na correctie voor het aantal toetsen significant waren, hebben nog steeds "
+     "p < ,05; lees het andere met extra voorzichtigheid."),
+    (4, 1, ": 1 of the 4 effects that were significant after correction for the number of tests still has "
+           "p < .05; read the other 3 with extra caution.",
+     ": 1 van de 4 effecten die na correctie voor het aantal toetsen significant waren, heeft nog steeds "
+     "p < ,05; lees de andere 3 met extra voorzichtigheid."),
+    (2, 2, ": all 2 effects that were significant after correction for the number of tests still have p < .05.",
+     ": alle 2 effecten die na correctie voor het aantal toetsen significant waren, hebben nog steeds p < ,05."),
+    (1, 0, ": the one effect that was significant after correction for the number of tests no longer has "
+           "p < .05; read it with extra caution.",
+     ": het effect dat na correctie voor het aantal toetsen significant was, heeft dan geen p < ,05 meer; lees "
+     "het daarom met extra voorzichtigheid."),
+    (3, 0, ": none of the 3 effects that were significant after correction for the number of tests still has "
+           "p < .05; read them with extra caution.",
+     ": geen van de 3 effecten die na correctie voor het aantal toetsen significant waren, heeft dan nog "
+     "p < ,05; lees ze daarom met extra voorzichtigheid."),
+    (0, 0, " changes no conclusion: no effect was significant.",
+     " verandert geen conclusie: er was geen significant effect."),
+])
+def test_clustering_limitation_reports_the_check(k, n, en, nl):
+    facts = {"randomised": True, "n_classes": 8, "n_schools": 5, "icc": 0.10, "n_significant": k,
+             "n_significant_cluster": n, "completers_only_anova": False}
+    assert txt.limitations(facts, "en") == [f"{MAIN_EN} {CHECK_EN}{en}"]
+    assert txt.limitations(facts, "nl") == [f"{MAIN_NL} {CHECK_NL}{nl}"]
+
+
+def test_clustering_limitation_without_the_check():
+    # class counts but no p_cluster column (older results): only the first part
+    facts = {"randomised": True, "n_classes": 8, "n_schools": 5, "completers_only_anova": False}
+    assert txt.limitations(facts, "en") == [MAIN_EN]
+    assert txt.clustering_limitation(None, None, 0.1, None, None, "en") == ""
 
 
 def test_labels():

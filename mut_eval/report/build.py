@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import math
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -29,10 +28,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import CONDITIONS, WAVES
+from .. import CHANGES, CONDITIONS, WAVES
 from .. import figures as figs
+from ..codebook import codebook_of
+from ..results import _jsonable
 from . import format as fmt
 from . import text as txt
+from .text import tr
 
 TEMPLATE = "template.typ"
 FONT_NOTE_SUPPRESSED = {
@@ -83,28 +85,12 @@ MONTHS_NL = ["januari", "februari", "maart", "april", "mei", "juni", "juli", "au
              "oktober", "november", "december"]
 
 
-def _t(lang, nl, en):
-    return nl if lang == "nl" else en
-
-
 def em(s: str) -> dict:
     return {"em": s}
 
 
 def sub(s: str) -> dict:
     return {"sub": s}
-
-
-def _ok(x) -> bool:
-    return fmt._isnum(x)
-
-
-def _f(x):
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return math.nan
-    return v
 
 
 def _s(x) -> str:
@@ -165,8 +151,10 @@ class Ctx:
         self.figures = figures
         self.root = root
         self.mc = figs.min_cell(results)
-        self.alpha = float(self.meta.get("alpha", 0.05) or 0.05)
-        self.labels = figs.outcome_labels(results, lang)
+        self.alpha = figs.alpha_of(results)
+        self.codebook = codebook_of(self.meta)
+        self.labels = {k: self.codebook.label(k, lang) for k in self.codebook.scales}
+        self.order = figs.analysed_order(results)
 
     def table(self, name):
         return figs.get_table(self.r, name)
@@ -175,7 +163,7 @@ class Ctx:
         return self.labels.get(str(key), str(key).replace("_", " "))
 
     def outcomes(self, keys) -> list[str]:
-        return figs.outcome_order(self.r, keys)
+        return figs.sort_outcomes(self.order, keys)
 
     def missing(self, *names) -> dict:
         return p(I18N[self.lang]["missing_table"].format(t=", ".join(names)))
@@ -215,14 +203,8 @@ def note(text) -> dict:
 # ---------------------------------------------------------------- shared numbers
 
 def group_sizes(ctx: Ctx) -> tuple:
-    """(n mentees, n controls) from meta (``n`` dict or ``n_mentee``/``n_control``), else the flow."""
-    n = ctx.meta.get("n") if isinstance(ctx.meta.get("n"), dict) else {}
-    flow = figs.flow_counts(ctx.r)
-    out = []
-    for c in CONDITIONS:
-        v = n.get(c, ctx.meta.get(f"n_{c}"))
-        out.append(v if _ok(v) else flow.get(c, {}).get("enrolled"))
-    return tuple(out)
+    """(n mentees, n controls) from meta (``n_mentee``, ``n_control``)."""
+    return tuple(ctx.meta.get(f"n_{c}") for c in CONDITIONS)
 
 
 def group_changes(ctx: Ctx) -> dict:
@@ -232,8 +214,8 @@ def group_changes(ctx: Ctx) -> dict:
     if d is not None and {"outcome", "contrast", "mentee_change", "control_change"} <= set(d.columns):
         out = {}
         for o, con, mc, cc in d[["outcome", "contrast", "mentee_change", "control_change"]].itertuples(index=False):
-            out[(str(o), "mentee", str(con))] = _f(mc)
-            out[(str(o), "control", str(con))] = _f(cc)
+            out[(str(o), "mentee", str(con))] = fmt.to_float(mc)
+            out[(str(o), "control", str(con))] = fmt.to_float(cc)
         return out
     src = ctx.table("lmm_emm")
     col = "emm"
@@ -244,14 +226,14 @@ def group_changes(ctx: Ctx) -> dict:
             return {}
         if "sample" in src.columns and (src["sample"].astype(str) == "available").any():
             src = src[src["sample"].astype(str) == "available"]
-    m = {(str(o), str(c), str(w)): _f(v) for o, c, w, v in
+    m = {(str(o), str(c), str(w)): fmt.to_float(v) for o, c, w, v in
          src[["outcome", "condition", "wave", col]].itertuples(index=False)}
     out = {}
-    for (o, c, w) in list(m):
-        for later in WAVES:
-            for earlier in WAVES:
-                if WAVES.index(later) > WAVES.index(earlier) and (o, c, later) in m and (o, c, earlier) in m:
-                    out[(o, c, f"{later}-{earlier}")] = m[(o, c, later)] - m[(o, c, earlier)]
+    for o, c in {(o, c) for o, c, _ in m}:
+        for con in CHANGES:
+            earlier, later = txt.parse_contrast(con)
+            if (o, c, later) in m and (o, c, earlier) in m:
+                out[(o, c, con)] = m[(o, c, later)] - m[(o, c, earlier)]
     return out
 
 
@@ -266,7 +248,7 @@ def did_rows(ctx: Ctx) -> list[dict]:
         r = dict(r)
         r["p_adj"] = r.get(adj_col) if adj_col else None
         r["verdict"] = txt.effect_verdict(r.get("ci_low"), r.get("ci_high"), r["p_adj"], ctx.alpha) \
-            if _ok(r.get("estimate")) else "missing"
+            if fmt.is_number(r.get("estimate")) else "missing"
         out.append(r)
     return out
 
@@ -280,13 +262,12 @@ def moderation_info(ctx: Ctx) -> tuple[pd.DataFrame | None, int]:
 
 def level_sizes(ctx: Ctx) -> dict:
     """``{(outcome, change, moderator): smallest level n}`` for categorical moderators, from
-    ``conditional_effects`` (``n_level`` or ``n``): a contrast with a level of fewer than
-    ``min_cell`` pupils describes that small group and is suppressed."""
+    ``conditional_effects.n_level``: a contrast with a level of fewer than ``min_cell`` pupils
+    describes that small group and is suppressed."""
     ce = ctx.table("conditional_effects")
-    col = next((c for c in ("n_level", "n") if ce is not None and c in ce.columns), None)
-    if ce is None or col is None or not {"outcome", "change", "moderator"} <= set(ce.columns):
+    if ce is None or not {"outcome", "change", "moderator", "n_level"} <= set(ce.columns):
         return {}
-    n = pd.to_numeric(ce[col], errors="coerce")
+    n = pd.to_numeric(ce["n_level"], errors="coerce")
     g = ce.assign(_n=n).dropna(subset=["_n"]).groupby(["outcome", "change", "moderator"])["_n"].min()
     return {(str(o), str(c), str(w)): float(v) for (o, c, w), v in g.items()}
 
@@ -305,8 +286,8 @@ def section_summary(ctx: Ctx) -> dict:
     lang = ctx.lang
     blocks = []
     nm, nc = group_sizes(ctx)
-    if _ok(nm) and _ok(nc):
-        blocks += [h(_t(lang, "Het onderzoek", "The study")), p(txt.design_sentence(nm, nc, lang))]
+    if fmt.is_number(nm) and fmt.is_number(nc):
+        blocks += [h(tr(lang, "Het onderzoek", "The study")), p(txt.design_sentence(nm, nc, lang))]
     items = []
     rows = did_rows(ctx)
     changes = group_changes(ctx)
@@ -320,8 +301,8 @@ def section_summary(ctx: Ctx) -> dict:
         nothing = [o for o in order
                    if all(x["verdict"] in ("not_shown", "missing") for x in rows if str(x["outcome"]) == o)]
         items.append(txt.not_shown_sentence([ctx.label(o) for o in nothing], lang))
-        gs = [x for x in rows if str(x["contrast"]) in ("T2-T1", "T3-T1") and _ok(x.get("g"))
-              and _ok(x.get("g_ci_low")) and _ok(x.get("g_ci_high"))]
+        gs = [x for x in rows if str(x["contrast"]) in figs.EFFECT_CHANGES and fmt.is_number(x.get("g"))
+              and fmt.is_number(x.get("g_ci_low")) and fmt.is_number(x.get("g_ci_high"))]
         if gs:
             comp = sum(1 for x in gs if x["g_ci_low"] <= txt.BENCHMARK_G <= x["g_ci_high"])
             items.append(txt.benchmark_summary(comp, len(gs), min(x["g"] for x in gs), max(x["g"] for x in gs),
@@ -340,11 +321,11 @@ def section_summary(ctx: Ctx) -> dict:
     q = figs.qsort_table(ctx.r)
     if q is not None:
         items.append(txt.qsort_sentence(_qsort_cards(ctx, q), lang, ctx.mc))
-    blocks += [h(_t(lang, "Wat is gevonden", "What was found")), bullets(items)]
+    blocks += [h(tr(lang, "Wat is gevonden", "What was found")), bullets(items)]
     lim = txt.limitations(limitation_facts(ctx), lang)
     if lim:
-        blocks += [h(_t(lang, "Kanttekeningen", "Caveats")),
-                   bullets(lim[:3] + ([_t(lang, "Meer kanttekeningen staan in hoofdstuk 7.",
+        blocks += [h(tr(lang, "Kanttekeningen", "Caveats")),
+                   bullets(lim[:3] + ([tr(lang, "Meer kanttekeningen staan in hoofdstuk 7.",
                                           "More caveats are listed in chapter 7.")] if len(lim) > 3 else []))]
     blocks.append(note(I18N[lang]["how_to_read"]))
     return {"title": I18N[lang]["summary"], "blocks": blocks, "newpage": True}
@@ -355,15 +336,15 @@ def section_sample(ctx: Ctx) -> dict:
     flow = figs.flow_counts(ctx.r)
     if flow:
         e = {c: flow.get(c, {}).get("enrolled") for c in CONDITIONS}
-        if all(_ok(v) for v in e.values()):
-            blocks.append(p(_t(lang,
+        if all(fmt.is_number(v) for v in e.values()):
+            blocks.append(p(tr(lang,
                                f"Aan het onderzoek deden {_count(ctx, e['mentee'])} mentees en "
                                f"{_count(ctx, e['control'])} leerlingen in de controlegroep mee. Het stroomdiagram laat "
                                f"zien hoeveel van hen bij elke meting de vragenlijst invulden.",
                                f"{_count(ctx, e['mentee'])} mentees and {_count(ctx, e['control'])} control pupils "
                                f"took part. The flow diagram shows how many of them filled in the questionnaire at "
                                f"each wave.")))
-        fig = ctx.figure("flow", _t(lang, "Deelname en respons per meting (stroomdiagram).",
+        fig = ctx.figure("flow", tr(lang, "Deelname en respons per meting (stroomdiagram).",
                                     "Participation and response per wave (flow diagram)."), "92%")
         if fig:
             blocks.append(fig)
@@ -372,23 +353,24 @@ def section_sample(ctx: Ctx) -> dict:
     s = ctx.table("sample")
     need = {"characteristic", "mentee_n", "mentee_value", "control_n", "control_value"}
     if s is not None and need <= set(s.columns):
-        t = Table(_t(lang, "Kenmerken van de deelnemers bij de start", "Characteristics of the participants at the start"),
-                  [(_t(lang, "Kenmerk", "Characteristic"), "left"), (_t(lang, "Categorie", "Level"), "left"),
+        t = Table(tr(lang, "Kenmerken van de deelnemers bij de start", "Characteristics of the participants at the start"),
+                  [(tr(lang, "Kenmerk", "Characteristic"), "left"), (tr(lang, "Categorie", "Level"), "left"),
                    ([em("n")], "right"), ("% / M", "right"), ([em("n")], "right"), ("% / M", "right"),
-                   ([em("p")], "right"), (_t(lang, "Gest. verschil", "Std. diff."), "right")],
+                   ([em("p")], "right"), (tr(lang, "Gest. verschil", "Std. diff."), "right")],
                   lang=lang, min_cell=ctx.mc,
-                  header_top=[("", 2), ("Mentees", 2), (_t(lang, "Controlegroep", "Controls"), 2), ("", 2)])
+                  header_top=[("", 2), ("Mentees", 2), (tr(lang, "Controlegroep", "Controls"), 2), ("", 2)])
         last_char = None
         differs = []
         omnibus = {}
         for r in s.to_dict("records"):
-            if _s(r.get("level")) == "all" and _ok(r.get("p")):
+            if _s(r.get("level")) == "all" and fmt.is_number(r.get("p")):
                 omnibus[_s(r.get("characteristic"))] = float(r["p"])
         for r in s.to_dict("records"):
             char = _s(r.get("characteristic"))
             level = _s(r.get("level"))
-            cont = level in ("", "mean") or _ok(r.get("mentee_sd"))
-            if level == "all" or (not cont and _f(r.get("mentee_n")) == 0 and _f(r.get("control_n")) == 0):
+            cont = level in ("", "mean") or fmt.is_number(r.get("mentee_sd"))
+            if level == "all" or (not cont and fmt.to_float(r.get("mentee_n")) == 0
+                                   and fmt.to_float(r.get("control_n")) == 0):
                 continue    # the omnibus test goes in the text; empty levels carry no information
             first = char != last_char
             lab = txt.upper_first(txt.moderator_label(char, lang)) if first else ""
@@ -397,7 +379,8 @@ def section_sample(ctx: Ctx) -> dict:
                 n_ = r.get(f"{c}_n")
                 v = r.get(f"{c}_value")
                 sd = r.get(f"{c}_sd")
-                vtext = (fmt.m_sd(v, sd, lang) if _ok(sd) else fmt.num(v, 2, lang)) if cont else fmt.num(v, 1, lang)
+                vtext = ((fmt.m_sd(v, sd, lang) if fmt.is_number(sd) else fmt.num(v, 2, lang)) if cont
+                         else fmt.num(v, 1, lang))
                 vals += [t.cell(fmt.integer(n_, lang), n_, count=True), t.cell(vtext, n_)]
             t.add([lab, "" if cont else txt.level_label(level, lang), *vals,
                    fmt.p_value(r.get("p"), lang), fmt.num(r.get("std_diff"), 2, lang)])
@@ -406,10 +389,10 @@ def section_sample(ctx: Ctx) -> dict:
                 if p_char is None:
                     ps = pd.to_numeric(s.loc[s["characteristic"].astype(str) == char, "p"], errors="coerce")
                     p_char = ps.min() if ps.notna().any() else None
-                if _ok(p_char) and float(p_char) < ctx.alpha:
+                if fmt.is_number(p_char) and float(p_char) < ctx.alpha:
                     differs.append(txt.moderator_label(char, lang))
             last_char = char
-        t.notes.append(_t(lang,
+        t.notes.append(tr(lang,
                           "Percentages per categorie; bij leeftijd het gemiddelde (M) en de SD. p: toets op verschil "
                           "tussen de groepen. Gest. verschil: gestandaardiseerd verschil mentees − controlegroep.",
                           "Percentages per level; for age the mean (M) and SD. p: test of the difference between the "
@@ -437,7 +420,7 @@ def short_citation(source: str, lang: str = "en") -> str:
     elif len(names) == 2:
         who = f"{names[0]} & {names[1]}"
     else:
-        who = f"{names[0]} {_t(lang, 'e.a.', 'et al.')}"
+        who = f"{names[0]} {tr(lang, 'e.a.', 'et al.')}"
     return f"{who} ({year})"
 
 
@@ -447,25 +430,24 @@ def _count(ctx, n) -> str:
 
 def section_measures(ctx: Ctx) -> dict:
     lang, blocks = ctx.lang, []
-    from ..codebook import codebook_of
-    cb = codebook_of(ctx.meta)
+    cb = ctx.codebook
     rel = ctx.table("reliability")
     if cb is not None:
-        t = Table(_t(lang, "Gemeten uitkomsten (alle vragen op een schaal van 1 tot 5)",
+        t = Table(tr(lang, "Gemeten uitkomsten (alle vragen op een schaal van 1 tot 5)",
                      "Outcomes measured (all items on a scale from 1 to 5)"),
-                  [(_t(lang, "Schaal", "Scale"), "left"), (_t(lang, "Vragen", "Items"), "right"),
-                   (_t(lang, "Metingen", "Waves"), "left"), (_t(lang, "Bron", "Source"), "left")],
+                  [(tr(lang, "Schaal", "Scale"), "left"), (tr(lang, "Vragen", "Items"), "right"),
+                   (tr(lang, "Metingen", "Waves"), "left"), (tr(lang, "Bron", "Source"), "left")],
                   lang=lang, min_cell=ctx.mc, size="small", widths=["auto", "auto", "auto", "1fr"])
         for k, sc in cb.scales.items():
             t.add([cb.label(k, lang), str(len(sc.items)), ", ".join(sc.waves)
-                   + ("" if sc.group == "all" else _t(lang, " (alleen mentees)", " (mentees only)")),
+                   + ("" if sc.group == "all" else tr(lang, " (alleen mentees)", " (mentees only)")),
                    short_citation(sc.source, lang)])
         blocks.append(t.block())
     if rel is not None and {"scale", "wave", "alpha"} <= set(rel.columns):
-        t = Table(_t(lang, "Betrouwbaarheid per schaal en meting", "Reliability per scale and wave"),
-                  [(_t(lang, "Schaal", "Scale"), "left"), (_t(lang, "Meting", "Wave"), "left"),
-                   ([em("n")], "right"), (_t(lang, "Vragen", "Items"), "right"),
-                   ("Cronbach α", "right"), (_t(lang, "95%-BI", "95% CI"), "right"), ("McDonald ω", "right")],
+        t = Table(tr(lang, "Betrouwbaarheid per schaal en meting", "Reliability per scale and wave"),
+                  [(tr(lang, "Schaal", "Scale"), "left"), (tr(lang, "Meting", "Wave"), "left"),
+                   ([em("n")], "right"), (tr(lang, "Vragen", "Items"), "right"),
+                   ("Cronbach α", "right"), (tr(lang, "95%-BI", "95% CI"), "right"), ("McDonald ω", "right")],
                   lang=lang, min_cell=ctx.mc)
         alphas, low = [], []
         for sc in ctx.outcomes(rel["scale"].astype(str).unique()):
@@ -478,11 +460,11 @@ def section_measures(ctx: Ctx) -> dict:
                        t.cell(fmt.ci(r.get("alpha_ci_low"), r.get("alpha_ci_high"), 2, lang, bounded=True), n_),
                        t.cell(fmt.nolead(r.get("omega"), 2, lang), n_)])
                 first = False
-                if _ok(a) and not fmt.is_small(n_, ctx.mc):
+                if fmt.is_number(a) and not fmt.is_small(n_, ctx.mc):
                     alphas.append(float(a))
                     if float(a) < 0.70:
                         low.append((sc, _s(r.get("wave"))))
-        t.notes.append(_t(lang, "α en ω berekend op leerlingen die alle vragen van de schaal beantwoordden.",
+        t.notes.append(tr(lang, "α en ω berekend op leerlingen die alle vragen van de schaal beantwoordden.",
                           "α and ω computed on pupils who answered every item of the scale."))
         blocks.append(t.block())
         low_lab = [f"{txt.lower_first(ctx.label(sc))} ({', '.join(w for s_, w in low if s_ == sc)})"
@@ -504,23 +486,23 @@ def table_means(ctx: Ctx) -> dict | None:
         if not (d["sample"].astype(str) == "completers").any():
             sample = "available"
         d = d[d["sample"].astype(str) == sample]
-    cols = [(_t(lang, "Uitkomst", "Outcome"), "left")]
+    cols = [(tr(lang, "Uitkomst", "Outcome"), "left")]
     for _c in CONDITIONS:
         cols.append(([em("n")], "right"))
         cols += [(w, "right") for w in WAVES]
-    cap = (_t(lang, "Gemiddelden (SD) per groep en meting, leerlingen met alle drie metingen",
+    cap = (tr(lang, "Gemiddelden (SD) per groep en meting, leerlingen met alle drie metingen",
               "Means (SD) per group and wave, pupils with all three waves") if sample == "completers" else
-           _t(lang, "Gemiddelden (SD) per groep en meting, alle beschikbare metingen",
+           tr(lang, "Gemiddelden (SD) per groep en meting, alle beschikbare metingen",
               "Means (SD) per group and wave, all available measurements"))
     t = Table(cap, cols, lang=lang, min_cell=ctx.mc, size="small",
-              header_top=[("", 1), ("Mentees", 4), (_t(lang, "Controlegroep", "Controls"), 4)])
+              header_top=[("", 1), ("Mentees", 4), (tr(lang, "Controlegroep", "Controls"), 4)])
     key = {(str(o), str(c), str(w)): (m, s, n) for o, c, w, m, s, n in
            d[["outcome", "condition", "wave", "mean", "sd", "n"]].itertuples(index=False)}
     for o in ctx.outcomes(d["outcome"].astype(str).unique()):
         row = [ctx.label(o)]
         for c in CONDITIONS:
             ns = [key[(o, c, w)][2] for w in WAVES if (o, c, w) in key]
-            nvals = {int(x) for x in ns if _ok(x)}
+            nvals = {int(x) for x in ns if fmt.is_number(x)}
             n_one = min(nvals) if nvals else None
             row.append(t.cell(fmt.integer(n_one, lang) if len(nvals) <= 1 else
                               f"{min(nvals)}–{max(nvals)}", n_one, count=True))
@@ -531,7 +513,7 @@ def table_means(ctx: Ctx) -> dict | None:
                 else:
                     row.append("")
         t.add(row)
-    t.notes.append(_t(lang, "Schaal 1–5; hogere scores zijn gunstiger. n = aantal leerlingen.",
+    t.notes.append(tr(lang, "Schaal 1–5; hogere scores zijn gunstiger. n = aantal leerlingen.",
                       "Scale 1–5; higher scores are more favourable. n = number of pupils."))
     return t.block()
 
@@ -541,9 +523,9 @@ def table_anova(ctx: Ctx) -> tuple[dict | None, list[str]]:
     if a is None or not {"outcome", "source", "F", "df1", "df2", "p_unc"} <= set(a.columns):
         return None, []
     lang = ctx.lang
-    t = Table(_t(lang, "Variantieanalyse met herhaalde metingen (conditie × meting), leerlingen met alle drie metingen",
+    t = Table(tr(lang, "Variantieanalyse met herhaalde metingen (conditie × meting), leerlingen met alle drie metingen",
                  "Repeated-measures analysis of variance (condition × wave), pupils with all three waves"),
-              [(_t(lang, "Bron", "Source"), "left"), ([em("F")], "right"), ([em("df")], "right"),
+              [(tr(lang, "Bron", "Source"), "left"), ([em("F")], "right"), ([em("df")], "right"),
                ([em("p")], "right"), ([em("ε"), sub("GG")], "right"), ([em("p"), sub("GG")], "right"),
                ([em("η"), {"sup": "2"}, sub("p")], "right"), ([em("η"), {"sup": "2"}, sub("G")], "right")],
               lang=lang, min_cell=ctx.mc)
@@ -568,7 +550,7 @@ def table_anova(ctx: Ctx) -> tuple[dict | None, list[str]]:
                                                     r.get("p_unc"), r.get("np2"), eps_gg=r.get("eps_gg"),
                                                     mauchly_p=r.get("mauchly_p"), p_gg=r.get("p_gg"),
                                                     alpha=ctx.alpha, lang=lang))
-    t.notes.append(_t(lang,
+    t.notes.append(tr(lang,
                       "Type III-kwadratensommen (zoals SPSS). εGG en pGG: Greenhouse–Geisser-correctie, gebruikt "
                       "in de tekst als Mauchly's toets significant is. ηp²: partiële eta-kwadraat; ηG²: "
                       "gegeneraliseerde eta-kwadraat.",
@@ -580,13 +562,13 @@ def table_anova(ctx: Ctx) -> tuple[dict | None, list[str]]:
 
 def table_did(ctx: Ctx, rows: list[dict]) -> dict:
     lang = ctx.lang
-    t = Table(_t(lang, "Verschil in verandering tussen mentees en controlegroep (gemengd model, alle metingen)",
+    t = Table(tr(lang, "Verschil in verandering tussen mentees en controlegroep (gemengd model, alle metingen)",
                  "Difference in change between mentees and controls (mixed model, all measurements)"),
-              [(_t(lang, "Uitkomst", "Outcome"), "left"), (_t(lang, "Periode", "Period"), "left"),
-               (_t(lang, "Verschil", "Difference"), "right"), (_t(lang, "95%-BI", "95% CI"), "right"),
+              [(tr(lang, "Uitkomst", "Outcome"), "left"), (tr(lang, "Periode", "Period"), "left"),
+               (tr(lang, "Verschil", "Difference"), "right"), (tr(lang, "95%-BI", "95% CI"), "right"),
                ([em("p")], "right"), ([em("p"), sub("Holm")], "right"), ([em("g")], "right"),
-               (_t(lang, "95%-BI", "95% CI"), "right"),
-               (_t(lang, "Verbeter-index", "Improvement index"), "right")],
+               (tr(lang, "95%-BI", "95% CI"), "right"),
+               (tr(lang, "Verbeter-index", "Improvement index"), "right")],
               lang=lang, min_cell=ctx.mc, size="small")
     order = ctx.outcomes([r["outcome"] for r in rows])
     last = None
@@ -598,7 +580,7 @@ def table_did(ctx: Ctx, rows: list[dict]) -> dict:
                fmt.num(r.get("g"), 2, lang), fmt.ci(r.get("g_ci_low"), r.get("g_ci_high"), 2, lang),
                fmt.num(r.get("improvement_index"), 1, lang)])
         last = o
-    t.notes.append(_t(lang,
+    t.notes.append(tr(lang,
                       "Verschil = verandering bij mentees min verandering in de controlegroep (punten op schaal 1–5); "
                       "> 0 is gunstiger voor mentees. g: Hedges' g (verschil gedeeld door de standaarddeviatie op T1). "
                       "Verbeterindex: verwachte verandering in percentielpunten voor een gemiddelde leerling uit de "
@@ -630,15 +612,15 @@ def table_wwc(ctx: Ctx) -> tuple[dict | None, list]:
                 overall=txt.as_percent(r.get("overall"), pct_scale),
                 differential=txt.as_percent(r.get("differential"), pct_scale),
                 cautious=_s(r.get("wwc_cautious")), optimistic=_s(r.get("wwc_optimistic")))
-    t = Table(_t(lang, "Gelijkwaardigheid bij de start en uitval, getoetst aan de WWC-standaarden",
+    t = Table(tr(lang, "Gelijkwaardigheid bij de start en uitval, getoetst aan de WWC-standaarden",
                  "Baseline equivalence and attrition against the WWC standards"),
-              [(_t(lang, "Uitkomst", "Outcome"), "left"), (_t(lang, "Periode", "Period"), "left"),
+              [(tr(lang, "Uitkomst", "Outcome"), "left"), (tr(lang, "Periode", "Period"), "left"),
                ([em("g")], "right"), ("WWC", "left"),
-               (_t(lang, "Totaal %", "Overall %"), "right"), (_t(lang, "Verschil (pp)", "Differential (pp)"), "right"),
-               (_t(lang, "Voorzichtig", "Cautious"), "left"), (_t(lang, "Optimistisch", "Optimistic"), "left")],
+               (tr(lang, "Totaal %", "Overall %"), "right"), (tr(lang, "Verschil (pp)", "Differential (pp)"), "right"),
+               (tr(lang, "Voorzichtig", "Cautious"), "left"), (tr(lang, "Optimistisch", "Optimistic"), "left")],
               lang=lang, min_cell=ctx.mc, size="small",
-              header_top=[("", 2), (_t(lang, "Gelijkwaardigheid op T1", "Baseline equivalence"), 2),
-                          (_t(lang, "Uitval", "Attrition"), 4)])
+              header_top=[("", 2), (tr(lang, "Gelijkwaardigheid op T1", "Baseline equivalence"), 2),
+                          (tr(lang, "Uitval", "Attrition"), 4)])
     order = ctx.outcomes([k[0] for k in rows])
     last = None
     for (o, con) in sorted(rows, key=lambda k: (order.index(k[0]), k[1])):
@@ -647,10 +629,10 @@ def table_wwc(ctx: Ctx) -> tuple[dict | None, list]:
         t.add([ctx.label(o) if o != last else "", txt.contrast_label(con, lang),
                fmt.num(v.get("g_baseline"), 2, lang), wl(v.get("wwc", "")),
                fmt.num(v.get("overall"), 0, lang),
-               fmt.num(abs(v["differential"]) if _ok(v.get("differential")) else None, 1, lang),
+               fmt.num(abs(v["differential"]) if fmt.is_number(v.get("differential")) else None, 1, lang),
                wl(v.get("cautious", "")), wl(v.get("optimistic", ""))])
         last = o
-    t.notes.append(_t(lang,
+    t.notes.append(tr(lang,
                       "What Works Clearinghouse: |g| ≤ 0,05 voldoet, ≤ 0,25 correctie nodig, anders voldoet niet. "
                       "Uitval: totaal en verschil tussen de groepen (procentpunten), beoordeeld met de voorzichtige "
                       "en de optimistische grens.",
@@ -662,18 +644,18 @@ def table_wwc(ctx: Ctx) -> tuple[dict | None, list]:
 
 def section_effects(ctx: Ctx) -> dict:
     lang, blocks = ctx.lang, []
-    blocks.append(h(_t(lang, "Gemiddelden per meting", "Means per wave")))
+    blocks.append(h(tr(lang, "Gemiddelden per meting", "Means per wave")))
     tm = table_means(ctx)
     if tm:
         blocks.append(tm)
     else:
         blocks.append(ctx.missing("descriptives"))
-    fig = ctx.figure("trajectories", _t(
+    fig = ctx.figure("trajectories", tr(
         lang, "Gemiddelde score per meting met 95%-betrouwbaarheidsinterval (alle beschikbare metingen).",
         "Mean score per wave with 95% confidence interval (all available measurements)."))
     if fig:
         blocks.append(fig)
-    blocks.append(h(_t(lang, "Verloop over de tijd: variantieanalyse", "Course over time: analysis of variance")))
+    blocks.append(h(tr(lang, "Verloop over de tijd: variantieanalyse", "Course over time: analysis of variance")))
     ta, sentences = table_anova(ctx)
     if ta:
         blocks.append(ta)
@@ -681,10 +663,10 @@ def section_effects(ctx: Ctx) -> dict:
     else:
         blocks.append(ctx.missing("mixed_anova"))
 
-    blocks.append(h(_t(lang, "Verschil in verandering en effectgrootte", "Difference in change and effect size")))
+    blocks.append(h(tr(lang, "Verschil in verandering en effectgrootte", "Difference in change and effect size")))
     rows = did_rows(ctx)
     if rows:
-        blocks.append(p(_t(lang,
+        blocks.append(p(tr(lang,
                            "Het gemengde model gebruikt alle beschikbare metingen, ook van leerlingen die een meting "
                            "misten. Per uitkomst en periode staat hieronder hoeveel meer (of minder) mentees "
                            "veranderden dan de controlegroep, en de effectgrootte g naast het gemiddelde effect van "
@@ -694,7 +676,7 @@ def section_effects(ctx: Ctx) -> dict:
                            "the controls, and the effect size g next to the average effect of youth mentoring "
                            "programmes (g ≈ 0.21; DuBois et al., 2011).")))
         blocks.append(table_did(ctx, rows))
-        fig = ctx.figure("forest", _t(
+        fig = ctx.figure("forest", tr(
             lang, "Effectgroottes (Hedges' g, 95%-BI) per uitkomst, naast het gemiddelde effect van mentoring.",
             "Effect sizes (Hedges' g, 95% CI) per outcome, next to the average effect of mentoring."))
         if fig:
@@ -710,7 +692,8 @@ def section_effects(ctx: Ctx) -> dict:
                                               mentee_change=changes.get((o, "mentee", con)),
                                               control_change=changes.get((o, "control", con)), lang=lang))
             # The benchmark is compared once per outcome, on the longest period available.
-            main = next((r for con in ("T3-T1", "T2-T1") for r in mine if str(r["contrast"]) == con), None)
+            main = next((r for con in reversed(figs.EFFECT_CHANGES) for r in mine if str(r["contrast"]) == con),
+                        None)
             if main is not None:
                 bs = txt.benchmark_sentence(main.get("g"), main.get("g_ci_low"), main.get("g_ci_high"), lang=lang)
                 if bs:
@@ -719,7 +702,7 @@ def section_effects(ctx: Ctx) -> dict:
     else:
         blocks.append(ctx.missing("did"))
 
-    blocks.append(h(_t(lang, "Gelijkwaardigheid bij de start en uitval", "Baseline equivalence and attrition")))
+    blocks.append(h(tr(lang, "Gelijkwaardigheid bij de start en uitval", "Baseline equivalence and attrition")))
     tw, wrows = table_wwc(ctx)
     if tw:
         blocks.append(tw)
@@ -743,7 +726,7 @@ def _by_outcome(ctx: Ctx, pairs: list[tuple[str, str]], universe: list[tuple[str
     if not pairs:
         return []
     if set(pairs) == set(universe):
-        return [_t(ctx.lang, "alle uitkomsten", "all outcomes")]
+        return [tr(ctx.lang, "alle uitkomsten", "all outcomes")]
     out = []
     for o in ctx.outcomes([o for o, _ in pairs]):
         mine = [c for o2, c in pairs if o2 == o]
@@ -765,7 +748,7 @@ def section_moderation(ctx: Ctx) -> dict:
         pd.Series(False, index=m.index)
     sel = m[(praw < ctx.alpha) | (pbh < ctx.alpha) | pre].copy()
     sel = sel.assign(_p=praw[sel.index]).sort_values(["_p"], kind="stable")
-    blocks.append(p(_t(lang,
+    blocks.append(p(tr(lang,
                        f"Binnen de groep mentees is onderzocht of de verandering tussen twee metingen samenhangt met "
                        f"kenmerken van de mentee of van de match met de mentor (moderatie). In totaal zijn "
                        f"{n_tests} verbanden getoetst. Bij zoveel toetsen is een deel van de significante uitkomsten "
@@ -778,14 +761,14 @@ def section_moderation(ctx: Ctx) -> dict:
                        f"chance; next to every p is therefore the Benjamini–Hochberg adjusted p (pBH). Shown below "
                        f"are the associations with p < {fmt.nolead(ctx.alpha, 2, lang)} and the prespecified ones.")))
     if sel.empty:
-        blocks.append(p(_t(lang, "Geen enkel verband had p < 0,05 en er waren geen vooraf gekozen verbanden.",
+        blocks.append(p(tr(lang, "Geen enkel verband had p < 0,05 en er waren geen vooraf gekozen verbanden.",
                            "No association had p < .05 and no associations were prespecified.")))
     else:
-        t = Table(_t(lang, "Moderatie van de verandering bij mentees", "Moderation of mentees' change"),
-                  [(_t(lang, "Uitkomst", "Outcome"), "left"), (_t(lang, "Periode", "Period"), "left"),
-                   (_t(lang, "Moderator", "Moderator"), "left"), ([em("n")], "right"), ([em("b")], "right"),
-                   (_t(lang, "95%-BI", "95% CI"), "right"), ([em("p")], "right"), ([em("p"), sub("BH")], "right"),
-                   (_t(lang, "Vooraf", "Prespec."), "center")],
+        t = Table(tr(lang, "Moderatie van de verandering bij mentees", "Moderation of mentees' change"),
+                  [(tr(lang, "Uitkomst", "Outcome"), "left"), (tr(lang, "Periode", "Period"), "left"),
+                   (tr(lang, "Moderator", "Moderator"), "left"), ([em("n")], "right"), ([em("b")], "right"),
+                   (tr(lang, "95%-BI", "95% CI"), "right"), ([em("p")], "right"), ([em("p"), sub("BH")], "right"),
+                   (tr(lang, "Vooraf", "Prespec."), "center")],
                   lang=lang, min_cell=ctx.mc, size="small", widths=["1fr", "auto", "1.4fr", "auto", "auto",
                                                                    "auto", "auto", "auto", "auto"])
         sents, quiet = [], []
@@ -794,17 +777,17 @@ def section_moderation(ctx: Ctx) -> dict:
             n_ = r.get("n")
             lvl = _level_of(r)
             key = (str(r["outcome"]), str(r["change"]), str(r["moderator"]))
-            if lvl and key in sizes and (not _ok(n_) or sizes[key] < float(n_)):
+            if lvl and key in sizes and (not fmt.is_number(n_) or sizes[key] < float(n_)):
                 n_ = sizes[key]    # the smallest group behind this contrast decides
             wlab = txt.moderator_label(str(r["moderator"]), lang)
             ref = _s(r.get("reference"))
             wcell = wlab + (f": {txt.level_label(lvl, lang)}" if lvl else "") + \
-                (f" ({_t(lang, 'ref.', 'ref.')} {txt.level_label(ref, lang)})" if lvl and ref else "")
+                (f" ({tr(lang, 'ref.', 'ref.')} {txt.level_label(ref, lang)})" if lvl and ref else "")
             t.add([ctx.label(r["outcome"]), txt.contrast_label(str(r["change"]), lang), txt.upper_first(wcell),
                    t.cell(fmt.integer(r.get("n"), lang), r.get("n"), count=True), t.cell(fmt.num(r.get("b"), 2, lang), n_),
                    t.cell(fmt.ci(r.get("ci_low"), r.get("ci_high"), 2, lang), n_),
                    t.cell(fmt.p_value(r.get("p"), lang), n_), t.cell(fmt.p_value(r.get("p_bh"), lang), n_),
-                   _t(lang, "ja", "yes") if bool(r.get("prespecified")) is True else ""])
+                   tr(lang, "ja", "yes") if bool(r.get("prespecified")) is True else ""])
             verdict = txt.moderation_verdict(r.get("ci_low"), r.get("ci_high"), r.get("p"), r.get("p_bh"), ctx.alpha)
             pre_r = bool(r.get("prespecified")) is True
             if fmt.is_small(n_, ctx.mc):
@@ -819,7 +802,7 @@ def section_moderation(ctx: Ctx) -> dict:
                                                      alpha=ctx.alpha, lang=lang))
             elif verdict == "indication":
                 quiet.append(r)
-        t.notes.append(_t(lang,
+        t.notes.append(tr(lang,
                           f"b: verandering per eenheid van de moderator (bij een categorie: verschil met de "
                           f"referentiegroep). pBH: Benjamini–Hochberg-correctie over alle {n_tests} toetsen.",
                           f"b: change per unit of the moderator (for a level: difference from the reference group). "
@@ -827,15 +810,12 @@ def section_moderation(ctx: Ctx) -> dict:
         blocks.append(t.block())
         blocks.append(bullets(sents + [txt.exploratory_indications_sentence(len(quiet), n_tests, lang)]))
     blocks += did_by_moderator_blocks(ctx)
-    for name in sorted(k for k in ctx.figures if k.startswith("moderation_")):
-        o, c, w = _moderation_key_of(ctx, name)
-        if o is None:
-            continue
-        what = _t(lang, f"Voorspelde verandering in {txt.lower_first(ctx.label(o))} ({txt.period(c)}) naar "
+    for name, (o, c, w) in getattr(ctx.figures, "moderation", {}).items():
+        what = tr(lang, f"Voorspelde verandering in {txt.lower_first(ctx.label(o))} ({txt.period(c)}) naar "
                         f"{txt.moderator_label(w, lang)}, met 95%-BI",
                   f"Predicted change in {txt.lower_first(ctx.label(o))} ({txt.period(c)}) by "
                   f"{txt.moderator_label(w, lang)}, with 95% CI")
-        cap = what + (_t(lang, "; groen: waarden van de moderator waarbij de verandering significant van 0 "
+        cap = what + (tr(lang, "; groen: waarden van de moderator waarbij de verandering significant van 0 "
                                "verschilt (Johnson–Neyman).",
                          "; green: moderator values where the change differs significantly from 0 "
                          "(Johnson–Neyman).") if figs.moderation_is_continuous(ctx.r, o, c, w) else ".")
@@ -849,8 +829,9 @@ def did_by_moderator_blocks(ctx: Ctx) -> list:
     """Does the programme effect itself (the DiD, both conditions) differ by pupil characteristic?
 
     One interaction test per outcome × characteristic (``p_interaction``); the DiD per level
-    or probe is shown for those with p < alpha. Levels with fewer than ``min_cell`` pupils
-    (``n_level`` / ``n`` when given) are suppressed.
+    or probe is shown for those with p < alpha. A level with fewer than ``min_cell`` pupils
+    (``n_level``) or fewer than that among its mentees or its controls (``n_level_mentee``,
+    ``n_level_control``) is suppressed.
     """
     d = ctx.table("did_by_moderator")
     need = {"outcome", "moderator", "probe", "contrast", "estimate", "ci_low", "ci_high", "p_interaction"}
@@ -860,49 +841,46 @@ def did_by_moderator_blocks(ctx: Ctx) -> list:
     tests = d.groupby(["outcome", "moderator"], sort=False)["p_interaction"].first().reset_index()
     tests["p_interaction"] = pd.to_numeric(tests["p_interaction"], errors="coerce")
     sig = tests[tests["p_interaction"] < ctx.alpha].sort_values("p_interaction", kind="stable")
-    blocks = [h(_t(lang, "Verschilt het programma-effect tussen groepen leerlingen?",
+    blocks = [h(tr(lang, "Verschilt het programma-effect tussen groepen leerlingen?",
                    "Does the programme effect differ between groups of pupils?")),
               p(txt.did_moderator_sentence(
-                  len(tests), [f"{txt.moderator_label(str(w), lang)} {_t(lang, 'bij', 'for')} "
+                  len(tests), [f"{txt.moderator_label(str(w), lang)} {tr(lang, 'bij', 'for')} "
                                f"{txt.lower_first(ctx.label(o))}" for o, w in sig[["outcome", "moderator"]]
                                .itertuples(index=False)], lang, ctx.alpha))]
     if sig.empty:
         return blocks
-    ncol = next((c for c in ("n_level", "n") if c in d.columns), None)
-    t = Table(_t(lang, "Verschil in verandering (mentees − controlegroep) per groep leerlingen",
+    t = Table(tr(lang, "Verschil in verandering (mentees − controlegroep) per groep leerlingen",
                  "Difference in change (mentees − controls) per group of pupils"),
-              [(_t(lang, "Uitkomst", "Outcome"), "left"), (_t(lang, "Kenmerk", "Characteristic"), "left"),
-               (_t(lang, "Groep", "Group"), "left"), (_t(lang, "Periode", "Period"), "left"),
-               (_t(lang, "Verschil", "Difference"), "right"), (_t(lang, "95%-BI", "95% CI"), "right"),
-               ([em("p")], "right"), ([em("p"), sub(_t(lang, "interactie", "interaction"))], "right")],
+              [(tr(lang, "Uitkomst", "Outcome"), "left"), (tr(lang, "Kenmerk", "Characteristic"), "left"),
+               (tr(lang, "Groep", "Group"), "left"), (tr(lang, "Periode", "Period"), "left"),
+               (tr(lang, "Verschil", "Difference"), "right"), (tr(lang, "95%-BI", "95% CI"), "right"),
+               ([em("p")], "right"), ([em("p"), sub(tr(lang, "interactie", "interaction"))], "right")],
               lang=lang, min_cell=ctx.mc, size="small")
     for o, w, pint in sig[["outcome", "moderator", "p_interaction"]].itertuples(index=False):
         rows = d[(d["outcome"] == o) & (d["moderator"] == w)]
         first = True
         for r in rows.to_dict("records"):
-            n_ = r.get(ncol) if ncol else None
-            probe = _s(r.get("probe"))
-            grp = probe if probe in figs.PROBE_LABELS else txt.level_label(probe, lang)
-            if probe in figs.PROBE_LABELS and _ok(r.get("w")):
-                grp += f" ({fmt.num(r.get('w'), 2, lang)})"
+            # the smallest group behind the estimate: the level's mentees or its controls
+            n_ = min((float(r[c]) for c in ("n_level", "n_level_mentee", "n_level_control")
+                      if fmt.is_number(r.get(c))), default=None)
+            probe, w_ = _s(r.get("probe")), r.get("w")
+            # A level code has no W value (a dichotomous W's levels are their own value);
+            # a probe of a continuous W (M − 1SD, ...) is shown with its value.
+            if not fmt.is_number(w_) or probe == f"{float(w_):g}":
+                grp = txt.level_label(probe, lang)
+            else:
+                grp = f"{probe} ({fmt.num(w_, 2, lang)})"
             t.add([ctx.label(o) if first else "", txt.moderator_label(str(w), lang) if first else "", grp,
                    txt.contrast_label(str(r["contrast"]), lang), t.cell(fmt.num(r.get("estimate"), 2, lang), n_),
                    t.cell(fmt.ci(r.get("ci_low"), r.get("ci_high"), 2, lang), n_),
                    t.cell(fmt.p_value(r.get("p"), lang), n_), fmt.p_value(pint, lang) if first else ""])
             first = False
-    t.notes.append(_t(lang, "Gemengd model op alle metingen met een interactie tussen conditie × meting en het "
+    t.notes.append(tr(lang, "Gemengd model op alle metingen met een interactie tussen conditie × meting en het "
                             "kenmerk; pinteractie toetst of het effect tussen de groepen verschilt.",
                       "Mixed model on all measurements with an interaction of condition × wave with the "
                       "characteristic; p interaction tests whether the effect differs between the groups."))
     blocks.append(t.block())
     return blocks
-
-
-def _moderation_key_of(ctx: Ctx, name: str) -> tuple:
-    for o, c, w, _p in figs.moderation_figure_keys(ctx.r):
-        if figs._safe_name("moderation", o, c, w) == name:
-            return o, c, w
-    return None, None, None
 
 
 def _qsort_cards(ctx: Ctx, q: pd.DataFrame) -> list[dict]:
@@ -923,22 +901,22 @@ def section_qsort(ctx: Ctx) -> dict:
     n = pd.to_numeric(q["n"], errors="coerce").max()
     blocks.append(p(txt.qsort_sentence(_qsort_cards(ctx, q), lang, ctx.mc)))
     if not fmt.is_small(n, ctx.mc):
-        fig = ctx.figure("qsort", _t(lang, "Rangorde van de kaartjes: hoe vaak elke rang werd gegeven.",
+        fig = ctx.figure("qsort", tr(lang, "Rangorde van de kaartjes: hoe vaak elke rang werd gegeven.",
                                      "Ranking of the cards: how often each rank was given."), "85%")
         if fig:
             blocks.append(fig)
         ranks = sorted([c for c in q.columns if str(c).startswith("rank_") and str(c)[5:].isdigit()],
                        key=lambda c: int(str(c)[5:]))
-        t = Table(_t(lang, "Q-sort: gemiddelde rang en verdeling van de rangen", "Q-sort: mean rank and distribution of ranks"),
-                  [(_t(lang, "Kaartje", "Card"), "left"), ([em("n")], "right"),
-                   (_t(lang, "Gem. rang (SD)", "Mean rank (SD)"), "right")]
-                  + [(_t(lang, f"Rang {c[5:]}", f"Rank {c[5:]}"), "right") for c in ranks],
+        t = Table(tr(lang, "Q-sort: gemiddelde rang en verdeling van de rangen", "Q-sort: mean rank and distribution of ranks"),
+                  [(tr(lang, "Kaartje", "Card"), "left"), ([em("n")], "right"),
+                   (tr(lang, "Gem. rang (SD)", "Mean rank (SD)"), "right")]
+                  + [(tr(lang, f"Rang {c[5:]}", f"Rank {c[5:]}"), "right") for c in ranks],
                   lang=lang, min_cell=ctx.mc)
         for r in q.sort_values("mean_rank", kind="stable").to_dict("records"):
             t.add([txt.card_label(str(r["card"]), lang, ctx.labels), fmt.integer(r.get("n"), lang),
                    fmt.m_sd(r.get("mean_rank"), r.get("sd_rank"), lang)]
                   + [fmt.integer(r.get(c), lang) for c in ranks])
-        t.notes.append(_t(lang, "Rang 1 = hielp het meest. De aantallen per rang gaan over de hele groep "
+        t.notes.append(tr(lang, "Rang 1 = hielp het meest. De aantallen per rang gaan over de hele groep "
                                 "geïnterviewde mentees.",
                           "Rank 1 = helped most. The counts per rank refer to the whole group of interviewed mentees."))
         blocks.append(t.block())
@@ -958,11 +936,20 @@ def sample_differences(ctx: Ctx, s: pd.DataFrame) -> list[str]:
 
 
 def limitation_facts(ctx: Ctx) -> dict:
+    clustering = ctx.meta.get("clustering") or {}
     facts: dict = {"synthetic": bool(ctx.meta.get("synthetic", False)),
                    "randomised": bool((ctx.meta.get("config") or {}).get("randomised", False)),
-                   "clustering_adjusted": bool(ctx.meta.get("clustering_adjusted", False))}
+                   "alpha": ctx.alpha, "icc": clustering.get("icc"),
+                   "n_classes": clustering.get("n_classes"), "n_schools": clustering.get("n_schools")}
     facts["n_mentee"], facts["n_control"] = group_sizes(ctx)
-    facts["n_classes"], facts["n_schools"] = ctx.meta.get("n_classes"), ctx.meta.get("n_schools")
+    rows = did_rows(ctx)
+    if rows and all("p_cluster" in r for r in rows):
+        # The clustering check: do the effects significant after the Holm correction keep p < alpha
+        # when the DiD test is corrected for pupils sharing a class?
+        sig = [r for r in rows if fmt.is_number(r["p_adj"]) and float(r["p_adj"]) < ctx.alpha]
+        facts["n_significant"] = len(sig)
+        facts["n_significant_cluster"] = sum(1 for r in sig if fmt.is_number(r["p_cluster"])
+                                             and float(r["p_cluster"]) < ctx.alpha)
     be = ctx.table("baseline_equivalence")
     if be is not None and {"outcome", "contrast", "wwc"} <= set(be.columns):
         pairs = [(str(o), str(c)) for o, c in be[["outcome", "contrast"]].itertuples(index=False)]
@@ -979,7 +966,7 @@ def limitation_facts(ctx: Ctx) -> dict:
     if s is not None and {"characteristic", "p"} <= set(s.columns):
         facts["sample_differences"] = [txt.moderator_label(c, ctx.lang) for c in sample_differences(ctx, s)]
     facts["covariates_adjusted"] = ctx.table("did_adjusted") is not None
-    facts["n_tests_effects"] = len(did_rows(ctx))
+    facts["n_tests_effects"] = len(rows)
     facts["n_tests_moderation"] = moderation_info(ctx)[1]
     facts["completers_only_anova"] = ctx.table("mixed_anova") is not None
     q = figs.qsort_table(ctx.r)
@@ -991,94 +978,94 @@ def limitation_facts(ctx: Ctx) -> dict:
 def section_methods(ctx: Ctx) -> dict:
     lang, meta = ctx.lang, ctx.meta
     alpha = fmt.nolead(ctx.alpha, 2, lang)
-    nb = fmt.integer(meta.get("n_boot"), lang) if _ok(meta.get("n_boot")) else "—"
-    blocks = [h(_t(lang, "Werkwijze", "Methods")), bullets([
-        _t(lang,
+    nb = fmt.integer(meta.get("n_boot"), lang) if fmt.is_number(meta.get("n_boot")) else "—"
+    blocks = [h(tr(lang, "Werkwijze", "Methods")), bullets([
+        tr(lang,
            "Opzet: quasi-experiment met mentees en vergelijkingsklassen, drie metingen (T1 start, T2 einde "
            "programma, T3 nameting).",
            "Design: quasi-experiment with mentees and comparison classes, three waves (T1 start, T2 end of the "
            "programme, T3 follow-up)."),
-        _t(lang,
+        tr(lang,
            "Schaalscores: gemiddelde van de beantwoorde vragen (omgepoolde vragen 6 − x), alleen als minstens 75% "
            "van de vragen is beantwoord.",
            "Scale scores: mean of the answered items (reverse-coded items 6 − x), only when at least 75% of the "
            "items were answered."),
-        _t(lang,
+        tr(lang,
            "Variantieanalyse (conditie × meting) op leerlingen met alle drie metingen, Type III-kwadratensommen met "
            "Greenhouse–Geisser- en Huynh–Feldt-correctie, gelijk aan SPSS GLM Repeated Measures.",
            "Analysis of variance (condition × wave) on pupils with all three waves, Type III sums of squares with "
            "Greenhouse–Geisser and Huynh–Feldt corrections, equal to SPSS GLM Repeated Measures."),
-        _t(lang,
+        tr(lang,
            "Gemengd model op alle beschikbare metingen (score ~ conditie × meting + (1 | leerling), REML). Het "
            "verschil in verandering (mentees min controlegroep) is omgerekend naar Hedges' g met de gepoolde "
            "standaarddeviatie op T1.",
            "Mixed model on all available measurements (score ~ condition × wave + (1 | pupil), REML). The difference "
            "in change (mentees minus controls) is converted to Hedges' g with the pooled standard deviation at T1."),
-        _t(lang,
+        tr(lang,
            "Gelijkwaardigheid bij de start en uitval zijn beoordeeld met de standaarden van de What Works "
            "Clearinghouse (Standards Handbook 5.0).",
            "Baseline equivalence and attrition were rated with the What Works Clearinghouse standards (Standards "
            "Handbook 5.0)."),
-        _t(lang,
+        tr(lang,
            f"Moderatie (alleen mentees): de verandering tussen twee metingen geregresseerd op de moderator (OLS), "
            f"met voorspelde veranderingen bij M − 1SD, M en M + 1SD, Johnson–Neyman-grenzen en bootstrap-"
            f"betrouwbaarheidsintervallen ({nb} trekkingen).",
            f"Moderation (mentees only): the change between two waves regressed on the moderator (OLS), with "
            f"predicted changes at M − 1SD, M and M + 1SD, Johnson–Neyman points and bootstrap confidence intervals "
            f"({nb} resamples)."),
-        _t(lang,
+        tr(lang,
            f"Significantieniveau α = {alpha}. Effecten: Holm-correctie; moderatie: Benjamini–Hochberg-correctie. "
            f"Een resultaat heet ‘aangetoond’ als het betrouwbaarheidsinterval 0 niet bevat én de gecorrigeerde p "
            f"kleiner is dan α.",
            f"Significance level α = {alpha}. Effects: Holm correction; moderation: Benjamini–Hochberg correction. A "
            f"result counts as ‘shown’ when its confidence interval excludes 0 and its adjusted p is below α."),
-        _t(lang,
+        tr(lang,
            f"Privacy: er staan geen namen of leerlingnummers in dit rapport; aantallen en statistieken van groepen "
            f"met minder dan {ctx.mc} leerlingen zijn weggelaten.",
            f"Privacy: this report contains no names or pupil numbers; counts and statistics of groups with fewer "
            f"than {ctx.mc} pupils are left out."),
-    ]), h(_t(lang, "Beperkingen", "Limitations")), bullets(txt.limitations(limitation_facts(ctx), lang))]
+    ]), h(tr(lang, "Beperkingen", "Limitations")), bullets(txt.limitations(limitation_facts(ctx), lang))]
     return {"title": I18N[lang]["methods"], "blocks": blocks, "newpage": True}
 
 
 def section_appendix(ctx: Ctx) -> dict:
     lang, meta, blocks = ctx.lang, ctx.meta, []
-    t = Table(_t(lang, "Instellingen van de analyse", "Analysis settings"),
-              [(_t(lang, "Instelling", "Setting"), "left"), (_t(lang, "Waarde", "Value"), "left")],
+    t = Table(tr(lang, "Instellingen van de analyse", "Analysis settings"),
+              [(tr(lang, "Instelling", "Setting"), "left"), (tr(lang, "Waarde", "Value"), "left")],
               lang=lang, min_cell=ctx.mc)
-    for k, lab in (("name", _t(lang, "Programma", "Programme")), ("cohort", "Cohort"),
-                   ("created", _t(lang, "Gemaakt op", "Created")), ("seed", "Seed"),
-                   ("n_boot", _t(lang, "Bootstrap-trekkingen", "Bootstrap resamples")), ("alpha", "α"),
-                   ("min_cell", _t(lang, "Minimale groepsgrootte", "Minimum cell size")),
-                   ("synthetic", _t(lang, "Synthetische data", "Synthetic data")),
-                   ("language", _t(lang, "Taal", "Language"))):
+    for k, lab in (("name", tr(lang, "Programma", "Programme")), ("cohort", "Cohort"),
+                   ("created", tr(lang, "Gemaakt op", "Created")), ("seed", "Seed"),
+                   ("n_boot", tr(lang, "Bootstrap-trekkingen", "Bootstrap resamples")), ("alpha", "α"),
+                   ("min_cell", tr(lang, "Minimale groepsgrootte", "Minimum cell size")),
+                   ("synthetic", tr(lang, "Synthetische data", "Synthetic data")),
+                   ("language", tr(lang, "Taal", "Language"))):
         if k in meta:
             v = meta[k]
-            t.add([lab, _t(lang, "ja", "yes") if v is True else _t(lang, "nee", "no") if v is False else _s(v)])
+            t.add([lab, tr(lang, "ja", "yes") if v is True else tr(lang, "nee", "no") if v is False else _s(v)])
     blocks.append(t.block())
     versions = meta.get("versions") or {}
     if versions:
-        t = Table(_t(lang, "Softwareversies", "Software versions"),
-                  [(_t(lang, "Pakket", "Package"), "left"), (_t(lang, "Versie", "Version"), "left")],
+        t = Table(tr(lang, "Softwareversies", "Software versions"),
+                  [(tr(lang, "Pakket", "Package"), "left"), (tr(lang, "Versie", "Version"), "left")],
                   lang=lang, min_cell=ctx.mc, size="small")
         for k in sorted(versions):
             t.add([str(k), _s(versions[k])])
         blocks.append(t.block())
     hashes = meta.get("input_hashes") or {}
     if hashes:
-        t = Table(_t(lang, "Invoerbestanden (SHA-256)", "Input files (SHA-256)"),
-                  [(_t(lang, "Bestand", "File"), "left"), ("SHA-256", "left")],
+        t = Table(tr(lang, "Invoerbestanden (SHA-256)", "Input files (SHA-256)"),
+                  [(tr(lang, "Bestand", "File"), "left"), ("SHA-256", "left")],
                   lang=lang, min_cell=ctx.mc, size="small")
         for k in sorted(hashes):
             t.add([str(k), {"mono": _s(hashes[k])}])
         blocks.append(t.block())
     opts = meta.get("options")
     if opts:
-        blocks.append(p(_t(lang, "Gebruikte analyse-instellingen:", "Analysis options used:")))
+        blocks.append(p(tr(lang, "Gebruikte analyse-instellingen:", "Analysis options used:")))
         blocks.append({"type": "raw", "text": _config_text(opts)})
     cfg = meta.get("config")
     if cfg:
-        blocks.append(p(_t(lang, "Configuratie van de studie (study.yaml):", "Study configuration (study.yaml):")))
+        blocks.append(p(tr(lang, "Configuratie van de studie (study.yaml):", "Study configuration (study.yaml):")))
         blocks.append({"type": "raw", "text": _config_text(cfg)})
     if not blocks:
         blocks.append(ctx.missing("meta"))
@@ -1128,9 +1115,9 @@ def assemble(results, lang: str, figures: dict, root: Path) -> dict:
         except (KeyError, ValueError, TypeError, IndexError, AttributeError) as e:
             # A table with an unexpected shape costs its section, not the whole report.
             sections.append({"title": fn.__name__.replace("section_", "").capitalize(), "newpage": True,
-                             "blocks": [p(_t(lang, f"Dit onderdeel kon niet worden gemaakt ({type(e).__name__}).",
+                             "blocks": [p(tr(lang, f"Dit onderdeel kon niet worden gemaakt ({type(e).__name__}).",
                                              f"This part could not be made ({type(e).__name__})."))]})
-    name = _s(meta.get("name")) or _t(lang, "Mentorprogramma", "Mentoring programme")
+    name = _s(meta.get("name")) or tr(lang, "Mentorprogramma", "Mentoring programme")
     return {
         "lang": lang,
         "title": {"programme": name, "subtitle": I18N[lang]["subtitle"], "cohort": _s(meta.get("cohort")),
@@ -1148,8 +1135,8 @@ def assemble(results, lang: str, figures: dict, root: Path) -> dict:
 def build_report(results, out_dir, lang: str = "nl", figures: dict | None = None) -> Path:
     """Write ``out_dir/report.pdf`` (and ``figures/``, ``report_data.json``); return the PDF path.
 
-    ``figures``: ``{name: svg_path}`` from :func:`mut_eval.figures.make_figures`; drawn
-    into ``out_dir/figures`` when not given.
+    ``figures``: what :func:`mut_eval.figures.make_figures` returned (its ``moderation``
+    mapping places the moderation figures); drawn into ``out_dir/figures`` when not given.
     """
     import typst
 
@@ -1159,8 +1146,8 @@ def build_report(results, out_dir, lang: str = "nl", figures: dict | None = None
         figures = figs.make_figures(results, out / "figures", lang)
     doc = assemble(results, lang, figures, out)
     data_path = out / "report_data.json"
-    data_path.write_text(json.dumps(doc, ensure_ascii=False, indent=1, default=_json_default, allow_nan=False) + "\n",
-                         encoding="utf-8")
+    data_path.write_text(json.dumps(_jsonable(doc), ensure_ascii=False, indent=1, default=str, allow_nan=False)
+                         + "\n", encoding="utf-8")
     template = (resources.files("mut_eval.report") / TEMPLATE).read_bytes()
     pdf = out / "report.pdf"
     created = _created(getattr(results, "meta", {}) or {})
@@ -1170,17 +1157,6 @@ def build_report(results, out_dir, lang: str = "nl", figures: dict | None = None
     except typst.TypstError as e:  # a bug in the template or the data, not a user error
         raise RuntimeError(f"typst could not typeset the report: {e}") from e
     return pdf
-
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        v = float(o)
-        return None if not math.isfinite(v) else v
-    if isinstance(o, (np.bool_,)):
-        return bool(o)
-    return str(o)
 
 
 def _main(argv=None):

@@ -2,15 +2,20 @@
 
 The numbers are plausible, not computed: the completers' means and SDs are those of
 Table 2 of the published MUT report, the other tables are invented to look like a real
-cohort (one clear effect, one tentative one, the rest not shown). Used by the tests
-and by ``python -m mut_eval.report.build --demo OUT``. Always marked synthetic.
+cohort (one clear effect, one tentative one, the rest not shown). The tables and meta
+have the shapes the pipeline writes (``mut-eval report``). Used by the tests and by
+``python -m mut_eval.report.build OUT``. Always marked synthetic.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
+from .. import CHANGES
+from ..codebook import codebook_summary, load_codebook
 from ..results import Results
+from ..stats.effects import cluster_correction
 
 OUTCOMES = ["self_efficacy", "intrinsic_motivation", "extrinsic_motivation", "school_belonging",
             "help_seeking_academic", "help_seeking_network"]
@@ -103,30 +108,38 @@ def demo_results(n_mentee: int = 124, n_control: int = 66) -> Results:
     did = []
     special = {("self_efficacy", "T3-T2"): (0.42, 0.11, 0.0002, 0.004),
                ("self_efficacy", "T2-T1"): (-0.21, 0.085, 0.014, 0.21)}
+    n_classes, n_schools, icc = 8, 5, 0.10
+    n_students = n_mentee + n_control
+    class_size = n_students / n_classes
     for o in OUTCOMES:
         (m1, _, m2, _, m3, _), (c1, _, c2, _, c3, _) = TABLE2[o]
-        chg = {"T2-T1": (m2 - m1) - (c2 - c1), "T3-T1": (m3 - m1) - (c3 - c1), "T3-T2": (m3 - m2) - (c3 - c2)}
-        for con in ("T2-T1", "T3-T1", "T3-T2"):
-            est, se, p, ph = special.get((o, con), (chg[con], 0.10, None, None))
+        means = {"mentee": {"T1": m1, "T2": m2, "T3": m3}, "control": {"T1": c1, "T2": c2, "T3": c3}}
+        for con in CHANGES:
+            later, earlier = con.split("-")
+            mc, cc = (means[c][later] - means[c][earlier] for c in ("mentee", "control"))
+            est, se, p, ph = special.get((o, con), (mc - cc, 0.10, None, None))
             if p is None:
-                from scipy.stats import norm
                 p = float(2 * norm.sf(abs(est / se)))
                 ph = min(1.0, p * 6)
             s = 0.56
-            omega = 1 - 3 / (4 * (n_mentee + n_control) - 9)
+            omega = 1 - 3 / (4 * n_students - 9)
             g = omega * est / s
             lo, hi = est - 1.96 * se, est + 1.96 * se
-            from scipy.stats import norm
+            cl = cluster_correction(est / se, n_students, class_size, icc)
             did.append((o, con, est, se, lo, hi, p, ph, min(1.0, p * 3), g, omega * lo / s, omega * hi / s,
-                        100 * norm.cdf(g) - 50))
+                        100 * norm.cdf(g) - 50, est / se, mc, cc, s, n_students - 1, omega, n_students,
+                        3 * n_students - 50, True, cl["t_corrected"], cl["df"], cl["p"], icc, class_size))
     did = pd.DataFrame(did, columns=["outcome", "contrast", "estimate", "se", "ci_low", "ci_high", "p", "p_holm",
-                                     "p_bh", "g", "g_ci_low", "g_ci_high", "improvement_index"])
+                                     "p_bh", "g", "g_ci_low", "g_ci_high", "improvement_index", "z",
+                                     "mentee_change", "control_change", "sd_pooled_t1", "n_t1", "omega",
+                                     "n_students", "n_obs", "converged", "t_cluster", "df_cluster", "p_cluster",
+                                     "icc", "mean_class_size"])
 
     be, at = [], []
     gb = {"self_efficacy": -0.22, "intrinsic_motivation": 0.16, "extrinsic_motivation": 0.01,
           "school_belonging": -0.16, "help_seeking_academic": 0.03, "help_seeking_network": -0.36}
     for o in OUTCOMES:
-        for con in ("T2-T1", "T3-T1", "T3-T2"):
+        for con in CHANGES:
             g = gb[o] + (0.02 if con == "T3-T1" else 0)
             wwc = "satisfies" if abs(g) <= 0.05 else "adjust" if abs(g) <= 0.25 else "fails"
             be.append((o, con, g, wwc))
@@ -137,21 +150,25 @@ def demo_results(n_mentee: int = 124, n_control: int = 66) -> Results:
     attrition = pd.DataFrame(at, columns=["outcome", "contrast", "overall", "differential", "wwc_cautious",
                                           "wwc_optimistic"])
 
-    mods = ["age", "gender", "ses", "migration_background", "first_generation", "same_gender",
-            "same_migration_background", "same_ses", "relationship_quality", "sessions_attended"]
+    # moderator: (level, reference) for a categorical one, None for a continuous one
+    mods = {"age": None, "gender": ("girl", "boy"), "ses": ("low", "high"), "migration_background": ("yes", "no"),
+            "first_generation": ("yes", "no"), "same_gender": ("yes", "no"),
+            "same_migration_background": ("yes", "no"), "same_ses": ("yes", "no"), "relationship_quality": None,
+            "sessions_attended": None}
     mrows = []
     for o in OUTCOMES:
         for ch in ("T3-T1",):
-            for w in mods:
+            for w, lv in mods.items():
                 b = float(rng.normal(0, 0.12))
                 se = 0.12
                 p = float(min(1, 2 * (1 - _phi(abs(b / se)))))
-                mrows.append([o, ch, w, n_mentee - 30, b, se, b / se, p, b - 1.98 * se, b + 1.98 * se,
-                              b - 2.0 * se, b + 2.0 * se, 0.01, None,
-                              w in ("age", "relationship_quality", "same_migration_background"),
-                              "girl" if w == "gender" else None])
-    mod = pd.DataFrame(mrows, columns=["outcome", "change", "moderator", "n", "b", "se", "t", "p", "ci_low", "ci_high",
-                                       "boot_ci_low", "boot_ci_high", "r2", "p_bh", "prespecified", "level"])
+                mrows.append([o, ch, w, "categorical" if lv else "continuous", f"{w}[{lv[0]}]" if lv else w,
+                              lv[0] if lv else np.nan, lv[1] if lv else np.nan, n_mentee - 30, b, se, b / se, p,
+                              b - 1.98 * se, b + 1.98 * se, b - 2.0 * se, b + 2.0 * se, 0.01, None,
+                              w in ("age", "relationship_quality", "same_migration_background")])
+    mod = pd.DataFrame(mrows, columns=["outcome", "change", "moderator", "moderator_type", "term", "level",
+                                       "reference", "n", "b", "se", "t", "p", "ci_low", "ci_high", "boot_ci_low",
+                                       "boot_ci_high", "r2", "p_bh", "prespecified"])
     set_row = {("school_belonging", "age"): (-0.284, 0.116, 0.016, -0.499, -0.039),
                ("extrinsic_motivation", "relationship_quality"): (0.722, 0.20, 0.0004, 0.33, 1.11),
                ("intrinsic_motivation", "gender"): (0.500, 0.21, 0.019, 0.08, 0.92)}
@@ -171,12 +188,16 @@ def demo_results(n_mentee: int = 124, n_control: int = 66) -> Results:
     ce = []
     for probe, w, eff in (("M-1SD", 13.82, -0.02), ("M", 14.33, -0.10), ("M+1SD", 14.84, -0.25)):
         ce.append(("school_belonging", "T3-T1", "age", probe, w, eff, 0.07, eff / 0.07,
-                   float(2 * (1 - _phi(abs(eff / 0.07)))), eff - 0.14, eff + 0.14, eff - 0.15, eff + 0.15, None))
+                   float(2 * (1 - _phi(abs(eff / 0.07)))), eff - 0.14, eff + 0.14, eff - 0.15, eff + 0.15, np.nan,
+                   False, True))
+    # a categorical moderator's levels have no W value
     for probe, eff, n in (("girl", 0.21, 40), ("boy", -0.29, 52)):
-        ce.append(("intrinsic_motivation", "T3-T1", "gender", probe, None, eff, 0.1, eff / 0.1,
-                   float(2 * (1 - _phi(abs(eff / 0.1)))), eff - 0.2, eff + 0.2, eff - 0.21, eff + 0.21, n))
+        ce.append(("intrinsic_motivation", "T3-T1", "gender", probe, np.nan, eff, 0.1, eff / 0.1,
+                   float(2 * (1 - _phi(abs(eff / 0.1)))), eff - 0.2, eff + 0.2, eff - 0.21, eff + 0.21, n,
+                   False, False))
     conditional_effects = pd.DataFrame(ce, columns=["outcome", "change", "moderator", "probe", "w", "effect", "se",
-                                                    "t", "p", "ci_low", "ci_high", "boot_ci_low", "boot_ci_high", "n"])
+                                                    "t", "p", "ci_low", "ci_high", "boot_ci_low", "boot_ci_high",
+                                                    "n_level", "outside_range", "prespecified"])
     johnson_neyman = pd.DataFrame([("school_belonging", "T3-T1", "age", 14.52, 71.0, 29.0)],
                                   columns=["outcome", "change", "moderator", "w", "pct_below", "pct_above"])
     ws = np.linspace(1.5, 5.0, 22)
@@ -187,6 +208,26 @@ def demo_results(n_mentee: int = 124, n_control: int = 66) -> Results:
                              "p": 2 * (1 - np.vectorize(_phi)(np.abs(eff / se))),
                              "ci_low": eff - 1.98 * se, "ci_high": eff + 1.98 * se})
 
+    # The DiD per level of gender and per probe of age (both conditions); n_level: pupils in the level,
+    # n_level_mentee / n_level_control: of whom mentees / controls.
+    dbm = []
+    for w, p_int, chi2, probes in (("gender", 0.031, 6.95, (("girl", np.nan, (88, 56, 32), 0.18),
+                                                             ("boy", np.nan, (102, 68, 34), -0.06))),
+                                   ("age", 0.044, 6.24, (("M-1SD", 13.37, (np.nan,) * 3, 0.16),
+                                                        ("M", 14.26, (np.nan,) * 3, 0.05),
+                                                        ("M+1SD", 15.15, (np.nan,) * 3, -0.06)))):
+        for probe, wv, n_level, base in probes:
+            for k, con in enumerate(CHANGES):
+                est, se = base + 0.05 * k, 0.11
+                z = est / se
+                dbm.append(("self_efficacy", w, probe, wv, con, est, se, z, est - 1.96 * se, est + 1.96 * se,
+                            float(2 * norm.sf(abs(z))), p_int, chi2, 2, n_students, 3 * n_students - 50, True,
+                            *n_level))
+    did_by_moderator = pd.DataFrame(dbm, columns=["outcome", "moderator", "probe", "w", "contrast", "estimate", "se",
+                                                  "z", "ci_low", "ci_high", "p", "p_interaction", "chi2_interaction",
+                                                  "df_interaction", "n_students", "n_obs", "converged", "n_level",
+                                                  "n_level_mentee", "n_level_control"])
+
     # 13 interviewed mentees (Q-sort): motivation first or second for 12, belonging last for 11.
     qsort_summary = pd.DataFrame([
         ("self_efficacy", 13, 2.15, 0.80, 3, 5, 5, 0),
@@ -195,20 +236,27 @@ def demo_results(n_mentee: int = 124, n_control: int = 66) -> Results:
         ("help_seeking", 13, 2.46, 0.78, 3, 3, 5, 2),
     ], columns=["card", "n", "mean_rank", "sd_rank", "rank_1", "rank_2", "rank_3", "rank_4"])
 
+    options = {"bootstrap": 5000, "seed": 20240501, "alpha": 0.05, "min_cell": 10, "probe": "moments", "icc": icc}
     meta = {
+        "outcomes": list(OUTCOMES),
         "name": "Mentoring Urban Talent", "cohort": "2019–2020", "synthetic": True, "language": "nl",
         "seed": 20240501, "n_boot": 5000, "alpha": 0.05, "min_cell": 10,
-        "n": {"mentee": n_mentee, "control": n_control}, "n_classes": 8, "n_schools": 5,
+        "n_mentee": n_mentee, "n_control": n_control,
+        "clustering": {"icc": icc, "mean_class_size": class_size, "n_classes": n_classes, "n_schools": n_schools},
+        "mut_eval_version": "0.1.0",
         "versions": {"mut_eval": "0.1.0", "python": "3.11", "numpy": np.__version__, "pandas": pd.__version__},
         "input_hashes": {"students.csv": "0" * 64, "wave_T1.csv": "1" * 64},
-        "config": {"bootstrap": 5000, "seed": 20240501, "alpha": 0.05, "min_cell": 10},
+        "codebook_file": "instruments.yaml", "codebook": codebook_summary(load_codebook()),
+        "config": {"name": "Mentoring Urban Talent", "cohort": "2019–2020", "synthetic": True, "language": "nl",
+                   "randomised": False, "analysis": {"bootstrap": 5000, "seed": 20240501}},
+        "options": options,
         "created": "2024-05-01T12:00:00+00:00",
     }
     tables = {"flow": flow, "sample": sample, "reliability": reliability, "descriptives": descriptives,
               "mixed_anova": mixed_anova, "lmm_emm": lmm_emm, "did": did,
               "baseline_equivalence": baseline_equivalence, "attrition": attrition, "moderation": mod,
               "conditional_effects": conditional_effects, "johnson_neyman": johnson_neyman, "jn_table": jn_table,
-              "qsort_summary": qsort_summary}
+              "did_by_moderator": did_by_moderator, "qsort_summary": qsort_summary}
     return Results(tables=tables, meta=meta)
 
 

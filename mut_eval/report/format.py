@@ -25,7 +25,8 @@ MISSING = "\u2014"      # em dash
 MINUS = "\u2212"        # minus sign
 
 
-def _isnum(x) -> bool:
+def is_number(x) -> bool:
+    """True for a finite number (not a bool, None, NaN, ±inf or text): a value that can be printed."""
     if x is None or isinstance(x, bool):
         return False
     try:
@@ -33,6 +34,14 @@ def _isnum(x) -> bool:
     except (TypeError, ValueError):
         return False
     return math.isfinite(v)
+
+
+def to_float(x) -> float:
+    """``x`` as a float; NaN when it is not a number."""
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def _localise(s: str, lang: str) -> str:
@@ -44,7 +53,7 @@ def num(x, digits: int = 2, lang: str = "en", plus: bool = False) -> str:
 
     ``plus=True`` prefixes a + to positive values (used for changes).
     """
-    if not _isnum(x):
+    if not is_number(x):
         return MISSING
     s = f"{float(x):.{digits}f}"
     if s.startswith("-"):
@@ -69,7 +78,7 @@ def nolead(x, digits: int = 2, lang: str = "en") -> str:
 
 def integer(n, lang: str = "en") -> str:
     """A count, with a thousands separator from 10,000 on (APA 6.38): nl ``12.345``."""
-    if not _isnum(n):
+    if not is_number(n):
         return MISSING
     v = int(round(float(n)))
     if abs(v) < 10000:
@@ -84,7 +93,7 @@ def p_value(p, lang: str = "en") -> str:
     Two decimals, three when p < .01, and three when two decimals would round to the
     .05 boundary from either side (p = .0496 prints as .050, not .05).
     """
-    if not _isnum(p):
+    if not is_number(p):
         return MISSING
     p = float(p)
     if p < 0.001:
@@ -108,7 +117,7 @@ def p_text(p, lang: str = "en", symbol: str = "p") -> str:
 def ci(lo, hi, digits: int = 2, lang: str = "en", bounded: bool = False) -> str:
     """A confidence interval in brackets: ``'[0.04, 0.38]'``; nl ``'[0,04; 0,38]'``."""
     f = nolead if bounded else num
-    if not (_isnum(lo) and _isnum(hi)):
+    if not (is_number(lo) and is_number(hi)):
         return MISSING
     sep = "; " if lang == "nl" else ", "
     return f"[{f(lo, digits, lang)}{sep}{f(hi, digits, lang)}]"
@@ -116,7 +125,7 @@ def ci(lo, hi, digits: int = 2, lang: str = "en", bounded: bool = False) -> str:
 
 def ci_words(lo, hi, digits: int = 2, lang: str = "en", level: int = 95) -> str:
     """A confidence interval in running text: ``'95% CI 0.04 to 0.38'``; nl ``'95%-BI 0,04 tot 0,38'``."""
-    if not (_isnum(lo) and _isnum(hi)):
+    if not (is_number(lo) and is_number(hi)):
         return ""
     if lang == "nl":
         return f"{level}%-BI {num(lo, digits, lang)} tot {num(hi, digits, lang)}"
@@ -125,21 +134,21 @@ def ci_words(lo, hi, digits: int = 2, lang: str = "en", level: int = 95) -> str:
 
 def pct(x, digits: int = 0, lang: str = "en") -> str:
     """A percentage given as a percentage (45.2 → ``'45%'``)."""
-    if not _isnum(x):
+    if not is_number(x):
         return MISSING
     return num(x, digits, lang) + "%"
 
 
 def m_sd(m, sd, lang: str = "en", digits: int = 2) -> str:
     """``'3.66 (0.45)'``: a mean with its SD in brackets."""
-    if not _isnum(m):
+    if not is_number(m):
         return MISSING
     return f"{num(m, digits, lang)} ({num(sd, digits, lang)})"
 
 
 def dof(df, lang: str = "en") -> str:
     """Degrees of freedom: whole numbers without decimals, corrected ones with two."""
-    if not _isnum(df):
+    if not is_number(df):
         return MISSING
     v = float(df)
     return str(int(round(v))) if abs(v - round(v)) < 1e-9 else num(v, 2, lang)

@@ -129,8 +129,9 @@ def upper_first(s: str) -> str:
     return s[:1].upper() + s[1:] if s else s
 
 
-def _ok(x) -> bool:
-    return fmt._isnum(x)
+def tr(lang: str, nl: str, en: str) -> str:
+    """The Dutch or the English text, by ``lang``."""
+    return nl if lang == "nl" else en
 
 
 def parse_contrast(contrast: str) -> tuple[str, str]:
@@ -164,7 +165,7 @@ def _diff_stats(estimate, lo, hi, g, lang) -> str:
     civ = fmt.ci_words(lo, hi, 2, lang)
     if civ:
         parts += f", {civ}"
-    if _ok(g):
+    if fmt.is_number(g):
         parts += f"; g = {fmt.num(g, 2, lang)}"
     return parts
 
@@ -175,7 +176,7 @@ def _direction(estimate, mentee_change, control_change, o, btw, lang, sub=False)
     ``sub=True`` gives the subordinate-clause form (Dutch word order: verb last).
     """
     pos = estimate > 0
-    known = _ok(mentee_change) and _ok(control_change)
+    known = fmt.is_number(mentee_change) and fmt.is_number(control_change)
     if known:
         mc, cc = float(mentee_change), float(control_change)
         if pos:
@@ -228,12 +229,12 @@ def effect_verdict(ci_low, ci_high, p_adj, alpha: float = 0.05) -> str:
     a CI that excludes 0 with an adjusted p at or above alpha is an ``indication``.
     Without an adjusted p the CI alone decides.
     """
-    if not (_ok(ci_low) and _ok(ci_high)):
+    if not (fmt.is_number(ci_low) and fmt.is_number(ci_high)):
         return "missing"
     excludes = float(ci_low) > 0 or float(ci_high) < 0
     if not excludes:
         return "not_shown"
-    if _ok(p_adj) and float(p_adj) >= alpha:
+    if fmt.is_number(p_adj) and float(p_adj) >= alpha:
         return "indication"
     return "shown"
 
@@ -248,7 +249,7 @@ def did_sentence(outcome: str, contrast: str, estimate, ci_low, ci_high, p_adj, 
     """
     o = lower_first(outcome)
     btw = between(contrast, lang)
-    verdict = effect_verdict(ci_low, ci_high, p_adj, alpha) if _ok(estimate) else "missing"
+    verdict = effect_verdict(ci_low, ci_high, p_adj, alpha) if fmt.is_number(estimate) else "missing"
     if verdict == "missing":
         if lang == "nl":
             return f"Het verschil in verandering van {o} {btw} tussen mentees en controlegroep kon niet worden geschat."
@@ -273,7 +274,7 @@ def did_sentence(outcome: str, contrast: str, estimate, ci_low, ci_high, p_adj, 
 
 def benchmark_sentence(g, g_ci_low, g_ci_high, *, benchmark: float = BENCHMARK_G, lang: str = "en") -> str:
     """Compare Hedges' g and its CI with the youth-mentoring benchmark (g ≈ 0.21)."""
-    if not (_ok(g) and _ok(g_ci_low) and _ok(g_ci_high)):
+    if not (fmt.is_number(g) and fmt.is_number(g_ci_low) and fmt.is_number(g_ci_high)):
         return ""
     lo, hi = float(g_ci_low), float(g_ci_high)
     b = fmt.num(benchmark, 2, lang)
@@ -312,7 +313,7 @@ def f_text(F, df1, df2, lang: str = "en") -> str:
 
 def anova_choose_correction(eps_gg, mauchly_p, alpha: float = 0.05) -> bool:
     """Use the Greenhouse–Geisser correction when Mauchly's test rejects sphericity."""
-    return _ok(eps_gg) and _ok(mauchly_p) and float(mauchly_p) < alpha and float(eps_gg) < 1
+    return fmt.is_number(eps_gg) and fmt.is_number(mauchly_p) and float(mauchly_p) < alpha and float(eps_gg) < 1
 
 
 def anova_sentence(outcome: str, F, df1, df2, p, np2=None, *, eps_gg=None, mauchly_p=None, p_gg=None,
@@ -322,15 +323,15 @@ def anova_sentence(outcome: str, F, df1, df2, p, np2=None, *, eps_gg=None, mauch
     With Mauchly's p < alpha the Greenhouse–Geisser corrected df and p are reported.
     """
     o = lower_first(outcome)
-    if not (_ok(F) and _ok(p)):
+    if not (fmt.is_number(F) and fmt.is_number(p)):
         if lang == "nl":
             return f"Voor {o} kon de variantieanalyse niet worden uitgevoerd."
         return f"The analysis of variance could not be carried out for {o}."
-    gg = anova_choose_correction(eps_gg, mauchly_p, alpha) and _ok(p_gg)
+    gg = anova_choose_correction(eps_gg, mauchly_p, alpha) and fmt.is_number(p_gg)
     if gg:
         df1, df2, p = float(df1) * float(eps_gg), float(df2) * float(eps_gg), p_gg
     stat = f"{f_text(F, df1, df2, lang)}, {fmt.p_text(p, lang)}"
-    if _ok(np2):
+    if fmt.is_number(np2):
         stat += f", ηp² = {fmt.nolead(np2, 2, lang)}"
     if gg:
         stat += ", Greenhouse–Geisser"
@@ -349,7 +350,7 @@ def baseline_sentence(outcome: str, contrast: str, g_baseline, wwc: str, lang: s
     """Baseline equivalence against the WWC bands: |g| ≤ .05 satisfies, ≤ .25 adjust, else fails."""
     o = lower_first(outcome)
     a, b = parse_contrast(contrast)
-    if not _ok(g_baseline):
+    if not fmt.is_number(g_baseline):
         return (f"Voor {o} kon de gelijkwaardigheid op T1 niet worden bepaald." if lang == "nl"
                 else f"Baseline equivalence could not be assessed for {o}.")
     g = fmt.num(g_baseline, 2, lang)
@@ -378,7 +379,7 @@ def baseline_sentence(outcome: str, contrast: str, g_baseline, wwc: str, lang: s
 
 
 def as_percent(x, scale_is_fraction: bool) -> float | None:
-    if not _ok(x):
+    if not fmt.is_number(x):
         return None
     return float(x) * 100 if scale_is_fraction else float(x)
 
@@ -388,7 +389,7 @@ def attrition_sentence(outcome: str, contrast: str, overall_pct, differential_pc
     """Overall and differential attrition (in percent) against the WWC boundaries."""
     o = lower_first(outcome)
     a, b = parse_contrast(contrast)
-    if not (_ok(overall_pct) and _ok(differential_pct)):
+    if not (fmt.is_number(overall_pct) and fmt.is_number(differential_pct)):
         return (f"Voor {o} kon de uitval niet worden bepaald." if lang == "nl"
                 else f"Attrition could not be determined for {o}.")
     ov, di = fmt.num(overall_pct, 0, lang), fmt.num(abs(float(differential_pct)), 1, lang)
@@ -419,12 +420,12 @@ def attrition_sentence(outcome: str, contrast: str, overall_pct, differential_pc
 def moderation_verdict(ci_low, ci_high, p, p_bh, alpha: float = 0.05) -> str:
     """``'shown'`` (BH-adjusted p < alpha), ``'indication'`` (only the unadjusted p or CI),
     ``'not_shown'`` or ``'missing'``."""
-    if not _ok(p) and not (_ok(ci_low) and _ok(ci_high)):
+    if not fmt.is_number(p) and not (fmt.is_number(ci_low) and fmt.is_number(ci_high)):
         return "missing"
-    raw_sig = (float(p) < alpha) if _ok(p) else (float(ci_low) > 0 or float(ci_high) < 0)
+    raw_sig = (float(p) < alpha) if fmt.is_number(p) else (float(ci_low) > 0 or float(ci_high) < 0)
     if not raw_sig:
         return "not_shown"
-    if _ok(p_bh) and float(p_bh) < alpha:
+    if fmt.is_number(p_bh) and float(p_bh) < alpha:
         return "shown"
     return "indication"
 
@@ -442,7 +443,7 @@ def moderation_sentence(outcome: str, change: str, moderator: str, b, ci_low, ci
     w = lower_first(moderator)
     btw = between(change, lang)
     verdict = moderation_verdict(ci_low, ci_high, p, p_bh, alpha)
-    if verdict == "missing" or not _ok(b):
+    if verdict == "missing" or not fmt.is_number(b):
         return (f"De moderatie door {w} van de verandering in {o} {btw} kon niet worden geschat." if lang == "nl"
                 else f"Moderation by {w} of the change in {o} {btw} could not be estimated.")
     stats = f"b = {fmt.num(b, 2, lang)}"
@@ -536,7 +537,7 @@ def qsort_sentence(cards: list[dict], lang: str = "en", min_cell: int = 10) -> s
 
     ``cards``: one dict per card with ``label``, ``n``, ``mean_rank`` and ``rank_1``...``rank_k``.
     """
-    cards = [c for c in cards if _ok(c.get("mean_rank"))]
+    cards = [c for c in cards if fmt.is_number(c.get("mean_rank"))]
     if not cards:
         return ("Er zijn geen Q-sortgegevens." if lang == "nl" else "There are no Q-sort data.")
     n = int(max(c.get("n", 0) for c in cards))
@@ -571,9 +572,9 @@ def plain_did(outcome: str, contrast: str, verdict: str, estimate, mentee_change
     a, b = parse_contrast(contrast)
     span = (f"tussen {WAVE_WORDS['nl'].get(a, a)} en {WAVE_WORDS['nl'].get(b, b)}" if lang == "nl"
             else f"between {WAVE_WORDS['en'].get(a, a)} and {WAVE_WORDS['en'].get(b, b)}")
-    if verdict == "shown" and _ok(estimate):
+    if verdict == "shown" and fmt.is_number(estimate):
         return _direction(float(estimate), mentee_change, control_change, o, span, lang) + "."
-    if verdict == "indication" and _ok(estimate):
+    if verdict == "indication" and fmt.is_number(estimate):
         clause = _direction(float(estimate), mentee_change, control_change, o, span, lang, sub=True)
         return (f"Er zijn aanwijzingen dat {clause}, maar dat is niet overtuigend." if lang == "nl"
                 else f"There are indications that {clause}, but this is not conclusive.")
@@ -624,7 +625,7 @@ def benchmark_summary(n_compatible: int, n_total: int, g_min=None, g_max=None, l
         return ""
     b = fmt.num(BENCHMARK_G, 2, lang)
     rng = ""
-    if _ok(g_min) and _ok(g_max):
+    if fmt.is_number(g_min) and fmt.is_number(g_max):
         rng = (f" De geschatte effecten liepen uiteen van g = {fmt.num(g_min, 2, lang)} tot g = "
                f"{fmt.num(g_max, 2, lang)}." if lang == "nl" else
                f" The estimated effects ranged from g = {fmt.num(g_min, 2, lang)} to g = {fmt.num(g_max, 2, lang)}.")
@@ -683,7 +684,7 @@ def moderation_summary(n_tests: int, shown: list[tuple[str, str, str]], n_indica
 
 def reliability_sentence(alpha_min, alpha_max, low: list[str], lang: str = "en", threshold: float = 0.70) -> str:
     """Range of Cronbach's alpha and the scales below ``threshold``."""
-    if not (_ok(alpha_min) and _ok(alpha_max)):
+    if not (fmt.is_number(alpha_min) and fmt.is_number(alpha_max)):
         return ("De betrouwbaarheid kon niet worden bepaald." if lang == "nl"
                 else "Reliability could not be determined.")
     lo, hi = fmt.nolead(alpha_min, 2, lang), fmt.nolead(alpha_max, 2, lang)
@@ -770,8 +771,9 @@ def limitations(facts: dict, lang: str = "en") -> list[str]:
     False), ``attrition_high`` (outcome labels with high attrition by the cautious
     boundary), ``baseline_fails`` (labels), ``sample_differences`` (characteristics that
     differed at T1), ``n_mentee``, ``n_control``, ``n_tests_effects``,
-    ``n_tests_moderation``, ``n_classes``, ``n_schools``, ``clustering_adjusted`` (bool),
-    ``covariates_adjusted`` (bool), ``completers_only_anova`` (bool), ``qsort_n``.
+    ``n_tests_moderation``, ``n_classes``, ``n_schools``, ``icc``, ``n_significant``,
+    ``n_significant_cluster``, ``alpha`` (see :func:`clustering_limitation`), ``covariates_adjusted``
+    (bool), ``completers_only_anova`` (bool), ``qsort_n``.
     """
     nl = lang == "nl"
     out: list[str] = []
@@ -811,7 +813,7 @@ def limitations(facts: dict, lang: str = "en") -> list[str]:
                    f"Attrition was high by the cautious WWC boundary ({lst}). If the pupils who dropped out changed "
                    f"differently from the others, the results are biased.")
     nm, nc = facts.get("n_mentee"), facts.get("n_control")
-    if _ok(nm) and _ok(nc) and min(nm, nc) > 0 and max(nm, nc) / min(nm, nc) >= 1.5:
+    if fmt.is_number(nm) and fmt.is_number(nc) and min(nm, nc) > 0 and max(nm, nc) / min(nm, nc) >= 1.5:
         out.append(f"De groepen zijn ongelijk van omvang ({fmt.integer(nm, lang)} mentees, {fmt.integer(nc, lang)} "
                    f"in de controlegroep). De kleinste groep bepaalt grotendeels hoe precies de vergelijking is."
                    if nl else
@@ -825,27 +827,85 @@ def limitations(facts: dict, lang: str = "en") -> list[str]:
                    f"Many tests were carried out ({te} for the effects, {tm} for moderation). With so many tests "
                    f"some significant results are due to chance; corrected p-values (Holm, Benjamini–Hochberg) are "
                    f"therefore reported.")
-    if not facts.get("clustering_adjusted", False):
-        k, s = facts.get("n_classes"), facts.get("n_schools")
-        where = ""
-        if _ok(k) and _ok(s):
-            where = (f" ({fmt.integer(k, lang)} klassen op {fmt.integer(s, lang)} scholen)" if nl
-                     else f" ({fmt.integer(k, lang)} classes in {fmt.integer(s, lang)} schools)")
-        out.append(f"Leerlingen zitten samen in klassen en scholen{where}. Leerlingen uit dezelfde klas lijken op "
-                   f"elkaar; de analyses behandelen hen als onafhankelijk, waardoor de onzekerheid waarschijnlijk "
-                   f"wordt onderschat." if nl else
-                   f"Pupils are grouped in classes and schools{where}. Pupils in the same class resemble each "
-                   f"other; the analyses treat them as independent, so the uncertainty is probably "
-                   f"underestimated.")
+    clustering = clustering_limitation(facts.get("n_classes"), facts.get("n_schools"), facts.get("icc"),
+                                       facts.get("n_significant"), facts.get("n_significant_cluster"), lang,
+                                       facts.get("alpha", 0.05))
+    if clustering:
+        out.append(clustering)
     if facts.get("completers_only_anova", True):
         out.append("De variantieanalyse gebruikt alleen leerlingen met alle drie metingen; het gemengde model "
                    "gebruikt alle beschikbare metingen." if nl else
                    "The analysis of variance uses only pupils with all three measurements; the mixed model uses "
                    "all available measurements.")
     q = facts.get("qsort_n")
-    if _ok(q) and q > 0:
+    if fmt.is_number(q) and q > 0:
         out.append(f"De interviews (Q-sort) zijn met {fmt.integer(q, lang)} mentees gehouden; dat is geen "
                    f"representatieve steekproef." if nl else
                    f"The interviews (Q-sort) were held with {fmt.integer(q, lang)} mentees; this is not a "
                    f"representative sample.")
     return out
+
+
+def clustering_limitation(n_classes, n_schools, icc=None, n_significant=None, n_significant_cluster=None,
+                          lang: str = "en", alpha: float = 0.05) -> str:
+    """The limitation that pupils sit in classes, with what the clustering check found.
+
+    The main model has a random intercept per pupil only, not per class. The check is the
+    WWC correction of each DiD test for clustering (the ``p_cluster`` column of ``did``,
+    computed as if pupils in a class correlate ``icc``): of the ``n_significant`` effects
+    with an adjusted p below alpha, ``n_significant_cluster`` still have ``p_cluster`` below
+    alpha. Empty when nothing is known about classes (neither a class count nor the check).
+    """
+    nl = lang == "nl"
+    checked = fmt.is_number(n_significant) and fmt.is_number(n_significant_cluster)
+    if not (fmt.is_number(n_classes) or checked):
+        return ""
+    where = ""
+    if fmt.is_number(n_classes) and fmt.is_number(n_schools):
+        where = (f" ({fmt.integer(n_classes, lang)} klassen op {fmt.integer(n_schools, lang)} scholen)" if nl
+                 else f" ({fmt.integer(n_classes, lang)} classes in {fmt.integer(n_schools, lang)} schools)")
+    s = tr(lang,
+           f"Leerlingen zitten samen in klassen en scholen{where}. Leerlingen uit dezelfde klas lijken op elkaar, "
+           f"maar het hoofdmodel houdt geen rekening met de klassen; de onzekerheid wordt daardoor waarschijnlijk "
+           f"onderschat.",
+           f"Pupils are grouped in classes and schools{where}. Pupils in the same class resemble each other, but "
+           f"the main model does not take the classes into account, so the uncertainty is probably "
+           f"underestimated.")
+    if not checked:
+        return s
+    k, n = int(n_significant), int(n_significant_cluster)
+    a = fmt.nolead(alpha, 2, lang)
+    rho = (tr(lang, f", intraklassecorrelatie {fmt.nolead(icc, 2, lang)}", f", intraclass correlation "
+              f"{fmt.nolead(icc, 2, lang)}") if fmt.is_number(icc) else "")
+    if nl:
+        check = f"Een controle die daarvoor corrigeert (correctie van de What Works Clearinghouse{rho})"
+        which = "na correctie voor het aantal toetsen significant"
+        if k == 0:
+            return f"{s} {check} verandert geen conclusie: er was geen significant effect."
+        if n == k:
+            res = (f"het effect dat {which} was, heeft nog steeds p < {a}." if k == 1 else
+                   f"alle {k} effecten die {which} waren, hebben nog steeds p < {a}.")
+        elif n == 0:
+            res = (f"het effect dat {which} was, heeft dan geen p < {a} meer; lees het daarom met extra "
+                   f"voorzichtigheid." if k == 1 else
+                   f"geen van de {k} effecten die {which} waren, heeft dan nog p < {a}; lees ze daarom met extra "
+                   f"voorzichtigheid.")
+        else:
+            res = (f"{n} van de {k} effecten die {which} waren, {'heeft' if n == 1 else 'hebben'} nog steeds "
+                   f"p < {a}; lees {'het andere' if k - n == 1 else f'de andere {k - n}'} met extra voorzichtigheid.")
+    else:
+        check = f"A check that allows for this (What Works Clearinghouse correction{rho})"
+        which = "significant after correction for the number of tests"
+        if k == 0:
+            return f"{s} {check} changes no conclusion: no effect was significant."
+        if n == k:
+            res = (f"the one effect that was {which} still has p < {a}." if k == 1 else
+                   f"all {k} effects that were {which} still have p < {a}.")
+        elif n == 0:
+            res = (f"the one effect that was {which} no longer has p < {a}; read it with extra caution." if k == 1
+                   else f"none of the {k} effects that were {which} still has p < {a}; read them with extra "
+                        f"caution.")
+        else:
+            res = (f"{n} of the {k} effects that were {which} still {'has' if n == 1 else 'have'} p < {a}; read "
+                   f"the other {'one' if k - n == 1 else k - n} with extra caution.")
+    return f"{s} {check}: {res}"
