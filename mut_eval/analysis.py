@@ -19,7 +19,7 @@ from . import CHANGES, CONDITIONS, WAVES, StudyError, __version__
 from .panel import Panel, load_panel
 from .results import Results, atomic_dir, write_results
 from .stats.anova import interaction_contrasts, mixed_anova
-from .codebook import codebook_summary
+from .intake.codebook import codebook_summary
 from .match import MATCH_COLUMNS, match_moderators
 from .stats.descriptives import descriptives_table
 from .stats.effects import cluster_correction, sample_table
@@ -28,7 +28,7 @@ from .stats.wwc import attrition, baseline_equivalence
 from .stats.moderation import did_by_moderator, moderation_grid
 from .stats.qsort import qsort_summary
 from .stats.reliability import reliability_table
-from .study import Study, load_study
+from .intake.study import Study, load_study
 
 PACKAGES = ("mut-eval", "numpy", "pandas", "scipy", "statsmodels", "pingouin", "pandera", "matplotlib",
             "seaborn", "typst", "pyreadstat", "openpyxl")

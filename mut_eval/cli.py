@@ -37,7 +37,7 @@ def synth(out_dir: Path = typer.Argument(..., help="folder to write the syntheti
 @app.command()
 def validate(study: Path = typer.Argument(..., help="study folder")):
     """Check a study folder; exit 0 when usable, 2 with one line per problem otherwise."""
-    from .validate import validate_study
+    from .intake.validate import validate_study
     clean = validate_study(study)
     for p in clean.warnings:
         _err(str(p))

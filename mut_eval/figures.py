@@ -25,7 +25,7 @@ from matplotlib.ticker import ScalarFormatter
 from scipy import stats
 
 from . import CHANGES, CONDITIONS, WAVES, is_missing
-from .codebook import codebook_of
+from .intake.codebook import codebook_of
 from .report import format as fmt
 from .report import text as txt
 from .report.text import tr

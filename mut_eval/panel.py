@@ -1,6 +1,6 @@
 """The Panel: pupils × waves × outcomes, with the flow of every input row.
 
-Built from a validated study (:class:`~mut_eval.validate.CleanStudy`):
+Built from a validated study (:class:`~mut_eval.intake.validate.CleanStudy`):
 
 - ``students``: one row per enrolled pupil (covariates, derived characteristics);
 - ``long``: one row per pupil × wave × outcome with a score (``student_id, condition,
@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 from . import CONDITIONS, WAVES, StudyError
-from .codebook import Codebook
+from .intake.codebook import Codebook
 from .privacy import pseudonym_key, pseudonymise
-from .scoring import coded_wave, score_wave
-from .validate import CleanStudy, validate_study
+from .intake.scoring import coded_wave, score_wave
+from .intake.validate import CleanStudy, validate_study
 
 COVARIATES = ["condition", "school", "class", "age", "gender", "origin", "migration_background",
               "ses", "first_generation"]
@@ -175,5 +175,5 @@ def _with_ids(clean: CleanStudy, alias: dict) -> CleanStudy:
 
 
 def load_panel(study) -> Panel:
-    """Validate a study folder (path or :class:`~mut_eval.study.Study`) and build its Panel."""
+    """Validate a study folder (path or :class:`~mut_eval.intake.study.Study`) and build its Panel."""
     return build_panel(validate_study(study))

@@ -45,7 +45,7 @@ import pandas as pd
 import yaml
 
 from . import WAVES
-from .codebook import Codebook, load_codebook
+from .intake.codebook import Codebook, load_codebook
 
 __all__ = [
     "TABLE2", "PLANTED", "RQ_TARGET", "PlantedEffect",
@@ -361,7 +361,7 @@ def generate_study(seed: int = 2020, n_mentees: int = 124, n_controls: int = 66,
     plant : bool
         ``False`` plants no moderation effects (all ``b`` = 0).
     codebook : Codebook, optional
-        The instrument codebook (default :func:`mut_eval.codebook.load_codebook`);
+        The instrument codebook (default :func:`mut_eval.intake.codebook.load_codebook`);
         its scales must be those of the default codebook.
     **effects : float
         Planted slopes ``b`` by key of :data:`PLANTED` (0 switches one off):
@@ -779,7 +779,7 @@ def calibration_table(tables: dict[str, pd.DataFrame], codebook: Codebook | None
     ``outcome``, ``condition``, ``wave``, ``n``, ``target_mean``, ``mean``,
     ``target_sd``, ``sd``.
     """
-    from .scoring import score_wave
+    from .intake.scoring import score_wave
 
     cb = codebook or load_codebook()
     cond = tables["students"].set_index("student_id")["condition"]

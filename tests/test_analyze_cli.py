@@ -112,7 +112,7 @@ def test_failed_run_writes_nothing_and_input_is_untouched(study, tmp_path):
 def test_covariate_model_and_cluster_sensitivity():
     from mut_eval.analysis import analyze
     from mut_eval.panel import load_panel
-    from mut_eval.study import DEFAULT_ANALYSIS
+    from mut_eval.intake.study import DEFAULT_ANALYSIS
     panel = load_panel(EXAMPLE)
     res = analyze(panel, dict(DEFAULT_ANALYSIS, bootstrap=0, covariates=["migration_background"],
                               moderators=["age"]))

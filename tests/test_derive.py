@@ -5,7 +5,7 @@ import itertools
 import pandas as pd
 import pytest
 
-from mut_eval.derive import (age_at, derive_person, first_generation, migration_background,
+from mut_eval.intake.derive import (age_at, derive_person, first_generation, migration_background,
                              origin_from_countries, ses)
 
 LEVELS = ["none", "primary", "vmbo", "mbo", "havo", "vwo", "hbo", "wo", "unknown"]

@@ -93,7 +93,7 @@ def test_a_wave_row_without_any_scale_score_is_excluded_with_a_reason(study):
 
 def test_mentee_only_scale_answered_by_a_control_is_not_used(study):
     from conftest import read_csv_text, write_csv_text
-    from mut_eval.validate import validate_study
+    from mut_eval.intake.validate import validate_study
     students = read_csv_text(study / "students.csv")
     wave = read_csv_text(study / "wave_T2.csv")
     control = wave["student_id"].isin(students.loc[students["condition"] == "control", "student_id"])

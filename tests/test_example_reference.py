@@ -18,7 +18,7 @@ import pytest
 
 from mut_eval.analysis import analyze
 from mut_eval.panel import load_panel
-from mut_eval.study import DEFAULT_ANALYSIS
+from mut_eval.intake.study import DEFAULT_ANALYSIS
 
 REF = Path(__file__).parent / "reference"
 STUDY = Path(__file__).parent.parent / "mut_eval" / "data" / "example_study"

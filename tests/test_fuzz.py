@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mut_eval import StudyError
-from mut_eval.io import RawTable, read_table
-from mut_eval.validate import CleanStudy, validate_study
+from mut_eval.intake.io import RawTable, read_table
+from mut_eval.intake.validate import CleanStudy, validate_study
 
 from conftest import EXAMPLE, read_csv_text
 

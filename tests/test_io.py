@@ -5,9 +5,9 @@ import pyreadstat
 import pytest
 
 from mut_eval import StudyError
-from mut_eval.io import read_table, to_number
+from mut_eval.intake.io import read_table, to_number
 from mut_eval.panel import load_panel
-from mut_eval.validate import validate_study
+from mut_eval.intake.validate import validate_study
 
 from conftest import EXAMPLE, read_csv_text
 

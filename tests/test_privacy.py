@@ -23,7 +23,7 @@ import yaml
 from mut_eval.cli import main
 from mut_eval.panel import build_panel
 from mut_eval.privacy import DEFAULT_KEY, pseudonym
-from mut_eval.validate import validate_study
+from mut_eval.intake.validate import validate_study
 
 from conftest import EXAMPLE, read_csv_text, write_csv_text
 

@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mut_eval.codebook import load_codebook
-from mut_eval.scoring import score_scale, score_wave, scored_disagreements
+from mut_eval.intake.codebook import load_codebook
+from mut_eval.intake.scoring import score_scale, score_wave, scored_disagreements
 
 CB = load_codebook()
 

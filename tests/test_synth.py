@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from mut_eval.codebook import load_codebook
-from mut_eval.scoring import score_wave
+from mut_eval.intake.codebook import load_codebook
+from mut_eval.intake.scoring import score_wave
 from mut_eval.synth import generate_study, write_study
 
 WAVES = ("T1", "T2", "T3")

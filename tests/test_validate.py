@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from mut_eval.cli import main
-from mut_eval.validate import ValidationFailed, validate_study
+from mut_eval.intake.validate import ValidationFailed, validate_study
 
 from conftest import EXAMPLE, read_csv_text, write_csv_text
 

@@ -30,7 +30,7 @@ import pandas as pd
 
 from .. import CHANGES, CONDITIONS, WAVES
 from .. import figures as figs
-from ..codebook import codebook_of
+from ..intake.codebook import codebook_of
 from ..results import _jsonable
 from . import format as fmt
 from . import text as txt

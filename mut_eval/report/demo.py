@@ -13,7 +13,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from .. import CHANGES
-from ..codebook import codebook_summary, load_codebook
+from ..intake.codebook import codebook_summary, load_codebook
 from ..results import Results
 from ..stats.effects import cluster_correction
 

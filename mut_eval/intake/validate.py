@@ -20,7 +20,7 @@ import pandas as pd
 import pandera.pandas as pa
 import yaml
 
-from . import CONDITIONS, WAVES, StudyError, is_missing
+from .. import CONDITIONS, WAVES, StudyError, is_missing
 from .codebook import Codebook, load_codebook
 from .derive import age_at, derive_person, origin_from_countries
 from .io import RawTable, TableError, read_table, to_number

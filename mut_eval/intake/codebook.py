@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from . import StudyError
+from .. import StudyError
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import is_missing
+from .. import is_missing
 
 HAVO_OR_HIGHER = {"havo", "vwo", "hbo", "wo"}
 HIGHER_EDUCATION = {"hbo", "wo"}

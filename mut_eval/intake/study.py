@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from . import StudyError, WAVES
+from .. import StudyError, WAVES
 
 TABLES = ("students", "wave_T1", "wave_T2", "wave_T3", "mentors", "matches", "qsort")
 REQUIRED_TABLES = ("students", "wave_T1", "wave_T2", "wave_T3", "mentors", "matches")

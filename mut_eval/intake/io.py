@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import StudyError, is_missing
+from .. import StudyError, is_missing
 
 
 class TableError(StudyError):
