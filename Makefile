@@ -5,8 +5,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STUDY  ?= mut_eval/data/example_study
 NAME   ?= $(if $(filter mut_eval/data/example_study,$(STUDY)),example,$(notdir $(patsubst %/,%,$(STUDY))))
-OUT    ?= reports/$(NAME)
 LANG_REPORT ?=
+# The study's own language (study.yaml `language:`, default nl); a report in another
+# language goes to reports/<name>_<lang>, so LANG_REPORT=en does not overwrite the Dutch one.
+STUDY_LANG := $(or $(shell sed -n 's/^language:[[:space:]]*["'"'"']\{0,1\}\([a-z]*\).*/\1/p' $(STUDY)/study.yaml 2>/dev/null),nl)
+OUT    ?= reports/$(NAME)$(if $(filter-out $(STUDY_LANG),$(LANG_REPORT)),_$(LANG_REPORT))
 
 .PHONY: install test report analyze bench notebooks clean
 
@@ -34,4 +37,4 @@ notebooks: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 clean:
-	rm -rf $(VENV) reports/example .pytest_cache
+	rm -rf $(VENV) reports/example reports/example_* .pytest_cache
