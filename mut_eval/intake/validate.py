@@ -309,6 +309,8 @@ def _check_table(raw: RawTable, df: pd.DataFrame, columns: dict, required: list[
             if rule == "not_nullable":
                 rule, value = "a value is required here", None
             failures.append((row, rec.column, value, rule))
+    order = {c: i for i, c in enumerate(df.columns)}
+    failures.sort(key=lambda f: (order.get(f[1], len(order)), -1 if f[0] is None else f[0]))
     _report_failures(raw.file, failures, out)
     key = SPEC["tables"]["wave" if raw.name.startswith("wave_") else raw.name]["key"]
     if key and key in df.columns:
