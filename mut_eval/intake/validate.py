@@ -20,54 +20,17 @@ import pandas as pd
 import pandera.pandas as pa
 import yaml
 
-from .. import CONDITIONS, WAVES, StudyError, is_missing
+from .. import CONDITIONS, WAVES, is_missing
 from .codebook import Codebook, load_codebook
 from .derive import age_at, derive_person, origin_from_countries
 from .io import RawTable, TableError, read_table, to_number
+from .problems import Problem, ValidationFailed, _Collector, _report_failures, _rows_note
 from .repairs import normalise_code  # noqa: F401  (documented here since before the repairs module)
-from .repairs import (blank_missing_codes, case_only_groups, choose_duplicates, iso_dates, looks_day_first,
+from .repairs import (blank_missing_codes, case_only_groups, choose_duplicates, iso_dates,
                       near_match, normalise_ids, personal_columns, tag_lists)
 from .extras import apply_exclusions, declared_columns, read_exclusions, variable_values
 from .scoring import scored_disagreements
 from .study import REQUIRED_TABLES, Study, load_study
-
-
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    row: int | None
-    column: str | None
-    value: object
-    rule: str
-    severity: str = "error"  # or "warning"
-
-    def __str__(self) -> str:
-        parts = [self.file]
-        if self.row is not None:
-            parts.append(f"row {self.row}")
-        if self.column is not None:
-            parts.append(f"column {self.column}")
-        if self.value is not None:
-            parts.append(f"value {_shorten(self.value)}")
-        return f"{self.severity.upper()}: " + ", ".join(parts) + f": {self.rule}"
-
-
-def _shorten(value, limit: int = 60) -> str:
-    """The value as typed (``repr``), cut short when it would flood the message."""
-    text = str(value)
-    if len(text) <= limit:
-        return repr(value)
-    return repr(text[:limit]) + f"... ({len(text):,} characters)"
-
-
-class ValidationFailed(StudyError):
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        files = list(dict.fromkeys(p.file for p in problems))
-        # reported file by file (in the order met) and row by row, as a user works through them
-        errors = sorted((p for p in problems if p.severity == "error"),
-                        key=lambda p: (files.index(p.file), -1 if p.row is None else p.row))
-        super().__init__(f"{len(errors)} problem(s) in the study:\n" + "\n".join(str(p) for p in errors))
 
 
 @dataclass
@@ -165,21 +128,6 @@ def wave_columns(codebook: Codebook, wave: str) -> dict:
     return cols
 
 
-# ----------------------------------------------------------------- the validator
-class _Collector:
-    def __init__(self):
-        self.problems: list[Problem] = []
-
-    def add(self, file, row, column, value, rule, severity="error"):
-        if is_missing(value):
-            value = None
-        self.problems.append(Problem(file, None if row is None else int(row), column, value, rule, severity))
-
-    @property
-    def n_errors(self):
-        return sum(p.severity == "error" for p in self.problems)
-
-
 def _prepare(raw: RawTable, study: Study, columns: dict, out: _Collector,
              declared: dict[str, str] | None = None) -> pd.DataFrame | None:
     """Rename columns, drop personal and undeclared columns, blank missing codes, map SPSS
@@ -272,14 +220,6 @@ def _blank_as_unknown(raw: RawTable, df: pd.DataFrame, col: str, out: _Collector
         df.loc[blank, col] = "unknown"
 
 
-def _rows_note(rows, first: int = 5) -> str:
-    rows = list(rows)
-    if len(rows) <= 1:
-        return ""
-    shown = ", ".join(str(r) for r in rows[:first])
-    return f" (rows {shown}{', ...' if len(rows) > first else ''})"
-
-
 def _label(v, labels: dict):
     if v is None:
         return None
@@ -333,53 +273,6 @@ def _check_table(raw: RawTable, df: pd.DataFrame, columns: dict, required: list[
                         f"{len(group)} ids differ only in upper/lower case ({', '.join(map(repr, group))}, rows "
                         f"{', '.join(map(str, rows))}); they count as different pupils — correct the file if they "
                         "are one", "warning")
-
-
-GROUP_AT = 5  # this many failures of one rule (one value) are said once, with the count
-
-
-def _report_failures(file: str, failures: list[tuple], out: _Collector) -> None:
-    """Report schema failures, one line per cell — or, when many cells break one rule,
-    once with the count, the first rows and a hint (``value 9 in 103 cells of ZE_1..ZE_9
-    ... is 9 a missing code?``)."""
-    by_value: dict = {}
-    for f in failures:
-        if f[2] is not None:
-            by_value.setdefault((f[3], str(f[2])), []).append(f)
-    grouped = set()
-    for (rule, value), fs in by_value.items():
-        if len(fs) >= GROUP_AT:
-            _say_group(file, fs, rule, f"value {value!r} in {len(fs)} cells", value, out, True)
-            grouped.update(map(id, fs))
-    by_column: dict = {}
-    for f in failures:
-        if id(f) not in grouped:
-            by_column.setdefault((f[1], f[3]), []).append(f)
-    for (col, rule), fs in by_column.items():
-        if len(fs) >= GROUP_AT:
-            _say_group(file, fs, rule, f"{len(fs)} cells", None, out)
-        else:
-            for row, c, value, r in fs:
-                out.add(file, row, c, value, r + _hint(r, value))
-
-
-def _say_group(file, fs, rule, what, value, out, same_value=False):
-    rows = sorted({f[0] for f in fs if f[0] is not None})
-    cols = list(dict.fromkeys(str(f[1]) for f in fs))
-    span = cols[0] if len(cols) == 1 else (f"{cols[0]}..{cols[-1]}" if len(cols) > 2 else ", ".join(cols))
-    shown = ", ".join(map(str, rows[:5])) + (", ..." if len(rows) > 5 else "")
-    out.add(file, rows[0] if rows else None, span, value,
-            f"{rule} — {what} of {span} (rows {shown}){_hint(rule, value, same_value)}")
-
-
-def _hint(rule: str, value, many: bool = False) -> str:
-    if value is None:
-        return ""
-    if rule.startswith("must be a date") and looks_day_first(value):
-        return ' — a day-first date? set dates: {format: "%d-%m-%Y"} in study.yaml (see dates in the README)'
-    if many and rule.startswith("must be a") and "number" in rule and to_number(pd.Series([str(value)])).notna().iloc[0]:
-        return f" — is {value} a missing code? see missing_codes in the README"
-    return ""
 
 
 def validate_study(study: Study | str | Path) -> CleanStudy:
