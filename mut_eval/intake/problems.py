@@ -84,8 +84,8 @@ def _report_failures(file: str, failures: list[tuple], out: _Collector) -> None:
         if f[2] is not None:
             by_value.setdefault((f[3], str(f[2])), []).append(f)
     grouped = set()
-    for (rule, value), fs in by_value.items():
-        if len(fs) >= GROUP_AT:
+    for (rule, value), fs in by_value.items():  # one value breaking one rule across columns
+        if len(fs) >= GROUP_AT and len({f[1] for f in fs}) > 1:
             _say_group(file, fs, rule, f"value {value!r} in {len(fs)} cells", value, out, True)
             grouped.update(map(id, fs))
     by_column: dict = {}
@@ -93,8 +93,11 @@ def _report_failures(file: str, failures: list[tuple], out: _Collector) -> None:
         if id(f) not in grouped:
             by_column.setdefault((f[1], f[3]), []).append(f)
     for (col, rule), fs in by_column.items():
-        if len(fs) >= GROUP_AT:
-            _say_group(file, fs, rule, f"{len(fs)} cells", None, out)
+        values = {str(f[2]) for f in fs}
+        if len(fs) >= GROUP_AT and len(values) == 1 and fs[0][2] is not None:
+            _say_group(file, fs, rule, f"value {fs[0][2]!r} in {len(fs)} cells", fs[0][2], out, True)
+        elif len(fs) >= GROUP_AT:
+            _say_group(file, fs, rule, f"{len(fs)} cells", fs[0][2], out)
         else:
             for row, c, value, r in fs:
                 out.add(file, row, c, value, r + _hint(r, value))

@@ -20,6 +20,7 @@ from datetime import datetime
 
 import pandas as pd
 
+from .. import is_missing
 from .io import to_number
 
 # Words that mark a column holding a person's name, contact details or date of birth
@@ -45,6 +46,12 @@ def normalise_code(v):
     if v is None:
         return None
     return re.sub(r"[\s\-]+", "_", str(v).strip().lower())
+
+
+def _text(series: pd.Series) -> pd.Series:
+    """Text cells with None for missing (``Series.map`` turns None into NaN)."""
+    out = series.astype(object)
+    return out.where(out.notna(), None)
 
 
 def is_personal(column: str) -> bool:
@@ -89,7 +96,7 @@ def blank_missing_codes(df: pd.DataFrame, codes: tuple, skip: set[str]) -> tuple
     for col in df.columns:
         if col in skip:
             continue
-        hit = df[col].map(lambda v: v is not None and _is_code(str(v), codes))
+        hit = df[col].map(lambda v: not is_missing(v) and _is_code(str(v), codes))
         if hit.any():
             counts[col] = int(hit.sum())
             df.loc[hit, col] = None
@@ -105,7 +112,7 @@ def normalise_id(value, pad: int | None = None, strip: bool = True):
     >>> normalise_id("47311.0", pad=6), normalise_id("\\u200bSYN01 "), normalise_id("1234567", pad=6)
     ('047311', 'SYN01', '1234567')
     """
-    if value is None:
+    if is_missing(value):
         return None
     s = unicodedata.normalize("NFC", str(value))
     if strip:
@@ -119,7 +126,7 @@ def normalise_id(value, pad: int | None = None, strip: bool = True):
 
 
 def normalise_ids(series: pd.Series, pad: int | None, strip: bool) -> pd.Series:
-    return series.map(lambda v: normalise_id(v, pad, strip)).astype(object)
+    return _text(series.map(lambda v: normalise_id(v, pad, strip)))
 
 
 def iso_dates(series: pd.Series, fmt: str | None) -> pd.Series:
@@ -130,13 +137,13 @@ def iso_dates(series: pd.Series, fmt: str | None) -> pd.Series:
         return series
 
     def conv(v):
-        if v is None or _ISO_DATE.match(str(v)):
+        if is_missing(v) or _ISO_DATE.match(str(v)):
             return v
         try:
             return datetime.strptime(str(v).strip(), fmt).date().isoformat()
         except ValueError:
             return v
-    return series.map(conv).astype(object)
+    return _text(series.map(conv))
 
 
 def looks_day_first(value) -> bool:
@@ -148,12 +155,13 @@ def tag_lists(series: pd.Series, separator: str = "auto") -> pd.Series:
     """Tag lists written as ``a;b`` or ``a, b`` to the ``;``-separated form the match
     overlap reads. ``auto``: ``;`` when the cell holds one, else ``,``."""
     def conv(v):
-        if v is None:
+        if is_missing(v):
             return None
+        v = str(v)
         sep = separator if separator != "auto" else (";" if ";" in v else ",")
         tags = [t.strip() for t in str(v).split(sep)]
         return ";".join(t for t in tags if t) or None
-    return series.map(conv).astype(object)
+    return _text(series.map(conv))
 
 
 def choose_duplicates(df: pd.DataFrame, key: str, policy: str) -> tuple[pd.DataFrame, list[tuple[int, int]]]:
