@@ -28,6 +28,7 @@ from .stats.wwc import attrition, baseline_equivalence
 from .stats.moderation import did_by_moderator, moderation_grid
 from .stats.qsort import qsort_summary
 from .stats.reliability import reliability_table
+from .intake.settings import AnalysisSettings, analysis_settings
 from .intake.study import Study, load_study
 
 PACKAGES = ("mut-eval", "numpy", "pandas", "scipy", "statsmodels", "pingouin", "pandera", "matplotlib",
@@ -92,23 +93,31 @@ MATCH_MODERATORS = [c for c in MATCH_COLUMNS if c != "n_shared_known"]
 
 def mentee_moderators(panel: Panel) -> pd.DataFrame:
     """Per mentee: pupil characteristics, match overlap with the mentor, relationship
-    quality and dosage (the contract's moderator names)."""
+    quality and dosage (the contract's moderator names), then the study's declared
+    ``variables`` (study.yaml) under their own names."""
     mentees = panel.students[panel.students["condition"] == "mentee"]
     match = match_moderators(mentees, panel.mentors, panel.matches, panel.relationship_quality)
-    return mentees[PUPIL_MODERATORS].join(match[MATCH_MODERATORS], how="left")
+    declared = [v for v in panel.variables if v in mentees.columns]
+    return mentees[PUPIL_MODERATORS].join(match[MATCH_MODERATORS], how="left").join(mentees[declared])
 
 
-def moderation_tables(panel: Panel, options: dict) -> dict[str, pd.DataFrame]:
+def _pupil_moderators(panel: Panel) -> list[str]:
+    """Moderators measured for every pupil (mentees and controls): the DiD by moderator."""
+    return PUPIL_MODERATORS + [n for n, v in panel.variables.items() if v.file != "matches"]
+
+
+def moderation_tables(panel: Panel, options: AnalysisSettings | dict) -> dict[str, pd.DataFrame]:
     """Within-mentee moderation of change (MEMORE) for every outcome × change × moderator,
     and the DiD by pupil characteristic in the mixed model on both conditions."""
+    options = analysis_settings(options)
     moderators = mentee_moderators(panel)
-    chosen = options.get("moderators") or list(moderators.columns)
+    chosen = list(options.moderators or moderators.columns)
     unknown = [m for m in chosen if m not in moderators.columns]
     if unknown:
         raise StudyError(f"study.yaml: analysis.moderators: unknown moderator(s) {', '.join(unknown)}; "
                          f"allowed: {', '.join(moderators.columns)}")
     # A prespecified test that names nothing real would silently never be flagged.
-    for spec in options.get("prespecified_moderators") or ():
+    for spec in options.prespecified_moderators:
         for key, allowed in (("moderator", list(moderators.columns)), ("outcome", panel.codebook.outcomes),
                              ("change", list(CHANGES))):
             if spec.get(key) not in (None, "*", *allowed):
@@ -116,17 +125,16 @@ def moderation_tables(panel: Panel, options: dict) -> dict[str, pd.DataFrame]:
                                  f"{spec.get(key)!r}; allowed: {', '.join(allowed)}")
     wide = panel.wide
     grid = moderation_grid(wide[wide["condition"] == "mentee"], moderators, outcomes=panel.outcomes,
-                           moderator_list=chosen, prespecified=options.get("prespecified_moderators") or (),
-                           n_boot=options["bootstrap"], seed=options["seed"], alpha=options["alpha"],
-                           probe=options.get("probe", "moments"), hc=options.get("hc"),
-                           center=options.get("center", False))
+                           moderator_list=chosen, prespecified=options.prespecified_moderators,
+                           n_boot=options.bootstrap, seed=options.seed, alpha=options.alpha,
+                           probe=options.probe, hc=options.hc, center=options.center)
     parts = []
     for o in panel.outcomes:
         data = panel.outcome_data(o)
-        for m in [m for m in PUPIL_MODERATORS if m in chosen]:
+        for m in [m for m in _pupil_moderators(panel) if m in chosen]:
             try:
-                parts.append(did_by_moderator(data, panel.students[m], w=m, alpha=options["alpha"],
-                                              probe=options.get("probe", "moments")).assign(outcome=o))
+                parts.append(did_by_moderator(data, panel.students[m], w=m, alpha=options.alpha,
+                                              levels=_levels(panel, m), probe=options.probe).assign(outcome=o))
             except StudyError as e:  # too few pupils in a level: recorded, not fatal
                 grid["skipped"] = pd.concat([grid["skipped"], pd.DataFrame(
                     [{"outcome": o, "change": "did", "moderator": m, "reason": str(e)}])], ignore_index=True)
@@ -137,9 +145,15 @@ def moderation_tables(panel: Panel, options: dict) -> dict[str, pd.DataFrame]:
     return grid
 
 
-def select_outcomes(panel: Panel, options: dict) -> Panel:
+def _levels(panel: Panel, name: str) -> list | None:
+    """The declared level order of a categorical study variable (its first level is the reference)."""
+    spec = panel.variables.get(name)
+    return list(spec.levels) if spec is not None and spec.levels else None
+
+
+def select_outcomes(panel: Panel, options: AnalysisSettings | dict) -> Panel:
     """The Panel restricted to the study's ``analysis.outcomes`` (all outcomes when unset)."""
-    chosen = options.get("outcomes")
+    chosen = analysis_settings(options).outcomes
     if not chosen:
         return panel
     unknown = [o for o in chosen if o not in panel.codebook.outcomes]
@@ -182,9 +196,12 @@ def check_design(panel: Panel) -> None:
                      "outcomes to analyse under 'outcomes' in the 'analysis' section of study.yaml")
 
 
-def analyze(panel: Panel, options: dict) -> Results:
+def analyze(panel: Panel, options: AnalysisSettings | dict | None = None) -> Results:
     """Every analysis of the evaluation on one Panel; ``options`` is the study's
-    ``analysis`` config (bootstrap, seed, alpha, min_cell, outcomes, moderators, ...)."""
+    :class:`~mut_eval.intake.settings.AnalysisSettings` or a plain dict of the same options
+    (``{"bootstrap": 5000, "seed": 1, "alpha": 0.05, "min_cell": 10}``; options left out take
+    their defaults, and every value is checked as in study.yaml's ``analysis``)."""
+    options = analysis_settings(options or {})
     panel = select_outcomes(panel, options)
     check_design(panel)
     t: dict[str, pd.DataFrame] = {}
@@ -196,12 +213,12 @@ def analyze(panel: Panel, options: dict) -> Results:
     # both restrict themselves to the completers of the outcome (complete cases, as SPSS)
     t["mixed_anova"] = _by_outcome(panel, mixed_anova)
     t["interaction_contrasts"] = _by_outcome(panel, interaction_contrasts)
-    t.update(mixed_model_by_outcome(panel.long, outcomes=panel.outcomes, alpha=options["alpha"]))
-    t["did"] = with_cluster_correction(t["did"], panel, options.get("icc", 0.10))
-    covariates = list(options.get("covariates") or [])
+    t.update(mixed_model_by_outcome(panel.long, outcomes=panel.outcomes, alpha=options.alpha))
+    t["did"] = with_cluster_correction(t["did"], panel, options.icc)
+    covariates = list(options.covariates)
     if covariates:
         t["did_adjusted"] = did_by_outcome(_with_covariates(panel, covariates), covariates=covariates,
-                                           outcomes=panel.outcomes, alpha=options["alpha"])
+                                           outcomes=panel.outcomes, alpha=options.alpha)
     t["baseline_equivalence"] = _by_outcome(panel, baseline_equivalence)
     enrolled = panel.students["condition"].value_counts().to_dict()
     t["attrition"] = _by_outcome(panel, attrition, enrolled=enrolled)
@@ -209,7 +226,14 @@ def analyze(panel: Panel, options: dict) -> Results:
     if panel.qsort is not None and len(panel.qsort):
         t["qsort_summary"] = qsort_summary(panel.qsort.drop(columns=["student_id"]))
     # the outcomes analysed (after `analysis.outcomes`); run_analysis adds the rest of meta
-    return Results(tables=t, meta={"outcomes": panel.outcomes})
+    return Results(tables=t, meta={"outcomes": panel.outcomes, "variables": variables_meta(panel)})
+
+
+def variables_meta(panel: Panel) -> dict:
+    """The study's declared variables for labelling tables and the report:
+    ``{name: {label, type, levels, file}}`` (no values, no source column names)."""
+    return {n: {"label": v.label, "type": v.type, "levels": list(v.levels) if v.levels else None, "file": v.file}
+            for n, v in panel.variables.items()}
 
 
 def _sha256(path: Path) -> str:
@@ -226,16 +250,17 @@ def _versions() -> dict:
     return out
 
 
-def build_meta(study: Study, panel: Panel, options: dict) -> dict:
+def build_meta(study: Study, panel: Panel, options: AnalysisSettings | dict) -> dict:
+    options = analysis_settings(options)
     n = panel.students["condition"].value_counts()
     files = [study.config_path] if study.config_path.exists() else []
     files += [p for p in study.files.values() if p is not None]
     return {
         "name": study.name, "cohort": study.cohort, "synthetic": study.synthetic,
-        "language": study.language, "seed": options["seed"], "n_boot": options["bootstrap"],
-        "alpha": options["alpha"], "min_cell": options["min_cell"],
+        "language": study.language, "seed": options.seed, "n_boot": options.bootstrap,
+        "alpha": options.alpha, "min_cell": options.min_cell,
         "n_mentee": int(n.get("mentee", 0)), "n_control": int(n.get("control", 0)),
-        "clustering": {"icc": options.get("icc", 0.10), "mean_class_size": mean_class_size(panel),
+        "clustering": {"icc": options.icc, "mean_class_size": mean_class_size(panel),
                        "n_classes": int(panel.students.groupby(["school", "class"]).ngroups),
                        "n_schools": int(panel.students["school"].nunique())},
         "mut_eval_version": __version__, "versions": _versions(),
@@ -243,7 +268,7 @@ def build_meta(study: Study, panel: Panel, options: dict) -> dict:
         "codebook_file": Path(panel.codebook.path).name, "codebook": codebook_summary(panel.codebook),
         # The pseudonym key is a secret: results say that one was set, never which.
         "config": {k: ("(set; not shown)" if k == "pseudonym_key" else v) for k, v in study.config.items()},
-        "options": options,
+        "options": options.as_dict(),
         # The only field that changes between identical runs.
         "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
     }
@@ -279,11 +304,7 @@ def run_analysis(study_dir, out, bootstrap: int | None = None, seed: int | None 
         raise StudyError(f"report language must be 'nl' or 'en', not {lang!r}")
     check_output_folder(study_dir, out)
     study = load_study(study_dir)
-    options = dict(study.analysis)
-    if bootstrap is not None:
-        options["bootstrap"] = bootstrap
-    if seed is not None:
-        options["seed"] = seed
+    options = study.settings.analysis.with_overrides(bootstrap=bootstrap, seed=seed)
     panel = load_panel(study)
     if log is not None:
         for p in panel.clean.warnings:
@@ -293,7 +314,7 @@ def run_analysis(study_dir, out, bootstrap: int | None = None, seed: int | None 
     results = analyze(panel, options)
     results.meta.update(build_meta(study, panel, options))
     with atomic_dir(out) as tmp:
-        write_results(results, tmp, staff_min_cell=options["min_cell"] if options.get("staff_edition") else None)
+        write_results(results, tmp, staff_min_cell=options.min_cell if options.staff_edition else None)
         if report:
             from .report.build import build_report
             build_report(results, tmp, lang=lang or study.language)

@@ -7,8 +7,12 @@ Built from a validated study (:class:`~mut_eval.intake.validate.CleanStudy`):
   school, class, wave, outcome, score``);
 - ``wide``: one row per pupil with covariates and ``{outcome}_{wave}`` scores;
 - ``items``: per wave, the reverse-coded item answers (for reliability);
-- ``flow``: the number of pupils per condition at each stage;
-- ``accounting``: every row of every input file, included or excluded with the reason.
+- ``flow``: the number of pupils per condition at each stage (with ``excluded``: pupils
+  left out by ``exclusions.csv``; and for mentees ``matched`` / ``not_matched`` /
+  ``never_started`` when not every mentee has a match row with a session attended);
+- ``accounting``: every row of every input file, included or excluded with the reason
+  (rows left out by ``exclusions.csv`` or the ``duplicates`` setting with theirs);
+- ``variables``: the study's declared variables (their values are columns of ``students``).
 """
 from __future__ import annotations
 
@@ -41,6 +45,8 @@ class Panel:
     relationship_quality: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
     clean: CleanStudy | None = None
     default_key: bool = False   # pseudonyms made with the built-in key (see privacy.py)
+    variables: dict = field(default_factory=dict)          # name -> settings.VariableSpec
+    excluded: dict = field(default_factory=dict)           # condition -> pupils left out by exclusions.csv
 
     @cached_property
     def outcomes(self) -> list[str]:
@@ -90,7 +96,25 @@ class Panel:
             rows.append((c, "responded_all_waves", len(ids & set.intersection(*responded.values()))))
             for o in self.outcomes:
                 rows.append((c, f"completers_{o}", len(ids.intersection(self.completers(o)))))
+            if any(self.excluded.values()):
+                rows.append((c, "excluded", int(self.excluded.get(c, 0))))
+        uptake = self.uptake
+        if uptake["not_matched"] or uptake["never_started"]:
+            rows += [("mentee", stage, n) for stage, n in uptake.items()]
         return pd.DataFrame(rows, columns=["condition", "stage", "n"])
+
+    @property
+    def uptake(self) -> dict[str, int]:
+        """Mentees by programme uptake: ``matched`` (a match row with a session attended, or
+        attendance not given), ``never_started`` (a match row with ``sessions_attended`` 0),
+        ``not_matched`` (no match row; kept with ``mentees_without_match: keep``)."""
+        mentees = self.students.index[self.students["condition"] == "mentee"]
+        m = self.matches.reindex(mentees)
+        has = m["mentor_id"].notna() if "mentor_id" in m.columns else pd.Series(False, index=mentees)
+        attended = pd.to_numeric(m.get("sessions_attended"), errors="coerce") if len(m) else pd.Series(dtype=float)
+        never = has & (attended == 0)
+        return {"matched": int((has & ~never).sum()), "not_matched": int((~has).sum()),
+                "never_started": int(never.sum())}
 
 
 def build_panel(clean: CleanStudy, key: str | None = None) -> Panel:
@@ -155,11 +179,18 @@ def build_panel(clean: CleanStudy, key: str | None = None) -> Panel:
     if clean.qsort is not None:
         for r in clean.qsort["file_row"]:
             account.append((clean.files["qsort"].name, r, "included", "Q-sort ranking"))
+    for d in clean.dropped:  # exclusions.csv and duplicates: left out before anything was read
+        account.append((d["file"], d["row"], "excluded", d["reason"]))
     accounting = pd.DataFrame(account, columns=["file", "row", "status", "reason"])
+    excluded: dict[str, int] = {}
+    for d in clean.dropped:
+        if d.get("whole_pupil"):
+            excluded[d["condition"]] = excluded.get(d["condition"], 0) + 1
     return Panel(students=students, long=long, codebook=cb, items=items,
                  mentors=clean.mentors.drop(columns=["file_row"]), matches=clean.matches.drop(columns=["file_row"]),
                  qsort=None if clean.qsort is None else clean.qsort.drop(columns=["file_row"]),
-                 accounting=accounting, relationship_quality=rq, clean=clean, default_key=default_key)
+                 accounting=accounting, relationship_quality=rq, clean=clean, default_key=default_key,
+                 variables=dict(clean.study.settings.variables), excluded=excluded)
 
 
 def _with_ids(clean: CleanStudy, alias: dict) -> CleanStudy:

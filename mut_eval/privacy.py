@@ -16,12 +16,20 @@ import re
 
 import pandas as pd
 
+from . import StudyError
+
 DEFAULT_KEY = "mut-eval-default-key"
 
 
 def pseudonym_key(config: dict | None = None) -> tuple[str, bool]:
     """The key to use and whether it is the default one."""
-    key = os.environ.get("MUT_EVAL_KEY") or (config or {}).get("pseudonym_key")
+    env = os.environ.get("MUT_EVAL_KEY")
+    if env is not None and env != "" and not env.strip():
+        raise StudyError("MUT_EVAL_KEY is set but holds only spaces; set it to a secret of your own "
+                         "(or unset it to use study.yaml's pseudonym_key)")
+    key = env or (config or {}).get("pseudonym_key")
+    if key is not None and key != "" and not str(key).strip():
+        raise StudyError("study.yaml: pseudonym_key holds only spaces; give a secret of your own")
     return (str(key), False) if key else (DEFAULT_KEY, True)
 
 

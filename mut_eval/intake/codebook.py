@@ -77,15 +77,37 @@ def codebook_from_dict(raw, where: str = "codebook") -> Codebook:
         bad = [r for r in reverse if r not in items]
         if bad:
             raise StudyError(f"{where}: scale '{key}': reverse-coded item(s) {bad} are not among its items")
+        label = s.get("label") or {}
+        if isinstance(label, str):
+            raise StudyError(f"{where}: scale '{key}': label must give a text per language, e.g. "
+                             f"label: {{nl: \"{label}\", en: \"{label}\"}}, not the plain text {label!r}")
+        if not isinstance(label, dict) or not all(isinstance(v, str) for v in label.values()):
+            raise StudyError(f"{where}: scale '{key}': label must be a mapping language: text "
+                             f"(e.g. {{nl: ..., en: ...}}), not {label!r}")
         scales[key] = Scale(
             key=key, items=items, reverse=reverse,
             waves=tuple(s.get("waves") or ("T1", "T2", "T3")),
             group=str(s.get("group", "all")), outcome=bool(s.get("outcome", True)),
-            label=dict(s.get("label") or {}), source=str(s.get("source", "")),
+            label=dict(label), source=str(s.get("source", "")),
         )
-    return Codebook(scales=scales, response_min=float(resp.get("min", 1)),
-                    response_max=float(resp.get("max", 5)),
-                    min_answered=float(raw.get("min_answered", 0.75)), path=where)
+    if not isinstance(resp, dict):
+        raise StudyError(f"{where}: 'response' must be a mapping {{min: 1, max: 5}}, not {resp!r}")
+    numbers = {}
+    for name, value, default in (("response.min", resp.get("min"), 1), ("response.max", resp.get("max"), 5),
+                                 ("min_answered", raw.get("min_answered"), 0.75)):
+        value = default if value is None else value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise StudyError(f"{where}: '{name}' must be a number"
+                             + (" (a share from 0 to 1, e.g. 0.75)" if name == "min_answered" else "")
+                             + f", not {value!r}")
+        numbers[name] = float(value)
+    if not 0 < numbers["min_answered"] <= 1:
+        raise StudyError(f"{where}: 'min_answered' must be a share above 0 and at most 1 (e.g. 0.75), "
+                         f"not {raw.get('min_answered')!r}")
+    if numbers["response.min"] >= numbers["response.max"]:
+        raise StudyError(f"{where}: response.min must be below response.max")
+    return Codebook(scales=scales, response_min=numbers["response.min"], response_max=numbers["response.max"],
+                    min_answered=numbers["min_answered"], path=where)
 
 
 def codebook_summary(codebook: Codebook) -> dict:

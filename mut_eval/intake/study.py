@@ -4,9 +4,11 @@ Without ``study.yaml`` the defaults of the contract apply (section 1). The confi
 give ``name``, ``cohort``, ``language``, ``synthetic``, ``randomised`` (were pupils
 assigned to the conditions by lot; default false), ``files`` (other file names),
 ``rename`` (per file: source column -> canonical column), ``recode`` (per column:
-source value -> code), ``codebook`` (path to an instruments YAML) and ``analysis``
-options (``bootstrap``, ``seed``, ``alpha``, ``min_cell``, ``outcomes``, ``moderators``,
-``prespecified_moderators``, ``covariates``, ``probe``).
+source value -> code), ``codebook`` (path to an instruments YAML), ``pseudonym_key``,
+and the settings read into typed objects by :mod:`mut_eval.intake.settings` (one place for
+their defaults and checks): ``analysis``, ``ids``, ``missing_codes``, ``dates``, ``lists``,
+``duplicates``, ``mentees_without_match`` and ``variables``. An ``exclusions.csv`` next to
+``study.yaml`` is located here and applied by validation.
 """
 from __future__ import annotations
 
@@ -16,28 +18,14 @@ from pathlib import Path
 import yaml
 
 from .. import StudyError, WAVES
+from .settings import DEFAULT_ANALYSIS, SETTING_KEYS, StudySettings, read_settings  # noqa: F401  (DEFAULT_ANALYSIS: documented import)
 
 TABLES = ("students", "wave_T1", "wave_T2", "wave_T3", "mentors", "matches", "qsort")
 REQUIRED_TABLES = ("students", "wave_T1", "wave_T2", "wave_T3", "mentors", "matches")
 EXTENSIONS = (".csv", ".xlsx", ".sav")
 
-DEFAULT_ANALYSIS = {
-    "bootstrap": 5000,
-    "seed": 2020,
-    "alpha": 0.05,
-    "min_cell": 10,
-    "outcomes": None,          # None = every outcome scale of the codebook
-    "moderators": None,        # None = every moderator that can be formed
-    "prespecified_moderators": [],
-    "covariates": [],          # baseline covariates for a second, adjusted mixed model
-    "probe": "moments",        # or "percentiles" (PROCESS 16th/50th/84th)
-    "icc": 0.10,               # WWC default ICC for non-achievement outcomes
-    "hc": None,                # moderation SEs: None (OLS) or HC0..HC4 (HC3 recommended)
-    "center": False,           # mean-centre a numeric moderator (PROCESS's centering)
-    "staff_edition": False,    # results.xlsx with small cells suppressed, for programme staff
-}
 _KNOWN_KEYS = {"name", "cohort", "language", "synthetic", "randomised", "files", "rename", "recode",
-               "codebook", "analysis", "seed", "description", "pseudonym_key"}
+               "codebook", "seed", "description", "pseudonym_key", *SETTING_KEYS}
 
 
 @dataclass
@@ -51,10 +39,12 @@ class Study:
     rename: dict[str, dict[str, str]] = field(default_factory=dict)
     recode: dict[str, dict[str, str]] = field(default_factory=dict)
     codebook_path: Path | None = None
-    analysis: dict = field(default_factory=dict)
+    analysis: dict = field(default_factory=dict)   # plain-dict view of settings.analysis (notebooks)
     config: dict = field(default_factory=dict)
     extra_files: list[Path] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)   # (file, warning) about the folder's files
+    settings: StudySettings = field(default_factory=StudySettings)
+    exclusions: Path | None = None    # exclusions.csv (.xlsx) next to study.yaml
 
     @property
     def config_path(self) -> Path:
@@ -94,7 +84,7 @@ def load_study(folder: str | Path) -> Study:
     if unknown:
         raise StudyError(f"{cfg_path}: unknown setting(s) {', '.join(unknown)}; "
                          f"allowed: {', '.join(sorted(_KNOWN_KEYS))}")
-    for key in ("files", "rename", "recode", "analysis"):
+    for key in ("files", "rename", "recode"):
         if cfg.get(key) is not None and not isinstance(cfg[key], dict):
             raise StudyError(f"{cfg_path}: '{key}' must be a mapping")
     for key in ("rename", "recode"):
@@ -109,13 +99,7 @@ def load_study(folder: str | Path) -> Study:
         if unknown_t:
             raise StudyError(f"{cfg_path}: {key}: unknown table(s) {', '.join(unknown_t)}; "
                              f"allowed: {', '.join(t for t in (*TABLES, 'wave') if key == 'rename' or t != 'wave')}")
-    analysis = dict(DEFAULT_ANALYSIS)
-    analysis.update(cfg.get("analysis") or {})
-    bad = sorted(set(analysis) - set(DEFAULT_ANALYSIS))
-    if bad:
-        raise StudyError(f"{cfg_path}: unknown analysis option(s) {', '.join(bad)}; "
-                         f"allowed: {', '.join(DEFAULT_ANALYSIS)}")
-    _check_analysis(analysis, cfg_path)
+    settings = read_settings(cfg, cfg_path)
 
     files: dict[str, Path | None] = {}
     notes: list[tuple[str, str]] = []
@@ -142,40 +126,6 @@ def load_study(folder: str | Path) -> Study:
         rename={k: {str(a): str(b) for a, b in (v or {}).items()} for k, v in (cfg.get("rename") or {}).items()},
         recode={k: {str(a): str(b) for a, b in (v or {}).items()} for k, v in (cfg.get("recode") or {}).items()},
         codebook_path=(folder / codebook) if codebook else None,
-        analysis=analysis, config=cfg, extra_files=extra, notes=notes,
+        analysis=settings.analysis.as_dict(), config=cfg, extra_files=extra, notes=notes,
+        settings=settings, exclusions=_find(folder, "exclusions", notes),
     )
-
-
-def _check_analysis(a: dict, where: Path) -> None:
-    def fail(msg):
-        raise StudyError(f"{where}: analysis option {msg}")
-
-    def whole(v):  # YAML's yes/no are bools, and bool is an int in Python
-        return isinstance(v, int) and not isinstance(v, bool)
-    if not whole(a["bootstrap"]) or a["bootstrap"] < 0:
-        fail(f"'bootstrap' must be a whole number >= 0, not {a['bootstrap']!r}")
-    if not whole(a["seed"]):
-        fail(f"'seed' must be a whole number, not {a['seed']!r}")
-    if isinstance(a["alpha"], bool) or not isinstance(a["alpha"], (int, float)) or not 0 < a["alpha"] < 1:
-        fail(f"'alpha' must be between 0 and 1, not {a['alpha']!r}")
-    if not whole(a["min_cell"]) or a["min_cell"] < 1:
-        fail(f"'min_cell' must be a whole number >= 1, not {a['min_cell']!r}")
-    if a["probe"] not in ("moments", "percentiles"):
-        fail(f"'probe' must be 'moments' or 'percentiles', not {a['probe']!r}")
-    if isinstance(a["icc"], bool) or not isinstance(a["icc"], (int, float)) or not 0 <= a["icc"] < 1:
-        fail(f"'icc' must be a number from 0 to 1, not {a['icc']!r}")
-    if a["hc"] is not None and str(a["hc"]).upper() not in ("HC0", "HC1", "HC2", "HC3", "HC4"):
-        fail(f"'hc' must be one of HC0, HC1, HC2, HC3, HC4 (or left out for OLS), not {a['hc']!r}")
-    for key in ("center", "staff_edition"):
-        if not isinstance(a[key], bool):
-            fail(f"'{key}' must be true or false, not {a[key]!r}")
-    for key in ("outcomes", "moderators", "covariates"):
-        v = a[key]
-        if v is not None and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
-            fail(f"'{key}' must be a list of names (e.g. [{'age, gender' if key != 'outcomes' else 'self_efficacy'}]), "
-                 f"not {v!r}")
-    pre = a["prespecified_moderators"]
-    if pre is not None and not (isinstance(pre, list) and all(
-            isinstance(x, dict) and set(x) <= {"outcome", "change", "moderator"} for x in pre)):
-        fail("'prespecified_moderators' must be a list of {outcome, change, moderator} entries, "
-             f"not {pre!r}")

@@ -20,50 +20,17 @@ import pandas as pd
 import pandera.pandas as pa
 import yaml
 
-from .. import CONDITIONS, WAVES, StudyError, is_missing
+from .. import CONDITIONS, WAVES, is_missing
 from .codebook import Codebook, load_codebook
 from .derive import age_at, derive_person, origin_from_countries
 from .io import RawTable, TableError, read_table, to_number
+from .problems import Problem, ValidationFailed, _Collector, _report_failures, _rows_note
+from .repairs import normalise_code  # noqa: F401  (documented here since before the repairs module)
+from .repairs import (blank_missing_codes, case_only_groups, choose_duplicates, iso_dates,
+                      near_match, normalise_ids, personal_columns, tag_lists)
+from .extras import apply_exclusions, declared_columns, read_exclusions, variable_values
 from .scoring import scored_disagreements
 from .study import REQUIRED_TABLES, Study, load_study
-
-
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    row: int | None
-    column: str | None
-    value: object
-    rule: str
-    severity: str = "error"  # or "warning"
-
-    def __str__(self) -> str:
-        parts = [self.file]
-        if self.row is not None:
-            parts.append(f"row {self.row}")
-        if self.column is not None:
-            parts.append(f"column {self.column}")
-        if self.value is not None:
-            parts.append(f"value {_shorten(self.value)}")
-        return f"{self.severity.upper()}: " + ", ".join(parts) + f": {self.rule}"
-
-
-def _shorten(value, limit: int = 60) -> str:
-    """The value as typed (``repr``), cut short when it would flood the message."""
-    text = str(value)
-    if len(text) <= limit:
-        return repr(value)
-    return repr(text[:limit]) + f"... ({len(text):,} characters)"
-
-
-class ValidationFailed(StudyError):
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        files = list(dict.fromkeys(p.file for p in problems))
-        # reported file by file (in the order met) and row by row, as a user works through them
-        errors = sorted((p for p in problems if p.severity == "error"),
-                        key=lambda p: (files.index(p.file), -1 if p.row is None else p.row))
-        super().__init__(f"{len(errors)} problem(s) in the study:\n" + "\n".join(str(p) for p in errors))
 
 
 @dataclass
@@ -79,6 +46,8 @@ class CleanStudy:
     qsort: pd.DataFrame | None
     files: dict[str, Path]
     problems: list[Problem] = field(default_factory=list)
+    # rows left out by exclusions.csv or the duplicates setting: file, row, kind, reason, ...
+    dropped: list[dict] = field(default_factory=list)
 
     @property
     def warnings(self) -> list[Problem]:
@@ -91,14 +60,11 @@ def load_schema_spec() -> dict:
 
 
 SPEC = load_schema_spec()
+#: Names mut_eval gives to derived columns and moderators: not free for study variables.
+DERIVED_NAMES = ("age", "ses", "migration_background", "first_generation", "file_row", "same_gender",
+                 "same_migration_background", "same_ses", "same_first_generation", "same_study",
+                 "interest_overlap", "n_shared", "n_shared_known", "relationship_quality", "attendance_share")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?$")
-
-
-def normalise_code(v):
-    """Codes are compared lower-case with spaces and hyphens as underscores."""
-    if v is None:
-        return None
-    return re.sub(r"[\s\-]+", "_", str(v).strip().lower())
 
 
 # ----------------------------------------------------------------- column checks
@@ -162,24 +128,15 @@ def wave_columns(codebook: Codebook, wave: str) -> dict:
     return cols
 
 
-# ----------------------------------------------------------------- the validator
-class _Collector:
-    def __init__(self):
-        self.problems: list[Problem] = []
-
-    def add(self, file, row, column, value, rule, severity="error"):
-        if is_missing(value):
-            value = None
-        self.problems.append(Problem(file, None if row is None else int(row), column, value, rule, severity))
-
-    @property
-    def n_errors(self):
-        return sum(p.severity == "error" for p in self.problems)
-
-
-def _prepare(raw: RawTable, study: Study, columns: dict, out: _Collector) -> pd.DataFrame | None:
-    """Rename columns, map SPSS labels, normalise and recode codes; report structural problems."""
+def _prepare(raw: RawTable, study: Study, columns: dict, out: _Collector,
+             declared: dict[str, str] | None = None) -> pd.DataFrame | None:
+    """Rename columns, drop personal and undeclared columns, blank missing codes, map SPSS
+    labels, normalise ids, dates, tag lists and codes (blank categorical -> ``unknown``),
+    apply recodes; report structural problems. The frame is indexed by file row.
+    ``declared``: source column -> name of the study's ``variables`` read from this file."""
+    settings = study.settings
     df = raw.data.copy()
+    df.index = raw.rows
     renames = study.rename.get(raw.name, {}) or study.rename.get(raw.name.split("_")[0], {})
     for src, dst in renames.items():
         if src not in df.columns:
@@ -198,6 +155,29 @@ def _prepare(raw: RawTable, study: Study, columns: dict, out: _Collector) -> pd.
         return None
     for note in raw.notes:
         out.add(raw.file, None, None, None, note.removeprefix(f"{raw.file}: "), "warning")
+    declared = declared or {}
+    known = set(columns) | set(declared)
+    personal = personal_columns(df.columns, known)
+    if personal:  # names only: the values are never read into any message
+        out.add(raw.file, 1, ", ".join(personal), None,
+                "column(s) that look like names, contact details or birth dates are dropped on reading "
+                "(never used, never shown)", "warning")
+    unused = [c for c in df.columns if c not in known and c not in personal]
+    if unused and not raw.name.startswith("wave_"):  # wave files: _check_wave_columns says it
+        out.add(raw.file, 1, ", ".join(unused[:8]) + (" ..." if len(unused) > 8 else ""), None,
+                "column(s) not used (to use one as a moderator or covariate, declare it under "
+                "'variables' in study.yaml)", "warning")
+    if raw.name.startswith("wave_"):
+        df = df.drop(columns=personal)
+    else:
+        df = df[[c for c in df.columns if c in known]]
+    ids = [c for c, sp in columns.items() if sp["type"] == "id" or c in ("student_id", "mentor_id")]
+    df, blanked = blank_missing_codes(df, settings.missing_for(raw.name), set(ids))
+    if blanked:
+        cols = list(blanked)
+        out.add(raw.file, None, ", ".join(cols[:6]) + (" ..." if len(cols) > 6 else ""), None,
+                f"{sum(blanked.values())} cell(s) hold a missing_codes value of study.yaml and are read as missing",
+                "warning")
     for col, spec in columns.items():
         if col not in df.columns:
             continue
@@ -205,15 +185,39 @@ def _prepare(raw: RawTable, study: Study, columns: dict, out: _Collector) -> pd.
         src = next((k for k in raw.value_labels if renames.get(k, k) == col), None)
         if src is not None and spec["type"] in ("code", "text", "tags", "id"):
             df[col] = df[col].map(lambda v, L=raw.value_labels[src]: _label(v, L))
+        if col in ids:
+            df[col] = normalise_ids(df[col], settings.ids.pad, settings.ids.strip)
         if spec["type"] == "code":
-            defaults = {str(k).lower(): v for k, v in SPEC["default_recodes"].get(spec["codes"], {}).items()}
+            defaults = {normalise_code(k): v for k, v in SPEC["default_recodes"].get(spec["codes"], {}).items()}
             own = {normalise_code(k): v for k, v in study.recode.get(col, {}).items()}
             df[col] = df[col].map(lambda v: None if v is None else own.get(normalise_code(v), defaults.get(
                 normalise_code(v), normalise_code(v))))
+            if "unknown" in SPEC["codes"][spec["codes"]] and spec.get("nullable", True):
+                _blank_as_unknown(raw, df, col, out)
         elif col in study.recode:
             own = {str(k): v for k, v in study.recode[col].items()}
             df[col] = df[col].map(lambda v: own.get(v, v) if v is not None else None)
+            if col in ids:
+                df[col] = normalise_ids(df[col], settings.ids.pad, settings.ids.strip)
+        if spec["type"] == "date":
+            df[col] = iso_dates(df[col], settings.date_format)
+        if spec["type"] == "tags":
+            df[col] = tag_lists(df[col], settings.list_separator)
+    for src, name in declared.items():
+        if src in df.columns:
+            df[name] = df[src]
     return df
+
+
+def _blank_as_unknown(raw: RawTable, df: pd.DataFrame, col: str, out: _Collector) -> None:
+    """A blank characteristic (gender, origin, parents' education) is read as ``unknown``,
+    as the pupil might have answered "zeg ik liever niet"; said once per column."""
+    blank = df[col].isna()
+    if blank.any():
+        rows = list(df.index[blank])
+        out.add(raw.file, rows[0], col, None,
+                f"{len(rows)} blank cell(s) read as 'unknown'{_rows_note(rows)}", "warning")
+        df.loc[blank, col] = "unknown"
 
 
 def _label(v, labels: dict):
@@ -235,31 +239,40 @@ def _check_table(raw: RawTable, df: pd.DataFrame, columns: dict, required: list[
         if col not in df.columns:
             out.add(raw.file, 1, col, None, "required column is missing from the header")
     schema = build_schema(raw.name, {c: s for c, s in columns.items() if c in df.columns}, codebook)
-    frame = df.set_axis(raw.rows, axis=0)
+    failures = []
     try:
-        schema.validate(frame, lazy=True)
+        schema.validate(df, lazy=True)
     except pa.errors.SchemaErrors as e:
-        fc = e.failure_cases
-        for rec in fc.itertuples(index=False):
-            row = None if is_missing(rec.index) else rec.index
-            value = rec.failure_case
-            rule = str(rec.check)
+        for rec in e.failure_cases.itertuples(index=False):
+            row = None if is_missing(rec.index) else int(rec.index)
+            value, rule = rec.failure_case, str(rec.check)
             if rule == "not_nullable":
                 rule, value = "a value is required here", None
-            out.add(raw.file, row, rec.column, value, rule)
+            failures.append((row, rec.column, value, rule))
+    order = {c: i for i, c in enumerate(df.columns)}
+    failures.sort(key=lambda f: (order.get(f[1], len(order)), -1 if f[0] is None else f[0]))
+    _report_failures(raw.file, failures, out)
     key = SPEC["tables"]["wave" if raw.name.startswith("wave_") else raw.name]["key"]
     if key and key in df.columns:
         seen: dict = {}
         cond = df["condition"].tolist() if "condition" in df.columns else [None] * len(df)
-        for r, v, c in zip(raw.rows, df[key], cond):
+        for r, v, c in zip(df.index, df[key], cond):
             if v is None:
                 continue
             if v in seen:
                 r0, c0 = seen[v]
                 also = f" (there as {c0}, here as {c})" if c != c0 and c0 is not None and c is not None else ""
-                out.add(raw.file, r, key, v, f"duplicate: the same {key} is already on row {r0}{also}")
+                out.add(raw.file, r, key, v, f"duplicate: the same {key} is already on row {r0}{also}; "
+                        f"see duplicates in the README to keep one row")
             else:
                 seen[v] = (r, c)
+        if key == "student_id" and raw.name == "students":
+            for group in case_only_groups(df[key]):
+                rows = [int(r) for r in df.index[df[key].isin(group)]]
+                out.add(raw.file, rows[0], key, None,
+                        f"{len(group)} ids differ only in upper/lower case ({', '.join(map(repr, group))}, rows "
+                        f"{', '.join(map(str, rows))}); they count as different pupils — correct the file if they "
+                        "are one", "warning")
 
 
 def validate_study(study: Study | str | Path) -> CleanStudy:
@@ -290,7 +303,9 @@ def validate_study(study: Study | str | Path) -> CleanStudy:
         out.add(extra.name, None, None, None, "not a wave of this study (T1, T2, T3); the file is not used",
                 "warning")
 
+    settings = study.settings
     tables: dict[str, pd.DataFrame] = {}
+    specs: dict[str, tuple[dict, list[str]]] = {}
     for name, raw in raws.items():
         if name.startswith("wave_"):
             columns, required = wave_columns(codebook, name[5:]), ["student_id"]
@@ -301,15 +316,35 @@ def validate_study(study: Study | str | Path) -> CleanStudy:
         if raw.data.shape[0] == 0:
             out.add(raw.file, None, None, None, "the file has a header but no rows",
                     "error" if name in ("students", "wave_T1") else "warning")
-        df = _prepare(raw, study, columns, out)
+        df = _prepare(raw, study, columns, out, declared_columns(settings.variables, name))
         if df is None:
             continue
+        tables[name] = df
+        specs[name] = (columns, required)
+
+    files = {name: raw.file for name, raw in raws.items()}
+    dropped: list[dict] = []
+    if study.exclusions is not None:
+        exclusions = read_exclusions(study.exclusions, settings, out.add)
+        dropped += apply_exclusions(exclusions, study.exclusions.name, tables, files, out.add)
+    for name, df in list(tables.items()):
+        key = SPEC["tables"]["wave" if name.startswith("wave_") else name]["key"]
+        policy = settings.duplicates_for(name)
+        tables[name], pairs = choose_duplicates(df, key, policy)
+        dropped += [{"file": files[name], "row": int(r), "kind": "duplicate", "whole_pupil": False,
+                     "reason": f"duplicate {key} of row {k} (duplicates: {policy})"} for r, k in pairs]
+        if pairs:
+            out.add(files[name], pairs[0][0], key, None, f"{len(pairs)} duplicate row(s) left out "
+                    f"(duplicates: {policy}){_rows_note([r for r, _ in pairs])}; see the accounting table", "warning")
+
+    for name, df in tables.items():
+        raw, (columns, required) = raws[name], specs[name]
         if name == "students":
             required = _students_required(df, required, raw, out)
         _check_table(raw, df, columns, required, codebook, out)
         if name.startswith("wave_"):
             _check_wave_columns(raw, df, codebook, name[5:], out)
-        tables[name] = df
+    _check_variables(study, tables, files, out)
 
     if out.n_errors:
         raise ValidationFailed(out.problems)
@@ -317,7 +352,29 @@ def validate_study(study: Study | str | Path) -> CleanStudy:
     if out.n_errors:
         raise ValidationFailed(out.problems)
     clean.problems = out.problems
+    clean.dropped = dropped
     return clean
+
+
+def _check_variables(study, tables, files, out) -> None:
+    """Each declared variable: its file is there, its column is, its name is free, its
+    values have the declared type (checked values replace the text under its name)."""
+    taken = {c for t in SPEC["tables"].values() for c in t["columns"]} | set(DERIVED_NAMES)
+    for name, spec in study.settings.variables.items():
+        where = f"variables.{name}"
+        if name in taken:
+            out.add("study.yaml", None, where, None, f"the name {name!r} is already a mut_eval column or "
+                    "moderator; choose another name")
+            continue
+        df = tables.get(spec.file)
+        if df is None:
+            out.add("study.yaml", None, where, spec.file, "the file of this variable is not in the study folder")
+            continue
+        if name not in df.columns:
+            out.add(files[spec.file], 1, spec.column, None,
+                    f"column not found, but declared in study.yaml {where} (names are case-sensitive)")
+            continue
+        df[name] = variable_values(spec, df, files[spec.file], out.add)
 
 
 def _students_required(df, required, raw, out):
@@ -359,10 +416,10 @@ def _typed(study, codebook, raws, tables, out: _Collector) -> CleanStudy:
 
     s_raw = raws["students"]
     students = tables["students"].copy()
-    students["file_row"] = s_raw.rows
+    students["file_row"] = students.index
     if "origin" not in students.columns:
         derived = []
-        for r, a, b, c in zip(s_raw.rows, students["country_of_birth"],
+        for r, a, b, c in zip(students.index, students["country_of_birth"],
                               students.get("country_of_birth_parent1", pd.Series([None] * len(students))),
                               students.get("country_of_birth_parent2", pd.Series([None] * len(students)))):
             g = origin_from_countries(a, b, c)
@@ -384,7 +441,7 @@ def _typed(study, codebook, raws, tables, out: _Collector) -> CleanStudy:
     for w in WAVES:
         name = f"wave_{w}"
         df = tables[name].copy()
-        df["file_row"] = raws[name].rows
+        df["file_row"] = df.index
         item_cols = [c for c in df.columns if c in set(codebook.items) or c in codebook.scales]
         df = num(df, item_cols)
         _unanswered(raws[name], df, codebook, w, item_cols, out)
@@ -402,11 +459,15 @@ def _typed(study, codebook, raws, tables, out: _Collector) -> CleanStudy:
 
     ids = set(students["student_id"])
     cond = dict(zip(students["student_id"], students["condition"]))
+
+    def not_in(sid, known, file):
+        guess = near_match(sid, known)
+        return f"not in {file}" + (f" — did you mean {guess[0]!r} in {file}? {guess[1]}" if guess else "")
     for w in WAVES:
         f = raws[f"wave_{w}"]
         for r, sid in zip(waves[w]["file_row"], waves[w]["student_id"]):
             if sid not in ids:
-                out.add(f.file, r, "student_id", sid, f"pupil is not in {s_raw.file}")
+                out.add(f.file, r, "student_id", sid, "pupil is " + not_in(sid, ids, s_raw.file))
         # relationship quality is asked of mentees only
         for key, scale in codebook.scales.items():
             if scale.group == "mentee" and w in scale.waves:
@@ -420,20 +481,22 @@ def _typed(study, codebook, raws, tables, out: _Collector) -> CleanStudy:
                                     "the answers are not used", "warning")
 
     mentors = tables["mentors"].copy()
-    mentors["file_row"] = raws["mentors"].rows
+    mentors["file_row"] = mentors.index
     mentors = derive_person(mentors)
     matches = num(tables["matches"].copy(), ["group_size", "sessions_planned", "sessions_attended"])
-    matches["file_row"] = raws["matches"].rows
+    matches["file_row"] = matches.index
     mfile = raws["matches"].file
     mentor_ids = set(mentors["mentor_id"])
     for rec in matches.itertuples(index=False):
         if rec.student_id not in ids:
-            out.add(mfile, rec.file_row, "student_id", rec.student_id, f"pupil is not in {s_raw.file}")
+            out.add(mfile, rec.file_row, "student_id", rec.student_id, "pupil is " + not_in(rec.student_id, ids,
+                                                                                              s_raw.file))
         elif cond[rec.student_id] != "mentee":
             out.add(mfile, rec.file_row, "student_id", rec.student_id,
                     "a control pupil has a mentor match; controls are not mentored")
         if rec.mentor_id not in mentor_ids:
-            out.add(mfile, rec.file_row, "mentor_id", rec.mentor_id, f"mentor is not in {raws['mentors'].file}")
+            out.add(mfile, rec.file_row, "mentor_id", rec.mentor_id,
+                    "mentor is " + not_in(rec.mentor_id, mentor_ids, raws["mentors"].file))
         if rec.sessions_attended > rec.sessions_planned:
             out.add(mfile, rec.file_row, "sessions_attended", _fmt(rec.sessions_attended),
                     f"more sessions attended than planned ({_fmt(rec.sessions_planned)})")
@@ -441,16 +504,26 @@ def _typed(study, codebook, raws, tables, out: _Collector) -> CleanStudy:
             out.add(mfile, rec.file_row, "group_size", _fmt(rec.group_size),
                     "format is 'individual' but the group size is not 1", "warning")
     matched = set(matches["student_id"])
-    for rec in students.itertuples(index=False):
-        if rec.condition == "mentee" and rec.student_id not in matched:
+    unmatched = [rec for rec in students.itertuples(index=False)
+                 if rec.condition == "mentee" and rec.student_id not in matched]
+    if study.settings.mentees_without_match == "keep":
+        if unmatched:
+            rows = [rec.file_row for rec in unmatched]
+            out.add(s_raw.file, rows[0], "student_id", None,
+                    f"{len(rows)} mentee(s) without a row in {mfile} stay mentees for the effect analyses "
+                    f"(mentees_without_match: keep); their match moderators are missing{_rows_note(rows)}",
+                    "warning")
+    else:
+        for rec in unmatched:
             out.add(s_raw.file, rec.file_row, "student_id", rec.student_id,
-                    f"mentee has no row in {mfile} (every mentee needs a mentor match)")
+                    f"mentee has no row in {mfile} (every mentee needs a mentor match; to keep mentees who "
+                    "never got one, set mentees_without_match: keep in study.yaml)")
 
     qsort = None
     if "qsort" in tables:
         qsort = tables["qsort"].copy()
         qraw = raws["qsort"]
-        qsort["file_row"] = qraw.rows
+        qsort["file_row"] = qsort.index
         cards = [c for c in SPEC["tables"]["qsort"]["columns"] if c != "student_id" and c in qsort]
         qsort = num(qsort, cards)
         for rec in qsort.itertuples(index=False):
@@ -459,7 +532,8 @@ def _typed(study, codebook, raws, tables, out: _Collector) -> CleanStudy:
                 out.add(qraw.file, rec.file_row, ", ".join(cards), " ".join(_fmt(x) for x in ranks),
                         f"ranks must be a permutation of 1..{len(cards)} (each rank once, no ties)")
             if rec.student_id not in ids:
-                out.add(qraw.file, rec.file_row, "student_id", rec.student_id, f"pupil is not in {s_raw.file}")
+                out.add(qraw.file, rec.file_row, "student_id", rec.student_id,
+                        "pupil is " + not_in(rec.student_id, ids, s_raw.file))
             elif cond[rec.student_id] != "mentee":
                 out.add(qraw.file, rec.file_row, "student_id", rec.student_id,
                         "Q-sort interviews are with mentees; this pupil is a control")
@@ -471,6 +545,13 @@ def _typed(study, codebook, raws, tables, out: _Collector) -> CleanStudy:
             out.add(s_raw.file, rec.file_row, "student_id", None,
                     "pupil has no questionnaire at any wave (counted as enrolled, not analysed)", "warning")
 
+    for name, spec in study.settings.variables.items():
+        if spec.file != "students":  # one value per pupil, by student_id; missing for pupils without a row
+            src = tables[spec.file]
+            src = src[src["student_id"].notna()].drop_duplicates("student_id")
+            students[name] = students["student_id"].map(dict(zip(src["student_id"], src[name])))
+    # the birth date has served to compute the age: it is not carried on (a personal datum)
+    students = students.drop(columns=["birth_date"], errors="ignore")
     return CleanStudy(study=study, codebook=codebook, students=students.set_index("student_id", drop=False),
                       waves=waves, mentors=mentors.set_index("mentor_id", drop=False),
                       matches=matches.set_index("student_id", drop=False), qsort=qsort,
@@ -495,7 +576,7 @@ def _unanswered(raw, df, codebook, wave, item_cols, out):
 
 def _derive_age(students, t1, s_raw, out):
     if "birth_date" not in students.columns:
-        for r, a in zip(s_raw.rows, students["age"]):
+        for r, a in zip(students["file_row"], students["age"]):
             if a != a:
                 out.add(s_raw.file, r, "age", None, "age is missing (moderation by age leaves this pupil out)",
                         "warning")
@@ -509,7 +590,7 @@ def _derive_age(students, t1, s_raw, out):
     if "age" not in students.columns:
         students["age"] = np.nan
     students["age"] = students["age"].fillna(derived)
-    for r, a, b in zip(s_raw.rows, students["age"], students["birth_date"]):
+    for r, a, b in zip(students["file_row"], students["age"], students["birth_date"]):
         if a != a and b is not None:
             out.add(s_raw.file, r, "birth_date", b, "no T1 date to compute the age from", "warning")
         elif a == a and not 9 <= a <= 25 and b is not None:

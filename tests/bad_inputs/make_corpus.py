@@ -648,6 +648,52 @@ def cases() -> list[dict]:
          ok(), analyze=fail("analysis.outcomes", "happiness"))
     case("no_T3_answers", "wave_T3.csv has its header but no rows (nobody answered T3)",
          [{"op": "keep_rows", "file": T3, "rows": []}], ok(T3, "no rows"), analyze=fail("no pupil has a questionnaire score at T3"))
+
+    # --- repairs expressed in study.yaml / exclusions.csv (issue 10)
+    se_items = [f"SE0{i}" for i in range(1, 10)]
+    no_match = [n for n in range(2, _n_rows(MT) + 1) if n != m_row]
+    case("students_blank_gender", f"an empty gender cell (row {ment_row}): read as 'unknown' with a warning, "
+         "and analyze agrees (it crashed before)",
+         [{"op": "set_cell", "file": S, "row": ment_row, "column": "gender", "value": ""}],
+         ok(loc(S, ment_row, "gender"), "1 blank cell(s) read as 'unknown'"))
+    case("wave_T1_id_other_case", f"wave_T1.csv row {t1_row} has {ment_id.lower()!r} for {ment_id!r}: not "
+         "enrolled, with the near match suggested",
+         [{"op": "set_cell", "file": T1, "row": t1_row, "column": "student_id", "value": ment_id.lower()}],
+         fail(loc(T1, t1_row, "student_id", ment_id.lower()), f"did you mean {ment_id!r} in {S}",
+              "upper/lower case"))
+    case("matches_mentee_without_match", f"the match row of mentee {ment_id} removed: refused, pointing to "
+         "mentees_without_match",
+         [{"op": "keep_rows", "file": MT, "rows": no_match}],
+         fail(loc(S, ment_row, "student_id", ment_id), "mentees_without_match: keep"))
+    case("matches_mentee_without_match_kept", "as matches_mentee_without_match with mentees_without_match: keep "
+         "(fine: intention to treat)",
+         [{"op": "keep_rows", "file": MT, "rows": no_match},
+          {"op": "yaml_set", "key": "mentees_without_match", "value": "keep"}],
+         ok("1 mentee(s) without a row in matches.csv stay mentees"))
+    case("wave_T2_duplicate_most_complete", "a second T2 row of a pupil with half its items blank, and "
+         "duplicates: {wave_T2: most_complete} (fine: the complete row is kept)",
+         [{"op": "append_copy", "file": T2, "row": 2, "set": {c: "" for c in se_items}},
+          {"op": "yaml_set", "key": "duplicates", "value": {"wave_T2": "most_complete"}}],
+         ok("1 duplicate row(s) left out (duplicates: most_complete)"))
+    case("exclusions_pupil", f"exclusions.csv leaves out {ment_id} (moved school) (fine)",
+         [{"op": "write_text", "file": "exclusions.csv", "text": f"student_id,reason\n{ment_id},moved school\n"}],
+         ok(stdout=["123 mentees, 66 controls"]))
+    case("exclusions_unknown_pupil", "exclusions.csv names a pupil who is not enrolled",
+         [{"op": "write_text", "file": "exclusions.csv", "text": "student_id,wave,reason\nSYN9999,T2,ill\n"}],
+         fail(loc("exclusions.csv", 2, "student_id", "SYN9999"), f"pupil is not in {S}"))
+    case("wave_T1_nine_as_missing", "every SE item of 12 pupils at T1 is 9 (the school's missing code): said once, "
+         "with the hint",
+         [{"op": "set_cell", "file": T1, "row": r, "column": c, "value": "9"} for r in range(2, 14) for c in se_items],
+         fail(loc(T1, 2, "SE01..SE09", "9"), "value '9' in 108 cells", "is 9 a missing code? see missing_codes"))
+    case("wave_T1_nine_as_missing_declared", "as wave_T1_nine_as_missing with missing_codes: [9] (fine)",
+         [*[{"op": "set_cell", "file": T1, "row": r, "column": c, "value": "9"} for r in range(2, 14)
+            for c in se_items], {"op": "yaml_set", "key": "missing_codes", "value": [9]}],
+         ok("108 cell(s) hold a missing_codes value"))
+    case("students_name_columns", "students.csv has the columns Achternaam and e-mail: dropped with one warning, "
+         "their values never shown (fine)",
+         [{"op": "add_column", "file": S, "name": "Achternaam", "value": "Jansen"},
+          {"op": "add_column", "file": S, "name": "e-mail", "value": "x@example.org"}],
+         ok("Achternaam, e-mail", "look like names, contact details or birth dates"))
     return C
 
 
