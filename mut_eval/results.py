@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .outfolder import atomic_dir  # noqa: F401  (re-exported: the writers' home)
 from .privacy import suppress_small_cells
 
 
@@ -87,36 +88,3 @@ def write_results(results: Results, out_dir: str | Path, staff_min_cell: int | N
                 df = suppress_small_cells(df, staff_min_cell)
             df.to_excel(xl, sheet_name=name[:31], index=False)
     return out
-
-
-class atomic_dir:
-    """Write a folder completely or not at all: work in a temporary sibling folder and
-    move it into place on success, so a failed run never leaves half-written output.
-
-    >>> with atomic_dir("reports/x") as tmp:   # doctest: +SKIP
-    ...     write_results(results, tmp)
-    """
-
-    def __init__(self, target: str | Path):
-        self.target = Path(target)
-
-    def __enter__(self) -> Path:
-        import tempfile
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", dir=self.target.parent))
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb):
-        import shutil
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return False
-        if self.target.exists():
-            old = self.target.with_name(f".{self.target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            self.target.rename(old)
-            self.tmp.rename(self.target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            self.tmp.rename(self.target)
-        return False

@@ -1,0 +1,146 @@
+"""Issue 11 (security review): outputs that cannot hurt the user, inputs that cannot hang
+or exhaust the machine, and cells that cannot become formulas. Each case is run through
+the command line as a user would; the cases that could hang run under a time guard."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from mut_eval.cli import main
+from mut_eval.outfolder import INCOMPLETE, MANIFEST
+
+from conftest import EXAMPLE
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@contextmanager
+def time_limit(seconds: int):
+    """Fail (instead of hanging the suite) when the block takes longer than ``seconds``."""
+    def on_alarm(signum, frame):
+        raise TimeoutError(f"took longer than {seconds} s")
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _analyze(study, out, capsys=None) -> tuple[int, str]:
+    code = main(["analyze", str(study), "--out", str(out), "--bootstrap", "0"])
+    err = capsys.readouterr().err if capsys is not None else ""
+    assert "Traceback" not in err and "internal error" not in err, err
+    return code, err
+
+
+@pytest.fixture(scope="module")
+def done(tmp_path_factory):
+    """One complete run on the example (bootstrap 0)."""
+    out = tmp_path_factory.mktemp("hardening") / "out"
+    assert main(["analyze", str(EXAMPLE), "--out", str(out), "--bootstrap", "0"]) == 0
+    return out
+
+
+# ------------------------------------------------------------------ the output folder (item 3 and low items)
+def test_a_folder_with_results_json_and_user_files_is_not_replaced(tmp_path, capsys):
+    """The review's case: results.json beside a thesis and a notes folder."""
+    o = tmp_path / "o"
+    (o / "notes").mkdir(parents=True)
+    (o / "results.json").write_text("{}")
+    (o / "thesis.docx").write_text("x")
+    (o / "notes" / "n.txt").write_text("months of work")
+    before = _hashes(tmp_path)
+    code, err = _analyze(EXAMPLE, o, capsys)
+    assert code == 2
+    assert "--out" in err and "thesis.docx" in err and "notes/" in err
+    assert _hashes(tmp_path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]
+
+
+def test_an_earlier_output_is_recognised_by_its_manifest_and_replaced(done, tmp_path, capsys):
+    manifest = json.loads((done / MANIFEST).read_text(encoding="utf-8"))["files"]
+    on_disk = {p.relative_to(done).as_posix() for p in done.rglob("*") if p.is_file()} - {MANIFEST}
+    assert set(manifest) == on_disk and "results.json" in manifest and "results.xlsx" in manifest
+    assert manifest["results.json"]["size"] == (done / "results.json").stat().st_size
+    assert manifest["results.json"]["sha256"] == hashlib.sha256((done / "results.json").read_bytes()).hexdigest()
+
+    import shutil
+    out = tmp_path / "out"
+    shutil.copytree(done, out)
+    (out / "results.json").write_text((out / "results.json").read_text(encoding="utf-8"), encoding="utf-8")
+    code, _ = _analyze(EXAMPLE, out, capsys)  # unchanged earlier output: replaced
+    assert code == 0 and (out / MANIFEST).is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]   # no .out.old, no temporary folder
+
+    (out / "tables" / "flow.csv").write_text("edited by hand\n")   # a changed file is the user's work
+    before = _hashes(tmp_path)
+    code, err = _analyze(EXAMPLE, out, capsys)
+    assert code == 2 and "tables/flow.csv" in err
+    assert _hashes(tmp_path) == before
+
+
+@pytest.mark.parametrize("where", ["through a file", "current folder", "unwritable"])
+def test_an_impossible_output_folder_fails_before_the_analysis(where, tmp_path, capsys, monkeypatch):
+    (tmp_path / "a_file").write_text("x")
+    monkeypatch.chdir(tmp_path)
+    out = {"through a file": tmp_path / "a_file" / "sub", "current folder": Path("."),
+           # not writable even for root
+           "unwritable": Path("/proc/mut_eval_out")}[where]
+    import mut_eval.analysis as analysis
+
+    def no_analysis(*a, **k):
+        raise AssertionError("the analysis started")
+    monkeypatch.setattr(analysis, "load_study", no_analysis)
+    code, err = _analyze(EXAMPLE, out, capsys)
+    assert code == 2 and "--out" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+def test_a_symlinked_output_folder_is_refused_and_its_target_kept(done, tmp_path, capsys):
+    import shutil
+    target = tmp_path / "target"
+    shutil.copytree(done, target)
+    (tmp_path / "link").symlink_to(target, target_is_directory=True)
+    before = _hashes(target)
+    code, err = _analyze(EXAMPLE, tmp_path / "link", capsys)
+    assert code == 2 and "symbolic link" in err
+    assert _hashes(target) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "target"]
+
+
+def test_temporary_folder_is_private_and_a_stale_one_is_removed(tmp_path, monkeypatch):
+    """A run killed with -9 leaves its hidden temporary folder (complete, unsuppressed
+    results); the next run into the same --out removes it. The folder is created 0700."""
+    from mut_eval import outfolder
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / ".out.abcd1234"
+    stale.mkdir()
+    (stale / INCOMPLETE).write_text(str(dead.pid))
+    (stale / "results.json").write_text("{}")
+    alive = tmp_path / ".out.efgh5678"   # a run still writing (this process) is left alone
+    alive.mkdir()
+    (alive / INCOMPLETE).write_text(str(os.getpid()))
+    (tmp_path / ".out.notmine1").mkdir()  # no marker: not ours
+    modes = []
+    with outfolder.atomic_dir(tmp_path / "out") as tmp:
+        modes.append(stat.S_IMODE(tmp.stat().st_mode))
+        (tmp / "results.json").write_text("{}")
+    assert modes == [0o700]
+    assert not stale.exists() and alive.exists() and (tmp_path / ".out.notmine1").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.efgh5678", ".out.notmine1", "out"]
+    assert json.loads((tmp_path / "out" / MANIFEST).read_text())["files"].keys() == {"results.json"}
