@@ -144,3 +144,147 @@ def test_temporary_folder_is_private_and_a_stale_one_is_removed(tmp_path, monkey
     assert not stale.exists() and alive.exists() and (tmp_path / ".out.notmine1").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == [".out.efgh5678", ".out.notmine1", "out"]
     assert json.loads((tmp_path / "out" / MANIFEST).read_text())["files"].keys() == {"results.json"}
+
+
+# ------------------------------------------------------------------ small inputs that hang or exhaust (item 6)
+def _validate(study, capsys, seconds: int = 30) -> tuple[int, str]:
+    with time_limit(seconds):
+        code = main(["validate", str(study)])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error" not in err, err
+    return code, err
+
+
+def _append_yaml(study: Path, text: str) -> None:
+    path = study / "study.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "\n" + text, encoding="utf-8")
+
+
+def test_xlsx_with_one_formatted_cell_at_the_end_of_the_sheet_is_read_by_its_values(study, capsys):
+    """A 5 KB workbook whose used range claims A1:XFD1048576 (one bold empty cell)."""
+    import openpyxl
+    import pandas as pd
+    from openpyxl.styles import Font
+    df = pd.read_csv(study / "mentors.csv", dtype=str, keep_default_na=False)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(list(df.columns))
+    for row in df.itertuples(index=False):
+        ws.append(list(row))
+    ws["XFD1048576"].font = Font(bold=True)
+    wb.save(study / "mentors.xlsx")
+    (study / "mentors.csv").unlink()
+    assert (study / "mentors.xlsx").stat().st_size < 20_000
+    code, err = _validate(study, capsys, seconds=20)
+    assert code == 0, err
+
+
+def test_a_header_of_300000_columns_is_refused_quickly(study, capsys):
+    (study / "mentors.csv").write_text(",".join(f"c{i}" for i in range(300_000)) + "\n" + "1," * 299_999 + "1\n")
+    code, err = _validate(study, capsys)
+    assert code == 2 and "mentors.csv" in err and "300,000 columns" in err
+
+
+def test_duplicate_columns_are_found_in_linear_time():
+    """The duplicate-column check of validation counted each name in the whole header (quadratic)."""
+    import inspect
+    from mut_eval.intake import validate
+    assert ".count(c)" not in inspect.getsource(validate._prepare)
+
+
+@pytest.mark.parametrize("field", ["name", "description"])
+def test_yaml_anchor_bomb_is_refused(study, capsys, field):
+    """450 bytes that expand to 9^9 strings ("billion laughs")."""
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, cur in zip("abcdefgh", "bcdefghi"):
+        lines.append(f"{cur}: &{cur} [" + ",".join([f"*{prev}"] * 9) + "]")
+    bomb = "x_bomb:\n" + "\n".join("  " + line for line in lines) + f"\n{field}: *i\n"
+    (study / "study.yaml").write_text(bomb, encoding="utf-8")
+    assert len(bomb) < 600
+    code, err = _validate(study, capsys, seconds=20)
+    assert code == 2 and "study.yaml" in err and "aliases" in err
+
+
+def test_yaml_alias_in_a_codebook_is_refused(study, capsys):
+    from mut_eval.intake.codebook import default_codebook_path
+    text = default_codebook_path().read_text(encoding="utf-8")
+    (study / "own.yaml").write_text(text + "\nx: &x 1\ny: *x\n", encoding="utf-8")
+    _append_yaml(study, "codebook: own.yaml\n")
+    code, err = _validate(study, capsys)
+    assert code == 2 and "own.yaml" in err and "aliases" in err
+
+
+def test_a_large_study_yaml_is_refused(study, capsys):
+    _append_yaml(study, "description: " + "x" * 2_000_000 + "\n")
+    code, err = _validate(study, capsys)
+    assert code == 2 and "study.yaml" in err and "bytes" in err
+
+
+@pytest.mark.parametrize("case", ["codebook /dev/zero", "study.yaml -> /dev/zero", "fifo mentors.csv",
+                                  "fifo under files:", "folder as codebook"])
+def test_devices_pipes_and_folders_are_not_opened(study, capsys, case):
+    if case == "codebook /dev/zero":
+        _append_yaml(study, "codebook: /dev/zero\n")
+    elif case == "study.yaml -> /dev/zero":
+        (study / "study.yaml").unlink()
+        (study / "study.yaml").symlink_to("/dev/zero")
+    elif case == "fifo mentors.csv":
+        (study / "mentors.csv").unlink()
+        os.mkfifo(study / "mentors.csv")
+    elif case == "fifo under files:":
+        os.mkfifo(study / "m.csv")
+        _append_yaml(study, "files:\n  mentors: m.csv\n")
+    else:
+        (study / "cb.yaml").mkdir()
+        _append_yaml(study, "codebook: cb.yaml\n")
+    code, err = _validate(study, capsys, seconds=20)
+    assert code == 2
+    assert {"codebook /dev/zero": "is a device", "study.yaml -> /dev/zero": "is a device (a link to it)",
+            "fifo mentors.csv": "mentors.csv: is a pipe", "fifo under files:": "m.csv: is a pipe",
+            "folder as codebook": "is a folder"}[case] in err
+
+
+def test_table_size_is_bounded(study, capsys, monkeypatch):
+    from mut_eval.intake import io
+    monkeypatch.setattr(io, "MAX_TABLE_BYTES", 10_000)
+    code, err = _validate(study, capsys)
+    assert code == 2 and "more than the 10,000" in err
+
+
+# ------------------------------------------------------------------ low items of the review
+@pytest.mark.parametrize("name", ["../elsewhere/mentors.csv", "ABSOLUTE"])
+def test_files_outside_the_study_folder_need_allow_outside(study, tmp_path, capsys, name):
+    import shutil
+    (tmp_path / "elsewhere").mkdir()
+    shutil.move(study / "mentors.csv", tmp_path / "elsewhere" / "mentors.csv")
+    name = str(tmp_path / "elsewhere" / "mentors.csv") if name == "ABSOLUTE" else name
+    config = (study / "study.yaml").read_text(encoding="utf-8")
+    _append_yaml(study, f"files:\n  mentors: {name}\n")
+    code, err = _validate(study, capsys)
+    assert code == 2 and "outside the study folder" in err and "allow_outside" in err
+    (study / "study.yaml").write_text(config + f"\nallow_outside: true\nfiles:\n  mentors: {name}\n", encoding="utf-8")
+    code, err = _validate(study, capsys)
+    assert code == 0, err
+
+
+def test_a_linked_input_that_is_no_table_is_not_echoed(study, tmp_path, capsys):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:SECRET-LINE-OF-ANOTHER-FILE\n")
+    (study / "mentors.csv").unlink()
+    (study / "mentors.csv").symlink_to(secret)
+    code, err = _validate(study, capsys)
+    assert code == 2 and "mentors.csv" in err
+    assert "SECRET" not in err and "root:x" not in err
+
+
+def test_invalid_yaml_is_located_without_echoing_it(study, capsys):
+    (study / "study.yaml").write_text("name: ok\nsecret line: [unclosed SECRET\n", encoding="utf-8")
+    code, err = _validate(study, capsys)
+    assert code == 2 and "study.yaml" in err and "line" in err and "SECRET" not in err
+
+
+def test_an_empty_name_or_cohort_is_not_none(study):
+    from mut_eval.intake.study import load_study
+    _append_yaml(study, "name:\ncohort:\n")
+    s = load_study(study)
+    assert s.name == study.name and s.cohort == ""
