@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +65,47 @@ def table_records(df: pd.DataFrame) -> list[dict]:
     return [{c: _jsonable(v) for c, v in zip(cols, row)} for row in df.itertuples(index=False, name=None)]
 
 
+# A text cell that starts with one of these is run as a formula by Excel, LibreOffice and
+# Google Sheets when a CSV is opened (OWASP, "CSV Injection"): =HYPERLINK(...) in a scale
+# key or a file name would become a live link or command.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def defuse_text(value):
+    """A text value that a spreadsheet would run as a formula, prefixed with ``'`` (OWASP's
+    advice; spreadsheets hide the quote); numbers, and text that is a plain number such
+    as ``-0.5``, are left as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every text cell and column name passed through :func:`defuse_text`;
+    numeric columns are not touched."""
+    text_cols = [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]
+    out = df.copy() if text_cols else df
+    for c in text_cols:
+        out[c] = df[c].map(defuse_text, na_action="ignore")
+    return out.rename(columns=lambda c: defuse_text(c) if isinstance(c, str) else c)
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> None:
+    """A table as CSV for spreadsheets and statistics programs: no text cell can start a formula."""
+    spreadsheet_safe(df).to_csv(path, index=False, lineterminator="\n")
+
+
+def write_sheet(xl: pd.ExcelWriter, sheet: str, df: pd.DataFrame) -> None:
+    """A table as a sheet of an openpyxl workbook, every text cell stored as text: openpyxl
+    stores a string that starts with ``=`` as a formula, which Excel would run."""
+    df.to_excel(xl, sheet_name=sheet, index=False)
+    for row in xl.sheets[sheet].iter_rows():
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"
+
+
 def write_results(results: Results, out_dir: str | Path, staff_min_cell: int | None = None) -> Path:
     """Write ``results.json``, ``tables/*.csv`` and ``results.xlsx`` into ``out_dir``.
 
@@ -80,11 +122,11 @@ def write_results(results: Results, out_dir: str | Path, staff_min_cell: int | N
     (out / "results.json").write_text(json.dumps(payload, indent=1, ensure_ascii=False, allow_nan=False) + "\n",
                                       encoding="utf-8")
     for name, df in results.tables.items():
-        df.to_csv(out / "tables" / f"{name}.csv", index=False, lineterminator="\n")
+        write_csv(df, out / "tables" / f"{name}.csv")
     with pd.ExcelWriter(out / "results.xlsx", engine="openpyxl") as xl:
         for name, df in results.tables.items():
             # Excel sheet names are limited to 31 characters.
             if staff_min_cell is not None:
                 df = suppress_small_cells(df, staff_min_cell)
-            df.to_excel(xl, sheet_name=name[:31], index=False)
+            write_sheet(xl, name[:31], df)
     return out

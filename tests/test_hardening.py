@@ -288,3 +288,50 @@ def test_an_empty_name_or_cohort_is_not_none(study):
     _append_yaml(study, "name:\ncohort:\n")
     s = load_study(study)
     assert s.name == study.name and s.cohort == ""
+
+
+# ------------------------------------------------------------------ formula injection (item 5)
+HYPERLINK = '=HYPERLINK("http://x","y")'
+
+
+def test_text_that_starts_a_formula_is_defused_and_numbers_are_not():
+    import pandas as pd
+    from mut_eval.results import spreadsheet_safe
+    df = pd.DataFrame({"t": [HYPERLINK, "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "T3-T1", "-0.5", "1e-3", None],
+                       "x": [-1.5, -2.0, 0, 1, 2, 3, 4, 5, 6, -7]})
+    safe = spreadsheet_safe(df)
+    assert safe["t"].tolist()[:9] == ["'" + HYPERLINK, "'+1+1", "'-2+3", "'@SUM(A1)", "'\tx", "'\rx", "T3-T1",
+                                      "-0.5", "1e-3"]
+    assert pd.isna(safe["t"].iloc[9])
+    assert safe["x"].tolist() == df["x"].tolist() and safe["x"].dtype == float
+    assert spreadsheet_safe(df.rename(columns={"t": "=x"})).columns.tolist() == ["'=x", "x"]
+
+
+def test_a_formula_in_a_scale_key_or_file_name_stays_text_in_csv_and_xlsx(study, tmp_path):
+    """The review's case: a codebook scale key and a `files:` name that are formulas."""
+    import openpyxl
+    import pandas as pd
+    from mut_eval.intake.codebook import default_codebook_path
+    book = default_codebook_path().read_text(encoding="utf-8")
+    assert "  intrinsic_motivation:" in book
+    (study / "cb.yaml").write_text(book.replace("  intrinsic_motivation:", f"  '{HYPERLINK}':", 1), encoding="utf-8")
+    (study / "mentors.csv").rename(study / "=cmd.csv")
+    config = (study / "study.yaml").read_text(encoding="utf-8").replace(
+        "outcome: intrinsic_motivation", "outcome: '" + HYPERLINK + "'")
+    (study / "study.yaml").write_text(config + '\ncodebook: cb.yaml\nfiles:\n  mentors: "=cmd.csv"\n', encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["analyze", str(study), "--out", str(out), "--bootstrap", "0"]) == 0
+
+    seen = 0
+    for f in (out / "tables").glob("*.csv"):
+        for cell in pd.read_csv(f, dtype=str, keep_default_na=False).to_numpy().ravel():
+            assert not cell.startswith(("=", "+", "@", "\t", "\r")), (f.name, cell)
+            assert not cell.startswith("-") or float(cell) < 0, (f.name, cell)  # only negative numbers
+            seen += cell in ("'" + HYPERLINK, "'=cmd.csv")
+    assert seen > 0
+    wb = openpyxl.load_workbook(out / "results.xlsx")
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    assert any(c.value == HYPERLINK and c.data_type == "s" for c in cells)
+    raw = json.loads((out / "results.json").read_text(encoding="utf-8"))   # the JSON keeps the raw value
+    assert HYPERLINK in {r["outcome"] for r in raw["tables"]["did"]}
