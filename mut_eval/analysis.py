@@ -286,6 +286,10 @@ def run_analysis(study_dir, out, bootstrap: int | None = None, seed: int | None 
     results.meta.update(build_meta(study, panel, options))
     with atomic_dir(out) as tmp:
         write_results(results, tmp, staff_min_cell=options["min_cell"] if options.get("staff_edition") else None)
+        if not options.get("staff_edition"):  # pupil-level data are for researchers only
+            from .datafiles import researcher_data, write_data
+            write_data(results, researcher_data(panel, study.language), tmp / "data", panel.codebook,
+                       lang=study.language)
         if report:
             from .report.build import build_report
             build_report(results, tmp, lang=lang or study.language)

@@ -335,3 +335,61 @@ def test_a_formula_in_a_scale_key_or_file_name_stays_text_in_csv_and_xlsx(study,
     assert any(c.value == HYPERLINK and c.data_type == "s" for c in cells)
     raw = json.loads((out / "results.json").read_text(encoding="utf-8"))   # the JSON keeps the raw value
     assert HYPERLINK in {r["outcome"] for r in raw["tables"]["did"]}
+
+
+# ------------------------------------------------------------------ scored data for SPSS and R (issue 10 item 11)
+def test_scored_panel_for_spss_and_r(done):
+    import numpy as np
+    import pandas as pd
+    import pyreadstat
+    from mut_eval.panel import load_panel
+    panel = load_panel(EXAMPLE)   # same default key, so the same pseudonyms
+    wide = panel.wide
+    sav, meta = pyreadstat.read_sav(str(done / "data" / "panel_wide.sav"), user_missing=True)
+    assert len(sav) == len(wide) == 190
+    sav = sav.set_index("student_id").loc[wide.index]
+    for col in [c for c in wide.columns if c.endswith(("_T1", "_T2", "_T3"))] + ["age"]:
+        np.testing.assert_allclose(sav[col].to_numpy(float), wide[col].to_numpy(float), rtol=1e-12, equal_nan=True)
+    labels = dict(zip(meta.column_names, meta.column_labels))
+    assert labels["self_efficacy_T1"].startswith(panel.codebook.label("self_efficacy", "nl"))
+    assert labels["condition"] == "Condition"
+    vl = meta.variable_value_labels
+    assert vl["condition"] == {1.0: "mentee", 2.0: "control"} and vl["gender"][9.0] == "unknown"
+    for col in ("condition", "gender", "ses", "origin"):   # the codes give back the text
+        assert sav[col].map(vl[col]).tolist() == wide[col].tolist(), col
+    assert meta.missing_ranges["gender"] == [{"lo": 9.0, "hi": 9.0}]
+    assert sav["relationship_quality_T2"].notna().sum() > 0
+
+    long = pd.read_csv(done / "data" / "panel_long.csv")
+    assert len(long) == len(panel.long)
+    np.testing.assert_allclose(long["score"], panel.long["score"])
+
+    # pseudonyms only: no pupil number of the school anywhere in data/
+    ids = pd.read_csv(EXAMPLE / "students.csv", dtype=str)["student_id"].tolist()
+    blob = b"".join(p.read_bytes() for p in (done / "data").iterdir())
+    assert not [i for i in ids if i.encode() in blob]
+    assert set(sav.index.str[:1]) == {"P"}
+
+
+def test_every_column_of_every_output_is_described(done):
+    import pandas as pd
+    book = pd.read_csv(done / "data" / "codebook.csv", dtype=str, keep_default_na=False)
+    written = {(f"tables/{p.name}", c) for p in (done / "tables").glob("*.csv")
+               for c in pd.read_csv(p, nrows=0).columns}
+    import pyreadstat
+    _, meta = pyreadstat.read_sav(str(done / "data" / "panel_wide.sav"), metadataonly=True)
+    written |= {("data/panel_wide.sav", c) for c in meta.column_names}
+    written |= {("data/panel_long.csv", c) for c in pd.read_csv(done / "data" / "panel_long.csv", nrows=0).columns}
+    assert written == set(zip(book["file"], book["column"]))
+    undescribed = book[(book["label"] == "") | (book["computed"] == "")]
+    assert undescribed.empty, undescribed[["file", "column"]].to_string()
+    assert set(book["type"]) <= {"number", "integer", "text", "true/false", "integer (coded)"}
+
+
+def test_staff_edition_writes_no_pupil_level_data(study, tmp_path):
+    config = (study / "study.yaml").read_text(encoding="utf-8")
+    (study / "study.yaml").write_text(config.replace("analysis:\n", "analysis:\n  staff_edition: true\n", 1),
+                                      encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["analyze", str(study), "--out", str(out), "--bootstrap", "0"]) == 0
+    assert not (out / "data").exists()
