@@ -15,6 +15,7 @@ are for researchers only: the staff edition does not write them.
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -96,6 +97,24 @@ def sav_frame(wide: pd.DataFrame) -> tuple[pd.DataFrame, dict, dict]:
     return df, labels, missing
 
 
+def spss_names(columns) -> dict[str, str]:
+    """SPSS variable names for ``columns``: letters, digits and ``_`` (any other character
+    becomes ``_``), starting with a letter, at most 64 bytes, unique. A codebook's scale
+    key can be any text; the codebook.csv says which name stands for which column."""
+    out, used = {}, set()
+    for col in columns:
+        name = re.sub(r"[^A-Za-z0-9_]", "_", str(col))
+        name = name if name[:1].isalpha() else "v_" + name
+        name = name[:64]
+        k = 1
+        while name.lower() in used:
+            k += 1
+            name = f"{name[:60]}_{k}"
+        used.add(name.lower())
+        out[col] = name
+    return out
+
+
 def _type_and_codes(values: pd.Series) -> tuple[str, str]:
     if pd.api.types.is_bool_dtype(values):
         return "true/false", "true; false"
@@ -124,14 +143,17 @@ def output_codebook(results: Results, data: dict[str, pd.DataFrame], codebook: C
             rows.append((f"tables/{name}.csv", str(col), label, kind, codes, how))
     for name, df in data.items():
         file = "data/panel_wide.sav" if name == "panel_wide" else f"data/{name}.csv"
+        names = spss_names(df.columns) if name == "panel_wide" else {c: str(c) for c in df.columns}
         for col in df.columns:
             label, how = describe_data_column(str(col), codebook, lang) or ("", "")
+            if names[col] != str(col):
+                how = f"column {col!r} of the panel; " + how
             kind, codes = _type_and_codes(df[col])
             if name == "panel_wide" and col in sav_codes:
                 kind, codes = "integer (coded)", "; ".join(f"{k} = {v}" for k, v in sav_codes[col].items())
                 if "unknown" in sav_codes[col].values():
                     codes += " (user-missing)"
-            rows.append((file, str(col), label, kind, codes, how))
+            rows.append((file, names[col], label, kind, codes, how))
     return pd.DataFrame(rows, columns=["file", "column", "label", "type", "codes", "computed"])
 
 
@@ -144,8 +166,10 @@ def write_data(results: Results, data: dict[str, pd.DataFrame], folder: str | Pa
     folder.mkdir(parents=True, exist_ok=True)
     wide, value_labels, missing = sav_frame(data["panel_wide"])
     labels = [(describe_data_column(str(c), codebook, lang) or (str(c), ""))[0] for c in wide.columns]
-    pyreadstat.write_sav(wide, str(folder / "panel_wide.sav"), column_labels=labels,
-                         variable_value_labels=value_labels, missing_ranges=missing)
+    names = spss_names(wide.columns)
+    pyreadstat.write_sav(wide.rename(columns=names), str(folder / "panel_wide.sav"), column_labels=labels,
+                         variable_value_labels={names[c]: v for c, v in value_labels.items()},
+                         missing_ranges={names[c]: v for c, v in missing.items()})
     write_csv(data["panel_long"], folder / "panel_long.csv")
     write_csv(output_codebook(results, data, codebook, lang), folder / "codebook.csv")
     return folder
