@@ -393,3 +393,27 @@ def test_staff_edition_writes_no_pupil_level_data(study, tmp_path):
     out = tmp_path / "out"
     assert main(["analyze", str(study), "--out", str(out), "--bootstrap", "0"]) == 0
     assert not (out / "data").exists()
+
+
+def test_labels_are_plain_text_and_capped_in_figures_and_report(tmp_path):
+    """A TeX-math scale label crashed matplotlib; names of thousands of characters made the
+    report run for minutes; an empty cohort must not print as 'None'."""
+    import re
+    from mut_eval import MAX_LABEL
+    from mut_eval.intake.codebook import codebook_summary, load_codebook
+    from mut_eval.report import build_report
+    from mut_eval.report.demo import demo_results
+    from test_report_build import pdf_text
+    r = demo_results()
+    cb = codebook_summary(load_codebook())
+    cb["scales"]["self_efficacy"]["label"] = {"nl": r"$\frac{5$", "en": r"$\frac{5$"}
+    cb["scales"]["school_belonging"]["label"] = {"nl": "Verbondenheid " * 400, "en": "Belonging " * 400}
+    r.meta.update(codebook=cb, name="Mentoring " * 600, cohort=None)
+    with time_limit(120):
+        pdf = build_report(r, tmp_path, lang="nl")
+    _, text = pdf_text(pdf)
+    assert r"$\frac{5$" in text
+    assert "None" not in text
+    assert "Mentoring" * 13 not in text.replace(" ", "")   # the name is cut at MAX_LABEL characters
+    assert "Verbondenheid" * 12 not in re.sub(r"\s+", "", text)
+    assert MAX_LABEL == 120
