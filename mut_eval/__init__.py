@@ -24,5 +24,16 @@ def is_missing(value) -> bool:
         return True
 
 
+#: Longest label (study name, scale label) printed in a figure or the report: a label of
+#: thousands of characters would make the layout run for minutes.
+MAX_LABEL = 120
+
+
+def short_label(text, limit: int = MAX_LABEL) -> str:
+    """``text`` as one printable label of at most ``limit`` characters (cut with "…")."""
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[: limit - 1].rstrip() + "…"
+
+
 class StudyError(Exception):
     """A problem a user can fix in their input; the CLI prints it and exits with code 2."""

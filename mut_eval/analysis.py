@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import CHANGES, CONDITIONS, WAVES, StudyError, __version__
+from . import CHANGES, CONDITIONS, WAVES, StudyError, __version__, outfolder
 from .panel import Panel, load_panel
 from .results import Results, atomic_dir, write_results
 from .stats.anova import interaction_contrasts, mixed_anova
@@ -280,18 +280,10 @@ DEFAULT_KEY_WARNING = ("WARNING: pupil pseudonyms are made with mut_eval's built
 
 
 def check_output_folder(study_dir, out) -> None:
-    """Refuse an output folder whose replacement would destroy data: the output folder is
-    replaced as a whole (:class:`~mut_eval.results.atomic_dir`), so it must not be, or
-    hold, the study folder, nor be an existing folder of something else."""
-    out_p, study_p = Path(out).resolve(), Path(study_dir).resolve()
-    if out_p == study_p or out_p in study_p.parents:
-        raise StudyError(f"--out {out}: this would replace the study folder {study_dir} (or a folder holding it) "
-                         "with the results; choose another output folder")
-    if out_p.exists() and not out_p.is_dir():
-        raise StudyError(f"--out {out}: exists and is a file, not a folder; choose another output folder")
-    if out_p.is_dir() and any(out_p.iterdir()) and not (out_p / "results.json").is_file():
-        raise StudyError(f"--out {out}: the folder exists and holds files that are not mut_eval results "
-                         "(no results.json); it would be replaced as a whole: choose a new or empty folder")
+    """Refuse, before the analysis, an output folder whose replacement would destroy data
+    (the study, a folder of other files, a link) or that cannot be written: see
+    :func:`mut_eval.outfolder.check_output_folder`."""
+    outfolder.check_output_folder(out, protect=(study_dir,))
 
 
 def run_analysis(study_dir, out, bootstrap: int | None = None, seed: int | None = None,
@@ -315,6 +307,10 @@ def run_analysis(study_dir, out, bootstrap: int | None = None, seed: int | None 
     results.meta.update(build_meta(study, panel, options))
     with atomic_dir(out) as tmp:
         write_results(results, tmp, staff_min_cell=options.min_cell if options.staff_edition else None)
+        if not options.staff_edition:  # pupil-level data are for researchers only
+            from .datafiles import researcher_data, write_data
+            write_data(results, researcher_data(panel, study.language), tmp / "data", panel.codebook,
+                       lang=study.language)
         if report:
             from .report.build import build_report
             build_report(results, tmp, lang=lang or study.language)

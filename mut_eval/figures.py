@@ -24,7 +24,7 @@ from matplotlib.patches import FancyBboxPatch
 from matplotlib.ticker import ScalarFormatter
 from scipy import stats
 
-from . import CHANGES, CONDITIONS, WAVES, is_missing
+from . import CHANGES, CONDITIONS, WAVES, is_missing, short_label
 from .intake.codebook import codebook_of
 from .report import format as fmt
 from .report import text as txt
@@ -54,6 +54,10 @@ RC = {
     "axes.spines.top": False,
     "axes.spines.right": False,
     "figure.dpi": 100,
+    # labels come from the user's codebook and study.yaml: print them as written, never
+    # as TeX math ("$\\frac{5$" would stop the figure)
+    "text.parse_math": False,
+    "text.usetex": False,
 }
 
 
@@ -71,7 +75,7 @@ def get_table(results, name: str) -> pd.DataFrame | None:
 def outcome_labels(results, lang: str) -> dict[str, str]:
     """Outcome key → printed label, from the codebook the results were made with."""
     cb = codebook_of(getattr(results, "meta", None))
-    return {k: cb.label(k, lang) for k in cb.scales}
+    return {k: short_label(cb.label(k, lang)) for k in cb.scales}
 
 
 def analysed_order(results) -> list[str]:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .outfolder import atomic_dir  # noqa: F401  (re-exported: the writers' home)
 from .privacy import suppress_small_cells
 
 
@@ -63,6 +65,47 @@ def table_records(df: pd.DataFrame) -> list[dict]:
     return [{c: _jsonable(v) for c, v in zip(cols, row)} for row in df.itertuples(index=False, name=None)]
 
 
+# A text cell that starts with one of these is run as a formula by Excel, LibreOffice and
+# Google Sheets when a CSV is opened (OWASP, "CSV Injection"): =HYPERLINK(...) in a scale
+# key or a file name would become a live link or command.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def defuse_text(value):
+    """A text value that a spreadsheet would run as a formula, prefixed with ``'`` (OWASP's
+    advice; spreadsheets hide the quote); numbers, and text that is a plain number such
+    as ``-0.5``, are left as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every text cell and column name passed through :func:`defuse_text`;
+    numeric columns are not touched."""
+    text_cols = [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]
+    out = df.copy() if text_cols else df
+    for c in text_cols:
+        out[c] = df[c].map(defuse_text, na_action="ignore")
+    return out.rename(columns=lambda c: defuse_text(c) if isinstance(c, str) else c)
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> None:
+    """A table as CSV for spreadsheets and statistics programs: no text cell can start a formula."""
+    spreadsheet_safe(df).to_csv(path, index=False, lineterminator="\n")
+
+
+def write_sheet(xl: pd.ExcelWriter, sheet: str, df: pd.DataFrame) -> None:
+    """A table as a sheet of an openpyxl workbook, every text cell stored as text: openpyxl
+    stores a string that starts with ``=`` as a formula, which Excel would run."""
+    df.to_excel(xl, sheet_name=sheet, index=False)
+    for row in xl.sheets[sheet].iter_rows():
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"
+
+
 def write_results(results: Results, out_dir: str | Path, staff_min_cell: int | None = None) -> Path:
     """Write ``results.json``, ``tables/*.csv`` and ``results.xlsx`` into ``out_dir``.
 
@@ -79,44 +122,11 @@ def write_results(results: Results, out_dir: str | Path, staff_min_cell: int | N
     (out / "results.json").write_text(json.dumps(payload, indent=1, ensure_ascii=False, allow_nan=False) + "\n",
                                       encoding="utf-8")
     for name, df in results.tables.items():
-        df.to_csv(out / "tables" / f"{name}.csv", index=False, lineterminator="\n")
+        write_csv(df, out / "tables" / f"{name}.csv")
     with pd.ExcelWriter(out / "results.xlsx", engine="openpyxl") as xl:
         for name, df in results.tables.items():
             # Excel sheet names are limited to 31 characters.
             if staff_min_cell is not None:
                 df = suppress_small_cells(df, staff_min_cell)
-            df.to_excel(xl, sheet_name=name[:31], index=False)
+            write_sheet(xl, name[:31], df)
     return out
-
-
-class atomic_dir:
-    """Write a folder completely or not at all: work in a temporary sibling folder and
-    move it into place on success, so a failed run never leaves half-written output.
-
-    >>> with atomic_dir("reports/x") as tmp:   # doctest: +SKIP
-    ...     write_results(results, tmp)
-    """
-
-    def __init__(self, target: str | Path):
-        self.target = Path(target)
-
-    def __enter__(self) -> Path:
-        import tempfile
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", dir=self.target.parent))
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb):
-        import shutil
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return False
-        if self.target.exists():
-            old = self.target.with_name(f".{self.target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            self.target.rename(old)
-            self.tmp.rename(self.target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            self.tmp.rename(self.target)
-        return False

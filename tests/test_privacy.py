@@ -155,6 +155,13 @@ def _texts(path: Path) -> dict[str, str]:
         layers["png text chunks"] = _png_text(raw)
     elif ext == ".pdf":
         layers["pdf"] = _pdf_text(path)
+    elif ext == ".sav":  # the researchers' scored panel: every value and label as SPSS reads them
+        import pyreadstat
+        df, meta = pyreadstat.read_sav(str(path))
+        layers["sav"] = "\n".join([df.to_csv(index=False),
+                                   json.dumps(meta.column_names_to_labels, ensure_ascii=False),
+                                   json.dumps({k: {str(a): b for a, b in v.items()}
+                                               for k, v in meta.variable_value_labels.items()})])
     else:
         pytest.fail(f"{path.name}: an output type this scan does not know; add it to _texts")
     return layers

@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-import yaml
-
 from .. import StudyError
+from .io import load_yaml
 
 
 @dataclass(frozen=True)
@@ -54,13 +53,7 @@ def default_codebook_path() -> Path:
 def load_codebook(path: str | Path | None = None) -> Codebook:
     """Read a codebook YAML file (the default one when ``path`` is None)."""
     path = Path(path) if path else default_codebook_path()
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StudyError(f"{path}: codebook file not found") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise StudyError(f"{path}: codebook is not valid YAML ({e})") from None
-    return codebook_from_dict(raw, str(path))
+    return codebook_from_dict(load_yaml(path, "codebook file"), str(path))
 
 
 def codebook_from_dict(raw, where: str = "codebook") -> Codebook:

@@ -12,12 +12,12 @@ their defaults and checks): ``analysis``, ``ids``, ``missing_codes``, ``dates``,
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from .. import StudyError, WAVES
+from .io import load_yaml
 from .settings import DEFAULT_ANALYSIS, SETTING_KEYS, StudySettings, read_settings  # noqa: F401  (DEFAULT_ANALYSIS: documented import)
 
 TABLES = ("students", "wave_T1", "wave_T2", "wave_T3", "mentors", "matches", "qsort")
@@ -25,7 +25,7 @@ REQUIRED_TABLES = ("students", "wave_T1", "wave_T2", "wave_T3", "mentors", "matc
 EXTENSIONS = (".csv", ".xlsx", ".sav")
 
 _KNOWN_KEYS = {"name", "cohort", "language", "synthetic", "randomised", "files", "rename", "recode",
-               "codebook", "seed", "description", "pseudonym_key", *SETTING_KEYS}
+               "codebook", "seed", "description", "pseudonym_key", "allow_outside", *SETTING_KEYS}
 
 
 @dataclass
@@ -52,11 +52,37 @@ class Study:
 
 
 def _find(folder: Path, stem: str, notes: list | None = None) -> Path | None:
-    found = [folder / f"{stem}{ext}" for ext in EXTENSIONS if (folder / f"{stem}{ext}").is_file()]
+    # lexists, not is_file: a pipe or a folder by that name is named by the reader, not reported missing
+    found = [folder / f"{stem}{ext}" for ext in EXTENSIONS if os.path.lexists(folder / f"{stem}{ext}")]
     if len(found) > 1 and notes is not None:
         notes.append((found[0].name, f"{' and '.join(p.name for p in found)} are both in the folder; using "
                       f"{found[0].name} (remove the other, or name the file under 'files' in study.yaml)"))
     return found[0] if found else None
+
+
+def _read_config(cfg_path: Path) -> dict:
+    """The settings of ``study.yaml`` (empty without one), read safely (:func:`~mut_eval.intake.io.load_yaml`)."""
+    if not os.path.lexists(cfg_path):
+        return {}
+    cfg = load_yaml(cfg_path, "study.yaml") or {}
+    if not isinstance(cfg, dict):
+        raise StudyError(f"{cfg_path}: expected a mapping of settings at the top level")
+    return cfg
+
+
+def _named_file(folder: Path, name, table: str, allow_outside, cfg_path: Path) -> Path:
+    """The path of a file named under ``files:``. A study folder is self-contained: a name
+    that leads outside it (``../``, an absolute path, a link out) could make a copied or
+    shared study.yaml read any file on the machine, so it is refused unless the study
+    says ``allow_outside: true``."""
+    if not isinstance(name, str) or not name.strip():
+        raise StudyError(f"{cfg_path}: files: '{table}' must be a file name, not {name!r}")
+    p = folder / name
+    inside = folder.resolve() in p.resolve().parents
+    if not inside and allow_outside is not True:
+        raise StudyError(f"{cfg_path}: files: '{table}': {name!r} is outside the study folder; name a file in "
+                         "the folder, or set 'allow_outside: true' in study.yaml to read files elsewhere")
+    return p
 
 
 def load_study(folder: str | Path) -> Study:
@@ -70,16 +96,7 @@ def load_study(folder: str | Path) -> Study:
     if not folder.is_dir():
         raise StudyError(f"{folder}: study folder not found (or not a folder)")
     cfg_path = folder / "study.yaml"
-    cfg: dict = {}
-    if cfg_path.exists():
-        try:
-            cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8-sig")) or {}
-        except (yaml.YAMLError, UnicodeDecodeError) as e:
-            raise StudyError(f"{cfg_path}: not valid YAML ({str(e).splitlines()[0]})") from None
-        except OSError as e:
-            raise StudyError(f"{cfg_path}: cannot open the file ({type(e).__name__}: {e.strerror or e})") from None
-        if not isinstance(cfg, dict):
-            raise StudyError(f"{cfg_path}: expected a mapping of settings at the top level")
+    cfg = _read_config(cfg_path)
     unknown = sorted(set(cfg) - _KNOWN_KEYS)
     if unknown:
         raise StudyError(f"{cfg_path}: unknown setting(s) {', '.join(unknown)}; "
@@ -106,14 +123,14 @@ def load_study(folder: str | Path) -> Study:
     named = cfg.get("files") or {}
     for t in TABLES:
         if t in named:
-            p = folder / str(named[t])
-            files[t] = p if p.is_file() else None
+            p = _named_file(folder, named[t], t, cfg.get("allow_outside", False), cfg_path)
+            files[t] = p if os.path.lexists(p) else None
         else:
             files[t] = _find(folder, t, notes)
     extra = sorted(p for p in folder.iterdir()
                    if p.is_file() and p.name.startswith("wave_") and p.suffix in EXTENSIONS
                    and p.stem not in {f"wave_{w}" for w in WAVES})
-    for flag in ("synthetic", "randomised"):
+    for flag in ("synthetic", "randomised", "allow_outside"):
         if not isinstance(cfg.get(flag, False), bool):
             raise StudyError(f"{cfg_path}: '{flag}' must be true or false, not {cfg[flag]!r}")
     language = str(cfg.get("language", "nl"))
@@ -121,7 +138,7 @@ def load_study(folder: str | Path) -> Study:
         raise StudyError(f"{cfg_path}: language must be 'nl' or 'en', not '{language}'")
     codebook = cfg.get("codebook")
     return Study(
-        folder=folder, name=str(cfg.get("name", folder.name)), cohort=str(cfg.get("cohort", "")),
+        folder=folder, name=_text(cfg.get("name"), folder.name), cohort=_text(cfg.get("cohort"), ""),
         language=language, synthetic=bool(cfg.get("synthetic", False)), files=files,
         rename={k: {str(a): str(b) for a, b in (v or {}).items()} for k, v in (cfg.get("rename") or {}).items()},
         recode={k: {str(a): str(b) for a, b in (v or {}).items()} for k, v in (cfg.get("recode") or {}).items()},
@@ -129,3 +146,8 @@ def load_study(folder: str | Path) -> Study:
         analysis=settings.analysis.as_dict(), config=cfg, extra_files=extra, notes=notes,
         settings=settings, exclusions=_find(folder, "exclusions", notes),
     )
+
+
+def _text(value, default: str) -> str:
+    """A name-like setting as text; left empty (``name:``) it is the default, not 'None'."""
+    return default if value is None or str(value).strip() == "" else str(value).strip()

@@ -10,6 +10,7 @@ the column and the value.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
@@ -148,7 +149,7 @@ def _prepare(raw: RawTable, study: Study, columns: dict, out: _Collector,
         out.add(raw.file, 1, None, None, "a column without a name in the header holds values; it is not used",
                 "warning")
         df = df.loc[:, [c != "" for c in df.columns]]
-    dup = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+    dup = sorted(c for c, k in Counter(df.columns).items() if k > 1)  # linear: a header may be wide
     for c in dup:
         out.add(raw.file, 1, c, None, "the column appears more than once in the header")
     if dup:

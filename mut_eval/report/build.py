@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import CHANGES, CONDITIONS, WAVES
+from .. import CHANGES, CONDITIONS, WAVES, short_label
 from .. import figures as figs
 from ..intake.codebook import codebook_of
 from ..results import _jsonable
@@ -153,7 +153,7 @@ class Ctx:
         self.mc = figs.min_cell(results)
         self.alpha = figs.alpha_of(results)
         self.codebook = codebook_of(self.meta)
-        self.labels = {k: self.codebook.label(k, lang) for k in self.codebook.scales}
+        self.labels = figs.outcome_labels(results, lang)
         self.order = figs.analysed_order(results)
 
     def table(self, name):
@@ -439,7 +439,7 @@ def section_measures(ctx: Ctx) -> dict:
                    (tr(lang, "Metingen", "Waves"), "left"), (tr(lang, "Bron", "Source"), "left")],
                   lang=lang, min_cell=ctx.mc, size="small", widths=["auto", "auto", "auto", "1fr"])
         for k, sc in cb.scales.items():
-            t.add([cb.label(k, lang), str(len(sc.items)), ", ".join(sc.waves)
+            t.add([short_label(cb.label(k, lang)), str(len(sc.items)), ", ".join(sc.waves)
                    + ("" if sc.group == "all" else tr(lang, " (alleen mentees)", " (mentees only)")),
                    short_citation(sc.source, lang)])
         blocks.append(t.block())
@@ -1041,7 +1041,7 @@ def section_appendix(ctx: Ctx) -> dict:
                    ("language", tr(lang, "Taal", "Language"))):
         if k in meta:
             v = meta[k]
-            t.add([lab, tr(lang, "ja", "yes") if v is True else tr(lang, "nee", "no") if v is False else _s(v)])
+            t.add([lab, tr(lang, "ja", "yes") if v is True else tr(lang, "nee", "no") if v is False else short_label(_s(v))])
     blocks.append(t.block())
     versions = meta.get("versions") or {}
     if versions:
@@ -1117,15 +1117,17 @@ def assemble(results, lang: str, figures: dict, root: Path) -> dict:
             sections.append({"title": fn.__name__.replace("section_", "").capitalize(), "newpage": True,
                              "blocks": [p(tr(lang, f"Dit onderdeel kon niet worden gemaakt ({type(e).__name__}).",
                                              f"This part could not be made ({type(e).__name__})."))]})
-    name = _s(meta.get("name")) or tr(lang, "Mentorprogramma", "Mentoring programme")
+    # an empty `name:` or `cohort:` of study.yaml is None in older results: not printed as "None"
+    name = short_label(_s(meta.get("name")).strip()) or tr(lang, "Mentorprogramma", "Mentoring programme")
+    cohort = short_label(_s(meta.get("cohort")).strip())
     return {
         "lang": lang,
-        "title": {"programme": name, "subtitle": I18N[lang]["subtitle"], "cohort": _s(meta.get("cohort")),
+        "title": {"programme": name, "subtitle": I18N[lang]["subtitle"], "cohort": cohort,
                   "date": _date_text(_created(meta), lang), "cohort_label": I18N[lang]["cohort"],
                   "date_label": I18N[lang]["date"], "contents": I18N[lang]["contents"],
                   "synthetic": bool(meta.get("synthetic", False)), "banner": I18N[lang]["banner"],
                   "banner_sub": I18N[lang]["banner_sub"]},
-        "header": name + (" — " + _s(meta.get("cohort")) if meta.get("cohort") else ""),
+        "header": name + (" — " + cohort if cohort else ""),
         "header_flag": I18N[lang]["header_synthetic"] if meta.get("synthetic") else "",
         "page_label": I18N[lang]["page"],
         "sections": sections,
