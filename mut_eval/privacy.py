@@ -38,11 +38,15 @@ def pseudonymise(ids, key: str) -> list[str]:
 def is_small(n, min_cell: int = 10) -> bool:
     """True when a group of ``n`` pupils is too small to show to staff (1 <= n < min_cell).
 
-    Zero is not suppressed: an empty cell says nothing about any pupil. A missing n
-    (unknown group size) is treated as reportable; tables that can be small carry n.
+    Zero is not suppressed here: an empty cell says nothing about any pupil by itself (the
+    zeros that do disclose are handled by :mod:`mut_eval.disclosure`). A missing n
+    (unknown group size) is treated as reportable; tables that can be small carry n. A
+    count already replaced by the primary label (``"<10"``) of the staff view is small.
     """
     if n is None or isinstance(n, bool):
         return False
+    if isinstance(n, str) and re.fullmatch(r"<\d+", n.strip()):
+        return True
     try:
         v = float(n)
     except (TypeError, ValueError):

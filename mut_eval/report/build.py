@@ -30,6 +30,7 @@ import pandas as pd
 
 from .. import CHANGES, CONDITIONS, WAVES
 from .. import figures as figs
+from ..disclosure import COMPARISONS, SECONDARY, staff_view
 from ..intake.codebook import codebook_of
 from ..results import _jsonable
 from . import format as fmt
@@ -38,8 +39,12 @@ from .text import tr
 
 TEMPLATE = "template.typ"
 FONT_NOTE_SUPPRESSED = {
-    "nl": "<{m} of —: onderdrukt, minder dan {m} leerlingen.",
-    "en": "<{m} or —: suppressed, fewer than {m} pupils.",
+    "nl": "<{m} of —: onderdrukt, minder dan {m} leerlingen (of een statistiek van zo'n groep).",
+    "en": "<{m} or —: suppressed, fewer than {m} pupils (or a statistic of such a group).",
+}
+FONT_NOTE_SECONDARY = {
+    "nl": "x: niet getoond, omdat anders een kleine groep uit de andere aantallen te berekenen is.",
+    "en": "x: not shown, because a small group could otherwise be calculated from the other counts.",
 }
 
 I18N = {
@@ -116,12 +121,16 @@ class Table:
         self.notes: list = []
         self.lang, self.mc = lang, min_cell
         self.suppressed = False
+        self.secondary = False
         self.size = size
         self.widths = widths
 
     def cell(self, text: str, n=None, count: bool = False) -> str:
         out, hit = fmt.suppress_cell(text, n, self.mc, count=count)
-        self.suppressed |= hit
+        if out == SECONDARY:
+            self.secondary = True
+        else:
+            self.suppressed |= hit
         return out
 
     def add(self, cells: list):
@@ -134,6 +143,8 @@ class Table:
         notes = list(self.notes)
         if self.suppressed:
             notes.append(FONT_NOTE_SUPPRESSED[self.lang].format(m=self.mc))
+        if self.secondary:
+            notes.append(FONT_NOTE_SECONDARY[self.lang])
         return {"type": "table", "caption": self.caption,
                 "align": [a for _, a in self.columns],
                 "header": [h for h, _ in self.columns],
@@ -166,7 +177,32 @@ class Ctx:
         return figs.sort_outcomes(self.order, keys)
 
     def missing(self, *names) -> dict:
+        if self.withheld() and set(names) & set(COMPARISONS):
+            return p(self.withheld())
         return p(I18N[self.lang]["missing_table"].format(t=", ".join(names)))
+
+    def withheld(self) -> str:
+        """Why comparisons with a group of fewer than ``min_cell`` pupils are not shown ('' when none are)."""
+        rows = self.meta.get("withheld") or []
+        if not rows:
+            return ""
+        outcomes = {str(r.get("outcome")) for r in rows}
+        conds = sorted({str(r.get("condition")) for r in rows})
+        names = {"nl": {"mentee": "groep mentees", "control": "controlegroep"},
+                 "en": {"mentee": "mentee group", "control": "control group"}}[self.lang]
+        who = txt.join_list([names.get(c, c) for c in conds], self.lang)
+        if "*" in outcomes or set(self.order) <= outcomes:
+            what = tr(self.lang, "De vergelijking tussen mentees en controlegroep wordt niet getoond",
+                      "The comparison of mentees and controls is not shown")
+        else:
+            labs = txt.join_list([txt.lower_first(self.label(o)) for o in self.outcomes(outcomes)], self.lang)
+            what = tr(self.lang, f"Voor {labs} wordt de vergelijking tussen mentees en controlegroep niet getoond",
+                      f"For {labs} the comparison of mentees and controls is not shown")
+        return what + tr(self.lang,
+                         f": in de {who} zitten minder dan {self.mc} leerlingen met gegevens. Bij zo'n kleine "
+                         f"groep zouden de uitkomsten iets over afzonderlijke leerlingen zeggen.",
+                         f": fewer than {self.mc} pupils with data are in the group of {who}. With so small a group "
+                         f"the results would say something about individual pupils.")
 
     def figure(self, name: str, caption: str, width: str = "100%") -> dict | None:
         path = self.figures.get(name)
@@ -288,6 +324,8 @@ def section_summary(ctx: Ctx) -> dict:
     nm, nc = group_sizes(ctx)
     if fmt.is_number(nm) and fmt.is_number(nc):
         blocks += [h(tr(lang, "Het onderzoek", "The study")), p(txt.design_sentence(nm, nc, lang))]
+    if ctx.withheld():
+        blocks.append(p(ctx.withheld()))
     items = []
     rows = did_rows(ctx)
     changes = group_changes(ctx)
@@ -308,7 +346,7 @@ def section_summary(ctx: Ctx) -> dict:
             items.append(txt.benchmark_summary(comp, len(gs), min(x["g"] for x in gs), max(x["g"] for x in gs),
                                                lang))
     else:
-        items.append(I18N[lang]["missing_table"].format(t="did"))
+        items.append(ctx.missing("did")["text"])
     m, n_tests = moderation_info(ctx)
     if m is not None and "p_bh" in m.columns:
         pbh = pd.to_numeric(m["p_bh"], errors="coerce")
@@ -336,7 +374,7 @@ def section_sample(ctx: Ctx) -> dict:
     flow = figs.flow_counts(ctx.r)
     if flow:
         e = {c: flow.get(c, {}).get("enrolled") for c in CONDITIONS}
-        if all(fmt.is_number(v) for v in e.values()):
+        if all(fmt.is_number(v) or fmt.is_suppressed(v) for v in e.values()):
             blocks.append(p(tr(lang,
                                f"Aan het onderzoek deden {_count(ctx, e['mentee'])} mentees en "
                                f"{_count(ctx, e['control'])} leerlingen in de controlegroep mee. Het stroomdiagram laat "
@@ -503,7 +541,7 @@ def table_means(ctx: Ctx) -> dict | None:
         for c in CONDITIONS:
             ns = [key[(o, c, w)][2] for w in WAVES if (o, c, w) in key]
             nvals = {int(x) for x in ns if fmt.is_number(x)}
-            n_one = min(nvals) if nvals else None
+            n_one = min(nvals) if nvals else next((x for x in ns if fmt.is_suppressed(x)), None)
             row.append(t.cell(fmt.integer(n_one, lang) if len(nvals) <= 1 else
                               f"{min(nvals)}–{max(nvals)}", n_one, count=True))
             for w in WAVES:
@@ -604,7 +642,7 @@ def table_wwc(ctx: Ctx) -> tuple[dict | None, list]:
                 g_baseline=r.get("g_baseline"), wwc=_s(r.get("wwc")))
     pct_scale = False
     if at is not None and {"outcome", "contrast", "overall", "differential"} <= set(at.columns):
-        vals = pd.to_numeric(pd.concat([at["overall"], at["differential"].abs()]), errors="coerce").dropna()
+        vals = pd.to_numeric(pd.concat([at["overall"], at["differential"]]), errors="coerce").abs().dropna()
         # Attrition given as proportions (0-1) or as percentages: decide once per table.
         pct_scale = bool(len(vals)) and float(vals.max()) <= 1.0
         for r in at.to_dict("records"):
@@ -1142,6 +1180,9 @@ def build_report(results, out_dir, lang: str = "nl", figures: dict | None = None
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # Staff read the report: it is made from the staff view only, so no suppressed count or
+    # statistic can reach a table, a sentence or a figure.
+    results = staff_view(results)
     if figures is None:
         figures = figs.make_figures(results, out / "figures", lang)
     doc = assemble(results, lang, figures, out)
