@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import platform
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -16,7 +17,9 @@ from pathlib import Path
 import pandas as pd
 
 from . import CHANGES, CONDITIONS, WAVES, StudyError, __version__
+from .disclosure import small_groups
 from .panel import Panel, load_panel
+from .privacy import is_id_column, sanitise_config
 from .results import Results, atomic_dir, write_results
 from .stats.anova import interaction_contrasts, mixed_anova
 from .intake.codebook import codebook_summary
@@ -206,6 +209,10 @@ def analyze(panel: Panel, options: dict) -> Results:
     enrolled = panel.students["condition"].value_counts().to_dict()
     t["attrition"] = _by_outcome(panel, attrition, enrolled=enrolled)
     t.update(moderation_tables(panel, options))
+    # Researchers keep every number; this table marks the comparisons that involve a group
+    # below min_cell, which the staff view withholds (mut_eval.disclosure).
+    sizes = {f"n_{c}": int(v) for c, v in panel.students["condition"].value_counts().items()}
+    t["small_groups"] = small_groups(t, sizes, int(options.get("min_cell", 10)))
     if panel.qsort is not None and len(panel.qsort):
         t["qsort_summary"] = qsort_summary(panel.qsort.drop(columns=["student_id"]))
     # the outcomes analysed (after `analysis.outcomes`); run_analysis adds the rest of meta
@@ -226,10 +233,37 @@ def _versions() -> dict:
     return out
 
 
+def config_identifiers(config: dict, mentors: pd.DataFrame | None = None) -> set[str]:
+    """Identifiers that study.yaml itself holds (both sides of a recode of an id column) and
+    the mentors' ids: values the sanitised config must not show anywhere."""
+    ids: set[str] = set()
+    for col, mapping in (config.get("recode") or {}).items():
+        if is_id_column(col) and isinstance(mapping, dict):
+            ids |= {str(k) for k in mapping} | {str(v) for v in mapping.values()}
+    if mentors is not None and "mentor_id" in getattr(mentors, "columns", ()):
+        ids |= {str(v) for v in mentors["mentor_id"].dropna()}
+    return ids
+
+
+def input_hashes(study: Study, config: dict) -> dict:
+    """SHA-256 of every input file, for reproducibility. study.yaml is hashed as its
+    sanitised settings (canonical JSON, no pseudonym key, no identifiers): a hash of the
+    file itself would be an offline oracle for guessing the key or an id typed in it.
+    Files of excluded pupils (``exclusions*``) are not hashed for the same reason."""
+    out = {}
+    if study.config_path.exists():
+        canon = json.dumps(config, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")
+        out[f"{study.config_path.name} (settings, sanitised)"] = hashlib.sha256(canon).hexdigest()
+    for p in (p for p in study.files.values() if p is not None):
+        p = Path(p)
+        out[p.name] = "(not hashed: pupil identifiers)" if p.name.lower().startswith("exclusions") else _sha256(p)
+    return out
+
+
 def build_meta(study: Study, panel: Panel, options: dict) -> dict:
     n = panel.students["condition"].value_counts()
-    files = [study.config_path] if study.config_path.exists() else []
-    files += [p for p in study.files.values() if p is not None]
+    # One sanitised config, used by results.json, report_data.json and the PDF appendix.
+    config = sanitise_config(study.config, config_identifiers(study.config, getattr(panel, "mentors", None)))
     return {
         "name": study.name, "cohort": study.cohort, "synthetic": study.synthetic,
         "language": study.language, "seed": options["seed"], "n_boot": options["bootstrap"],
@@ -239,11 +273,11 @@ def build_meta(study: Study, panel: Panel, options: dict) -> dict:
                        "n_classes": int(panel.students.groupby(["school", "class"]).ngroups),
                        "n_schools": int(panel.students["school"].nunique())},
         "mut_eval_version": __version__, "versions": _versions(),
-        "input_hashes": {p.name: _sha256(p) for p in files},
+        "input_hashes": input_hashes(study, config),
         "codebook_file": Path(panel.codebook.path).name, "codebook": codebook_summary(panel.codebook),
-        # The pseudonym key is a secret: results say that one was set, never which.
-        "config": {k: ("(set; not shown)" if k == "pseudonym_key" else v) for k, v in study.config.items()},
-        "options": options,
+        # The pseudonym key is a secret and ids are personal: results say they were set, never which.
+        "config": config,
+        "options": sanitise_config(options),
         # The only field that changes between identical runs.
         "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
     }

@@ -102,6 +102,7 @@ RULES: dict[str, Rule] = {
                                "enrolled_mentee": ("attrition_mentee",),
                                "enrolled_control": ("attrition_control",)}),
     "qsort_summary": Rule({"n": ROW}, joint=("mean_rank", "sd_rank")),
+    "small_groups": Rule({"n": ()}),
 }
 # Pupil-level rows: which file row was excluded and why; never for staff.
 RESEARCH_ONLY = ("accounting",)
@@ -342,9 +343,9 @@ def small_groups(tables: dict, meta: dict, min_cell: int) -> pd.DataFrame:
             if is_small(n, min_cell):
                 rows.append({"outcome": o, "condition": c, "what": "scored", "n": n})
     out = pd.DataFrame(rows, columns=["outcome", "condition", "what", "n"])
-    out["reason"] = [f"fewer than {min_cell} {c}s {'enrolled' if w == 'enrolled' else 'scored at a wave'}"
-                     for c, w in zip(out["condition"], out["what"])]
-    return out
+    out["reason"] = [f"fewer than {min_cell} {c} pupils {'enrolled' if w == 'enrolled' else 'scored at a wave'}: "
+                     "comparisons withheld from staff" for c, w in zip(out["condition"], out["what"])]
+    return out.astype({"n": float})
 
 
 def withheld_outcomes(tables: dict, meta: dict, min_cell: int) -> set:
