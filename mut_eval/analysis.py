@@ -154,6 +154,29 @@ def select_outcomes(panel: Panel, options: dict) -> Panel:
     return replace(panel, long=panel.long[panel.long["outcome"].isin(chosen)].reset_index(drop=True))
 
 
+def unanalysable_outcomes(panel: Panel) -> pd.DataFrame:
+    """Outcomes that cannot be analysed, with the reason (``outcome, reason``): scores
+    that do not vary between pupils or waves (every answer the same, e.g. all 4), or
+    changes that do not vary within pupils, leave the ANOVA's and the mixed model's error
+    variance at zero, so no test statistic exists. They are skipped; the rest goes on."""
+    rows = []
+    for o in panel.outcomes:
+        d = panel.outcome_data(o)
+        score = pd.to_numeric(d["score"], errors="coerce").dropna()
+        if score.nunique() <= 1:
+            rows.append({"outcome": o, "reason": f"every score is the same ({score.iloc[0]:g}) at every wave: "
+                         "nothing varies, so no change can be estimated" if len(score) else "no scores"})
+            continue
+        w = d.pivot_table(index="student_id", columns="wave", values="score").dropna()
+        if len(w) and len(w.columns) == len(WAVES):
+            dev = w.sub(w.mean(axis=1), axis=0)
+            if float((dev.sub(dev.groupby(panel.students.loc[w.index, "condition"]).transform("mean"))
+                      ** 2).to_numpy().sum()) == 0:
+                rows.append({"outcome": o, "reason": "every pupil's scores change exactly as their group's: no "
+                             "variance within pupils, so the repeated-measures tests cannot be estimated"})
+    return pd.DataFrame(rows, columns=["outcome", "reason"])
+
+
 def check_design(panel: Panel) -> None:
     """Refuse, with the reason, a study whose design the evaluation cannot estimate:
     both conditions enrolled, a score at every wave, and for every outcome at least 2
@@ -189,8 +212,16 @@ def analyze(panel: Panel, options: dict) -> Results:
     """Every analysis of the evaluation on one Panel; ``options`` is the study's
     ``analysis`` config (bootstrap, seed, alpha, min_cell, outcomes, moderators, ...)."""
     panel = select_outcomes(panel, options)
+    skipped = unanalysable_outcomes(panel)
+    if len(skipped) and len(skipped) == len(panel.outcomes):
+        raise StudyError("no outcome can be analysed: " + "; ".join(f"{o}: {r}" for o, r in skipped.itertuples(
+            index=False)))
+    if len(skipped):
+        panel = replace(panel, long=panel.long[~panel.long["outcome"].isin(skipped["outcome"])]
+                        .reset_index(drop=True))
     check_design(panel)
     t: dict[str, pd.DataFrame] = {}
+    t["skipped_outcomes"] = skipped
     t["flow"] = panel.flow
     t["accounting"] = panel.accounting
     t["reliability"] = reliability_of(panel)
