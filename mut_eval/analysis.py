@@ -314,6 +314,26 @@ def build_meta(study: Study, panel: Panel, options: dict) -> dict:
     }
 
 
+def skipped_summary(results: Results) -> list[str]:
+    """One line per kind of analysis that was skipped for lack of variance or data (for
+    the CLI): outcomes, within-mentee moderation, and DiD by pupil characteristic."""
+    lines = []
+    so = results.tables.get("skipped_outcomes")
+    if so is not None and len(so):
+        lines.append("skipped outcome(s), not analysed: " + "; ".join(
+            f"{o} ({r})" for o, r in so[["outcome", "reason"]].itertuples(index=False)))
+    ms = results.tables.get("moderation_skipped")
+    if ms is not None and len(ms):
+        for kind, part in (("moderation analyses (mentees)", ms[ms["change"].astype(str) != "did"]),
+                           ("DiD-by-characteristic analyses", ms[ms["change"].astype(str) == "did"])):
+            if len(part):
+                per = [f"{m} ({len(g)}: {g['reason'].astype(str).mode().iloc[0]})"
+                       for m, g in part.groupby(part["moderator"].astype(str), sort=False)]
+                lines.append(f"skipped {len(part)} {kind} for lack of variance or data: " + "; ".join(per)
+                             + " (see moderation_skipped.csv)")
+    return lines
+
+
 DEFAULT_KEY_WARNING = ("WARNING: pupil pseudonyms are made with mut_eval's built-in default key, so anyone with "
                        "mut_eval and a list of pupil ids can undo them; set the environment variable MUT_EVAL_KEY "
                        "to a secret of your own (and keep it: the same key gives the same pseudonyms).")
@@ -357,6 +377,9 @@ def run_analysis(study_dir, out, bootstrap: int | None = None, seed: int | None 
             log(DEFAULT_KEY_WARNING)
     results = analyze(panel, options)
     results.meta.update(build_meta(study, panel, options))
+    if log is not None:
+        for line in skipped_summary(results):
+            log(line)
     with atomic_dir(out) as tmp:
         write_results(results, tmp, staff_min_cell=options["min_cell"] if options.get("staff_edition") else None)
         if report:

@@ -682,6 +682,8 @@ def table_wwc(ctx: Ctx) -> tuple[dict | None, list]:
 
 def section_effects(ctx: Ctx) -> dict:
     lang, blocks = ctx.lang, []
+    if skipped_outcomes_sentence(ctx):
+        blocks.append(p(skipped_outcomes_sentence(ctx)))
     blocks.append(h(tr(lang, "Gemiddelden per meting", "Means per wave")))
     tm = table_means(ctx)
     if tm:
@@ -758,6 +760,34 @@ def section_effects(ctx: Ctx) -> dict:
     return {"title": I18N[lang]["effects"], "blocks": blocks, "newpage": True}
 
 
+def skipped_moderations(ctx: Ctx) -> tuple[list[dict], str]:
+    """(prespecified tests that could not be estimated, a sentence on every skipped
+    moderation analysis grouped by moderator) from ``moderation_skipped``."""
+    from ..stats.moderation import _is_prespecified
+    sk = ctx.table("moderation_skipped")
+    if sk is None or sk.empty or not {"outcome", "change", "moderator", "reason"} <= set(sk.columns):
+        return [], ""
+    specs = (ctx.meta.get("options") or {}).get("prespecified_moderators") or []
+    pre = [r for r in sk.to_dict("records")
+           if str(r["change"]) != "did" and _is_prespecified(specs, str(r["outcome"]), str(r["change"]),
+                                                               str(r["moderator"]))]
+    items = []
+    for w, g in sk.groupby(sk["moderator"].astype(str), sort=False):
+        items.append((txt.moderator_label(w, ctx.lang), len(g),
+                      txt.skip_reason(g["reason"].astype(str).mode().iloc[0], ctx.lang, ctx.mc)))
+    return pre, txt.skipped_sentence(items, ctx.lang)
+
+
+def skipped_outcomes_sentence(ctx: Ctx) -> str:
+    sk = ctx.table("skipped_outcomes")
+    if sk is None or sk.empty or not {"outcome", "reason"} <= set(sk.columns):
+        return ""
+    parts = [f"{txt.lower_first(ctx.label(o))} ({txt.skip_reason(r, ctx.lang, ctx.mc)})"
+             for o, r in sk[["outcome", "reason"]].itertuples(index=False)]
+    return tr(ctx.lang, "Niet geanalyseerd, omdat de gegevens geen schatting toelaten: ",
+              "Not analysed, because the data allow no estimate: ") + txt.join_list(parts, ctx.lang) + "."
+
+
 def _by_outcome(ctx: Ctx, pairs: list[tuple[str, str]], universe: list[tuple[str, str]]) -> list[str]:
     """Outcome–period pairs as readable labels: 'self-efficacy (T1–T2, T2–T3)', or just the outcome when
     it holds for every period of that outcome, or 'all outcomes' when it holds for everything."""
@@ -798,7 +828,8 @@ def section_moderation(ctx: Ctx) -> dict:
                        f"{n_tests} associations were tested. With so many tests some significant results are due to "
                        f"chance; next to every p is therefore the Benjamini–Hochberg adjusted p (pBH). Shown below "
                        f"are the associations with p < {fmt.nolead(ctx.alpha, 2, lang)} and the prespecified ones.")))
-    if sel.empty:
+    pre_skipped, skipped_text = skipped_moderations(ctx)
+    if sel.empty and not pre_skipped:
         blocks.append(p(tr(lang, "Geen enkel verband had p < 0,05 en er waren geen vooraf gekozen verbanden.",
                            "No association had p < .05 and no associations were prespecified.")))
     else:
@@ -840,6 +871,19 @@ def section_moderation(ctx: Ctx) -> dict:
                                                      alpha=ctx.alpha, lang=lang))
             elif verdict == "indication":
                 quiet.append(r)
+        for r in pre_skipped:
+            # A confirmatory test is always listed, also when it could not be estimated.
+            why = txt.skip_reason(r.get("reason"), lang, ctx.mc)
+            t.add([ctx.label(r["outcome"]), txt.contrast_label(str(r["change"]), lang),
+                   txt.upper_first(txt.moderator_label(str(r["moderator"]), lang)),
+                   t.cell(fmt.integer(r.get("n"), lang), r.get("n"), count=True),
+                   tr(lang, "niet te schatten", "not estimable"), "", "", "", tr(lang, "ja", "yes")])
+            sents.append(tr(lang, f"Het vooraf gekozen verband tussen {txt.moderator_label(str(r['moderator']), lang)} "
+                                  f"en de verandering in {txt.lower_first(ctx.label(r['outcome']))} "
+                                  f"({txt.period(str(r['change']))}) is niet te schatten: {why}.",
+                            f"The prespecified association between {txt.moderator_label(str(r['moderator']), lang)} "
+                            f"and the change in {txt.lower_first(ctx.label(r['outcome']))} "
+                            f"({txt.period(str(r['change']))}) is not estimable: {why}."))
         t.notes.append(tr(lang,
                           f"b: verandering per eenheid van de moderator (bij een categorie: verschil met de "
                           f"referentiegroep). pBH: Benjamini–Hochberg-correctie over alle {n_tests} toetsen.",
@@ -847,6 +891,8 @@ def section_moderation(ctx: Ctx) -> dict:
                           f"pBH: Benjamini–Hochberg correction over all {n_tests} tests."))
         blocks.append(t.block())
         blocks.append(bullets(sents + [txt.exploratory_indications_sentence(len(quiet), n_tests, lang)]))
+    if skipped_text:
+        blocks.append(p(skipped_text))
     blocks += did_by_moderator_blocks(ctx)
     for name, (o, c, w) in getattr(ctx.figures, "moderation", {}).items():
         what = tr(lang, f"Voorspelde verandering in {txt.lower_first(ctx.label(o))} ({txt.period(c)}) naar "

@@ -909,3 +909,44 @@ def clustering_limitation(n_classes, n_schools, icc=None, n_significant=None, n_
             res = (f"{n} of the {k} effects that were {which} still {'has' if n == 1 else 'have'} p < {a}; read "
                    f"the other {'one' if k - n == 1 else k - n} with extra caution.")
     return f"{s} {check}: {res}"
+
+
+_SKIP_REASONS = [
+    (r"moderator has no variance", "de moderator varieert niet (iedereen heeft dezelfde waarde)",
+     "the moderator does not vary (everyone has the same value)"),
+    (r"change score has no variance", "de verandering varieert niet", "the change does not vary"),
+    (r"only (\d+) complete cases \(minimum (\d+)\)", "te weinig leerlingen met gegevens ({0}; minimaal {1})",
+     "too few pupils with data ({0}; minimum {1})"),
+    (r"fewer than 2 levels with at least (\d+) cases", "minder dan 2 groepen met minstens {0} leerlingen",
+     "fewer than 2 groups with at least {0} pupils"),
+    (r"fewer than 2 levels of the moderator observed", "minder dan 2 groepen van de moderator",
+     "fewer than 2 groups of the moderator"),
+    (r"every score is the same", "alle scores zijn gelijk, op elke meting", "every score is the same at every wave"),
+    (r"no variance within pupils", "de scores variëren niet binnen leerlingen", "the scores do not vary within pupils"),
+]
+
+
+def skip_reason(reason: str, lang: str = "en", min_cell: int = 10) -> str:
+    """Why an analysis could not be estimated, in plain words; a count of pupils below
+    ``min_cell`` in it is printed as '<min_cell'."""
+    import re
+    reason = str(reason or "")
+    for pattern, nl, en in _SKIP_REASONS:
+        m = re.search(pattern, reason)
+        if m:
+            args = [fmt.suppress_cell(g, g, min_cell, count=True)[0] for g in m.groups()]
+            return (nl if lang == "nl" else en).format(*args)
+    # an unknown reason: its numbers could be small counts, so they are not echoed
+    return re.sub(r"\d+", "…", reason) if lang == "en" else "niet te schatten op deze gegevens"
+
+
+def skipped_sentence(items: list[tuple[str, int, str]], lang: str = "en") -> str:
+    """'Not estimated for lack of variance or data: age (3 analyses: ...)' — ``items`` are
+    (what, number of analyses, reason in words)."""
+    if not items:
+        return ""
+    parts = [f"{w} ({k} {'analyse' if k == 1 else 'analyses'}{': ' if lang == 'nl' else ': '}{r})"
+             if lang == "nl" else f"{w} ({k} {'analysis' if k == 1 else 'analyses'}: {r})" for w, k, r in items]
+    head = ("Niet geschat wegens te weinig variatie of gegevens: " if lang == "nl" else
+            "Not estimated for lack of variance or data: ")
+    return head + "; ".join(parts) + "."
