@@ -284,7 +284,7 @@ def input_hashes(study: Study, config: dict) -> dict:
     out = {}
     if study.config_path.exists():
         canon = json.dumps(config, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")
-        out[f"{study.config_path.name} (settings, sanitised)"] = hashlib.sha256(canon).hexdigest()
+        out[study.config_path.name] = hashlib.sha256(canon).hexdigest()
     for p in (p for p in study.files.values() if p is not None):
         p = Path(p)
         out[p.name] = "(not hashed: pupil identifiers)" if p.name.lower().startswith("exclusions") else _sha256(p)
@@ -305,6 +305,7 @@ def build_meta(study: Study, panel: Panel, options: dict) -> dict:
                        "n_schools": int(panel.students["school"].nunique())},
         "mut_eval_version": __version__, "versions": _versions(),
         "input_hashes": input_hashes(study, config),
+        "input_hashes_note": "study.yaml: SHA-256 of its sanitised settings (canonical JSON), not of the file",
         "codebook_file": Path(panel.codebook.path).name, "codebook": codebook_summary(panel.codebook),
         # The pseudonym key is a secret and ids are personal: results say they were set, never which.
         "config": config,

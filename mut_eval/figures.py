@@ -530,9 +530,11 @@ def fig_qsort(results, out_dir: Path, lang: str) -> Path | None:
     if q is None:
         return None
     mc = min_cell(results)
-    n = pd.to_numeric(q["n"], errors="coerce").max()
+    n = q["n"].map(fmt.as_count).max()
     if fmt.is_small(n, mc) or not np.isfinite(n) or n <= 0:
         return None
+    if any(fmt.is_suppressed(v) for c in q.columns if re.fullmatch(r"rank_\d+", str(c)) for v in q[c]):
+        return None     # bars of hidden counts would be drawn as zeros
     labels = outcome_labels(results, lang)
     q = q.assign(mean_rank=pd.to_numeric(q["mean_rank"], errors="coerce")).sort_values("mean_rank", kind="stable")
     rank_cols = sorted([c for c in q.columns if re.fullmatch(r"rank_\d+", str(c))], key=lambda c: int(c[5:]))

@@ -39,8 +39,8 @@ from .text import tr
 
 TEMPLATE = "template.typ"
 FONT_NOTE_SUPPRESSED = {
-    "nl": "<{m} of —: onderdrukt, minder dan {m} leerlingen (of een statistiek van zo'n groep).",
-    "en": "<{m} or —: suppressed, fewer than {m} pupils (or a statistic of such a group).",
+    "nl": "<{m} of —: onderdrukt, minder dan {m} leerlingen.",
+    "en": "<{m} or —: suppressed, fewer than {m} pupils.",
 }
 FONT_NOTE_SECONDARY = {
     "nl": "x: niet getoond, omdat anders een kleine groep uit de andere aantallen te berekenen is.",
@@ -303,7 +303,7 @@ def level_sizes(ctx: Ctx) -> dict:
     ce = ctx.table("conditional_effects")
     if ce is None or not {"outcome", "change", "moderator", "n_level"} <= set(ce.columns):
         return {}
-    n = pd.to_numeric(ce["n_level"], errors="coerce")
+    n = ce["n_level"].map(fmt.as_count)
     g = ce.assign(_n=n).dropna(subset=["_n"]).groupby(["outcome", "change", "moderator"])["_n"].min()
     return {(str(o), str(c), str(w)): float(v) for (o, c, w), v in g.items()}
 
@@ -398,7 +398,7 @@ def section_sample(ctx: Ctx) -> dict:
                   lang=lang, min_cell=ctx.mc,
                   header_top=[("", 2), ("Mentees", 2), (tr(lang, "Controlegroep", "Controls"), 2), ("", 2)])
         last_char = None
-        differs = []
+        differs, withheld = [], []
         omnibus = {}
         for r in s.to_dict("records"):
             if _s(r.get("level")) == "all" and fmt.is_number(r.get("p")):
@@ -422,7 +422,10 @@ def section_sample(ctx: Ctx) -> dict:
                 vals += [t.cell(fmt.integer(n_, lang), n_, count=True), t.cell(vtext, n_)]
             t.add([lab, "" if cont else txt.level_label(level, lang), *vals,
                    fmt.p_value(r.get("p"), lang), fmt.num(r.get("std_diff"), 2, lang)])
-            if first:
+            if first and any(fmt.is_suppressed(r2.get(f"{c}_n")) for r2 in s.to_dict("records")
+                             if _s(r2.get("characteristic")) == char for c in CONDITIONS):
+                withheld.append(txt.moderator_label(char, lang))
+            elif first:
                 p_char = omnibus.get(char)
                 if p_char is None:
                     ps = pd.to_numeric(s.loc[s["characteristic"].astype(str) == char, "p"], errors="coerce")
@@ -436,7 +439,7 @@ def section_sample(ctx: Ctx) -> dict:
                           "Percentages per level; for age the mean (M) and SD. p: test of the difference between the "
                           "groups. Std. diff.: standardised difference mentees − controls."))
         blocks.append(t.block())
-        blocks.append(p(txt.sample_difference_sentence(differs, lang)))
+        blocks.append(p(txt.sample_difference_sentence(differs, lang, withheld, ctx.mc)))
     else:
         blocks.append(ctx.missing("sample"))
     return {"title": I18N[lang]["sample"], "blocks": blocks, "newpage": True}
@@ -982,7 +985,7 @@ def section_qsort(ctx: Ctx) -> dict:
     if q is None:
         blocks.append(ctx.missing("qsort_summary"))
         return {"title": I18N[lang]["qsort"], "blocks": blocks, "newpage": True}
-    n = pd.to_numeric(q["n"], errors="coerce").max()
+    n = q["n"].map(fmt.as_count).max()
     blocks.append(p(txt.qsort_sentence(_qsort_cards(ctx, q), lang, ctx.mc)))
     if not fmt.is_small(n, ctx.mc):
         fig = ctx.figure("qsort", tr(lang, "Rangorde van de kaartjes: hoe vaak elke rang werd gegeven.",
@@ -1055,7 +1058,7 @@ def limitation_facts(ctx: Ctx) -> dict:
     facts["completers_only_anova"] = ctx.table("mixed_anova") is not None
     q = figs.qsort_table(ctx.r)
     if q is not None:
-        facts["qsort_n"] = pd.to_numeric(q["n"], errors="coerce").max()
+        facts["qsort_n"] = q["n"].map(fmt.as_count).max()
     return facts
 
 

@@ -158,6 +158,14 @@ def dof(df, lang: str = "en") -> str:
     return str(int(round(v))) if abs(v - round(v)) < 1e-9 else num(v, 2, lang)
 
 
+def as_count(v) -> float:
+    """A count for decisions (is this group small?): a count the staff view shows as
+    ``"<10"`` becomes 9 (small by construction), ``"x"`` and text become NaN."""
+    if isinstance(v, str) and v.startswith("<") and v[1:].isdigit():
+        return float(int(v[1:]) - 1)
+    return to_float(v)
+
+
 def suppressed_label(min_cell: int = 10) -> str:
     return f"<{int(min_cell)}"
 

@@ -537,7 +537,14 @@ def qsort_sentence(cards: list[dict], lang: str = "en", min_cell: int = 10) -> s
 
     ``cards``: one dict per card with ``label``, ``n``, ``mean_rank`` and ``rank_1``...``rank_k``.
     """
-    cards = [c for c in cards if fmt.is_number(c.get("mean_rank"))]
+    shown = [c for c in cards if fmt.is_number(c.get("mean_rank"))]
+    if cards and not shown and any(fmt.is_suppressed(c.get(key)) for c in cards for key in c):
+        # the staff view hid the ranks: counts per card and rank below min_cell
+        return (f"De rangordes worden niet getoond: per kaartje en plaats gaat het om minder dan {min_cell} mentees, "
+                f"en om hun privacy te beschermen worden zulke kleine aantallen niet gegeven." if lang == "nl" else
+                f"The rankings are not shown: per card and place they concern fewer than {min_cell} mentees, and to "
+                f"protect their privacy such small numbers are not given.")
+    cards = shown
     if not cards:
         return ("Er zijn geen Q-sortgegevens." if lang == "nl" else "There are no Q-sort data.")
     n = int(max(c.get("n", 0) for c in cards))
@@ -753,8 +760,19 @@ def attrition_summary(n_rows: int, high_cautious: list[str], high_optimistic: li
     return s.strip()
 
 
-def sample_difference_sentence(characteristics: list[str], lang: str = "en") -> str:
-    """Baseline characteristics on which the groups differed (p < alpha)."""
+def sample_difference_sentence(characteristics: list[str], lang: str = "en", withheld: list[str] = (),
+                               min_cell: int = 10) -> str:
+    """Baseline characteristics on which the groups differed (p < alpha); ``withheld``:
+    characteristics whose test is not shown because it was computed from a small group."""
+    if withheld:
+        lst = join_list([lower_first(c) for c in withheld], lang)
+        tail = (f" Voor {lst} is de toets niet getoond, omdat die uit een groep van minder dan {min_cell} leerlingen is "
+                f"berekend." if lang == "nl" else
+                f" For {lst} the test is not shown, because it was computed from a group of fewer than {min_cell} pupils.")
+        others = sample_difference_sentence(characteristics, lang) if characteristics else (
+            "Bij de overige kenmerken verschilden de groepen bij de start niet significant." if lang == "nl" else
+            "On the other characteristics the groups did not differ significantly at the start.")
+        return others + tail
     if not characteristics:
         return ("Bij de start verschilden de groepen niet significant in de gemeten achtergrondkenmerken."
                 if lang == "nl" else
