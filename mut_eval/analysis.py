@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import platform
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -16,7 +17,9 @@ from pathlib import Path
 import pandas as pd
 
 from . import CHANGES, CONDITIONS, WAVES, StudyError, __version__, outfolder
+from .disclosure import small_groups
 from .panel import Panel, load_panel
+from .privacy import is_id_column, sanitise_config
 from .results import Results, atomic_dir, write_results
 from .stats.anova import interaction_contrasts, mixed_anova
 from .intake.codebook import codebook_summary
@@ -165,6 +168,29 @@ def select_outcomes(panel: Panel, options: AnalysisSettings | dict) -> Panel:
     return replace(panel, long=panel.long[panel.long["outcome"].isin(chosen)].reset_index(drop=True))
 
 
+def unanalysable_outcomes(panel: Panel) -> pd.DataFrame:
+    """Outcomes that cannot be analysed, with the reason (``outcome, reason``): scores
+    that do not vary between pupils or waves (every answer the same, e.g. all 4), or
+    changes that do not vary within pupils, leave the ANOVA's and the mixed model's error
+    variance at zero, so no test statistic exists. They are skipped; the rest goes on."""
+    rows = []
+    for o in panel.outcomes:
+        d = panel.outcome_data(o)
+        score = pd.to_numeric(d["score"], errors="coerce").dropna()
+        if score.nunique() <= 1:
+            rows.append({"outcome": o, "reason": f"every score is the same ({score.iloc[0]:g}) at every wave: "
+                         "nothing varies, so no change can be estimated" if len(score) else "no scores"})
+            continue
+        w = d.pivot_table(index="student_id", columns="wave", values="score").dropna()
+        if len(w) and len(w.columns) == len(WAVES):
+            dev = w.sub(w.mean(axis=1), axis=0)
+            if float((dev.sub(dev.groupby(panel.students.loc[w.index, "condition"]).transform("mean"))
+                      ** 2).to_numpy().sum()) == 0:
+                rows.append({"outcome": o, "reason": "every pupil's scores change exactly as their group's: no "
+                             "variance within pupils, so the repeated-measures tests cannot be estimated"})
+    return pd.DataFrame(rows, columns=["outcome", "reason"])
+
+
 def check_design(panel: Panel) -> None:
     """Refuse, with the reason, a study whose design the evaluation cannot estimate:
     both conditions enrolled, a score at every wave, and for every outcome at least 2
@@ -203,8 +229,16 @@ def analyze(panel: Panel, options: AnalysisSettings | dict | None = None) -> Res
     their defaults, and every value is checked as in study.yaml's ``analysis``)."""
     options = analysis_settings(options or {})
     panel = select_outcomes(panel, options)
+    skipped = unanalysable_outcomes(panel)
+    if len(skipped) and len(skipped) == len(panel.outcomes):
+        raise StudyError("no outcome can be analysed: " + "; ".join(f"{o}: {r}" for o, r in skipped.itertuples(
+            index=False)))
+    if len(skipped):
+        panel = replace(panel, long=panel.long[~panel.long["outcome"].isin(skipped["outcome"])]
+                        .reset_index(drop=True))
     check_design(panel)
     t: dict[str, pd.DataFrame] = {}
+    t["skipped_outcomes"] = skipped
     t["flow"] = panel.flow
     t["accounting"] = panel.accounting
     t["reliability"] = reliability_of(panel)
@@ -223,6 +257,10 @@ def analyze(panel: Panel, options: AnalysisSettings | dict | None = None) -> Res
     enrolled = panel.students["condition"].value_counts().to_dict()
     t["attrition"] = _by_outcome(panel, attrition, enrolled=enrolled)
     t.update(moderation_tables(panel, options))
+    # Researchers keep every number; this table marks the comparisons that involve a group
+    # below min_cell, which the staff view withholds (mut_eval.disclosure).
+    sizes = {f"n_{c}": int(v) for c, v in panel.students["condition"].value_counts().items()}
+    t["small_groups"] = small_groups(t, sizes, int(options.get("min_cell", 10)))
     if panel.qsort is not None and len(panel.qsort):
         t["qsort_summary"] = qsort_summary(panel.qsort.drop(columns=["student_id"]))
     # the outcomes analysed (after `analysis.outcomes`); run_analysis adds the rest of meta
@@ -250,11 +288,38 @@ def _versions() -> dict:
     return out
 
 
+def config_identifiers(config: dict, mentors: pd.DataFrame | None = None) -> set[str]:
+    """Identifiers that study.yaml itself holds (both sides of a recode of an id column) and
+    the mentors' ids: values the sanitised config must not show anywhere."""
+    ids: set[str] = set()
+    for col, mapping in (config.get("recode") or {}).items():
+        if is_id_column(col) and isinstance(mapping, dict):
+            ids |= {str(k) for k in mapping} | {str(v) for v in mapping.values()}
+    if mentors is not None and "mentor_id" in getattr(mentors, "columns", ()):
+        ids |= {str(v) for v in mentors["mentor_id"].dropna()}
+    return ids
+
+
+def input_hashes(study: Study, config: dict) -> dict:
+    """SHA-256 of every input file, for reproducibility. study.yaml is hashed as its
+    sanitised settings (canonical JSON, no pseudonym key, no identifiers): a hash of the
+    file itself would be an offline oracle for guessing the key or an id typed in it.
+    Files of excluded pupils (``exclusions*``) are not hashed for the same reason."""
+    out = {}
+    if study.config_path.exists():
+        canon = json.dumps(config, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")
+        out[study.config_path.name] = hashlib.sha256(canon).hexdigest()
+    for p in (p for p in study.files.values() if p is not None):
+        p = Path(p)
+        out[p.name] = "(not hashed: pupil identifiers)" if p.name.lower().startswith("exclusions") else _sha256(p)
+    return out
+
+
 def build_meta(study: Study, panel: Panel, options: AnalysisSettings | dict) -> dict:
     options = analysis_settings(options)
     n = panel.students["condition"].value_counts()
-    files = [study.config_path] if study.config_path.exists() else []
-    files += [p for p in study.files.values() if p is not None]
+    # One sanitised config, used by results.json, report_data.json and the PDF appendix.
+    config = sanitise_config(study.config, config_identifiers(study.config, getattr(panel, "mentors", None)))
     return {
         "name": study.name, "cohort": study.cohort, "synthetic": study.synthetic,
         "language": study.language, "seed": options.seed, "n_boot": options.bootstrap,
@@ -264,14 +329,35 @@ def build_meta(study: Study, panel: Panel, options: AnalysisSettings | dict) -> 
                        "n_classes": int(panel.students.groupby(["school", "class"]).ngroups),
                        "n_schools": int(panel.students["school"].nunique())},
         "mut_eval_version": __version__, "versions": _versions(),
-        "input_hashes": {p.name: _sha256(p) for p in files},
+        "input_hashes": input_hashes(study, config),
+        "input_hashes_note": "study.yaml: SHA-256 of its sanitised settings (canonical JSON), not of the file",
         "codebook_file": Path(panel.codebook.path).name, "codebook": codebook_summary(panel.codebook),
-        # The pseudonym key is a secret: results say that one was set, never which.
-        "config": {k: ("(set; not shown)" if k == "pseudonym_key" else v) for k, v in study.config.items()},
-        "options": options.as_dict(),
+        # The pseudonym key is a secret and ids are personal: results say they were set, never which.
+        "config": config,
+        "options": sanitise_config(options.as_dict()),
         # The only field that changes between identical runs.
         "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
     }
+
+
+def skipped_summary(results: Results) -> list[str]:
+    """One line per kind of analysis that was skipped for lack of variance or data (for
+    the CLI): outcomes, within-mentee moderation, and DiD by pupil characteristic."""
+    lines = []
+    so = results.tables.get("skipped_outcomes")
+    if so is not None and len(so):
+        lines.append("skipped outcome(s), not analysed: " + "; ".join(
+            f"{o} ({r})" for o, r in so[["outcome", "reason"]].itertuples(index=False)))
+    ms = results.tables.get("moderation_skipped")
+    if ms is not None and len(ms):
+        for kind, part in (("moderation analyses (mentees)", ms[ms["change"].astype(str) != "did"]),
+                           ("DiD-by-characteristic analyses", ms[ms["change"].astype(str) == "did"])):
+            if len(part):
+                per = [f"{m} ({len(g)}: {g['reason'].astype(str).mode().iloc[0]})"
+                       for m, g in part.groupby(part["moderator"].astype(str), sort=False)]
+                lines.append(f"skipped {len(part)} {kind} for lack of variance or data: " + "; ".join(per)
+                             + " (see moderation_skipped.csv)")
+    return lines
 
 
 DEFAULT_KEY_WARNING = ("WARNING: pupil pseudonyms are made with mut_eval's built-in default key, so anyone with "
@@ -305,6 +391,9 @@ def run_analysis(study_dir, out, bootstrap: int | None = None, seed: int | None 
             log(DEFAULT_KEY_WARNING)
     results = analyze(panel, options)
     results.meta.update(build_meta(study, panel, options))
+    if log is not None:
+        for line in skipped_summary(results):
+            log(line)
     with atomic_dir(out) as tmp:
         write_results(results, tmp, staff_min_cell=options.min_cell if options.staff_edition else None)
         if not options.staff_edition:  # pupil-level data are for researchers only

@@ -302,7 +302,7 @@ def flow_counts(results) -> dict:
     out: dict = {}
     for cond, stage, n in f[["condition", "stage", "n"]].itertuples(index=False):
         if str(cond) in CONDITIONS:
-            out.setdefault(str(cond), {})[str(stage)] = fmt.to_float(n)
+            out.setdefault(str(cond), {})[str(stage)] = n if fmt.is_suppressed(n) else fmt.to_float(n)
     return out
 
 
@@ -336,6 +336,9 @@ def fig_flow(results, out_dir: Path, lang: str) -> Path | None:
     width, box_w = 7.0, 3.0
     xs = {"mentee": 1.85, "control": 5.15}
     enrolled = {c: counts.get(c, {}).get("enrolled", math.nan) for c in CONDITIONS}
+    # the staff view says what may be printed as missing (a difference of two printed
+    # counts could give a hidden count back); researchers' results compute it
+    missing = (getattr(results, "meta", None) or {}).get("flow_missing")
     with plt.rc_context(RC):
         fig = plt.figure(figsize=(width, height))
         ax = fig.add_axes((0, 0, 1, 1))
@@ -350,10 +353,10 @@ def fig_flow(results, out_dir: Path, lang: str) -> Path | None:
             for cond in CONDITIONS:
                 n = counts.get(cond, {}).get(s, math.nan)
                 body = f"{txt.stage_label(s, lang, labels)}\nn = {_count(n, mc)}"
-                if s.startswith("responded_") and np.isfinite(enrolled[cond]) and np.isfinite(n):
-                    miss = enrolled[cond] - n
-                    if miss > 0:
-                        body += tr(lang, "  (ontbrak: ", "  (missing: ") + _count(miss, mc) + ")"
+                miss = missing.get(cond, {}).get(s) if missing is not None else (
+                    enrolled[cond] - n if s.startswith("responded_") else None)
+                if fmt.is_suppressed(miss) or (fmt.is_number(miss) and miss > 0):
+                    body += tr(lang, "  (ontbrak: ", "  (missing: ") + _count(miss, mc) + ")"
                 _box(ax, xs[cond], y, box_w, box_h, body, COLORS[cond])
                 if i < len(rows) - 1 or completers:
                     ax.annotate("", xy=(xs[cond], y - box_h - gap), xytext=(xs[cond], y - box_h),
@@ -531,9 +534,11 @@ def fig_qsort(results, out_dir: Path, lang: str) -> Path | None:
     if q is None:
         return None
     mc = min_cell(results)
-    n = pd.to_numeric(q["n"], errors="coerce").max()
+    n = q["n"].map(fmt.as_count).max()
     if fmt.is_small(n, mc) or not np.isfinite(n) or n <= 0:
         return None
+    if any(fmt.is_suppressed(v) for c in q.columns if re.fullmatch(r"rank_\d+", str(c)) for v in q[c]):
+        return None     # bars of hidden counts would be drawn as zeros
     labels = outcome_labels(results, lang)
     q = q.assign(mean_rank=pd.to_numeric(q["mean_rank"], errors="coerce")).sort_values("mean_rank", kind="stable")
     rank_cols = sorted([c for c in q.columns if re.fullmatch(r"rank_\d+", str(c))], key=lambda c: int(c[5:]))

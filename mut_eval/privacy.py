@@ -46,11 +46,15 @@ def pseudonymise(ids, key: str) -> list[str]:
 def is_small(n, min_cell: int = 10) -> bool:
     """True when a group of ``n`` pupils is too small to show to staff (1 <= n < min_cell).
 
-    Zero is not suppressed: an empty cell says nothing about any pupil. A missing n
-    (unknown group size) is treated as reportable; tables that can be small carry n.
+    Zero is not suppressed here: an empty cell says nothing about any pupil by itself (the
+    zeros that do disclose are handled by :mod:`mut_eval.disclosure`). A missing n
+    (unknown group size) is treated as reportable; tables that can be small carry n. A
+    count already replaced by the primary label (``"<10"``) of the staff view is small.
     """
     if n is None or isinstance(n, bool):
         return False
+    if isinstance(n, str) and re.fullmatch(r"<\d+", n.strip()):
+        return True
     try:
         v = float(n)
     except (TypeError, ValueError):
@@ -85,3 +89,50 @@ def suppress_small_cells(table: pd.DataFrame, min_cell: int = 10) -> pd.DataFram
             group = [s for s in stats if side and side in str(s)]
         out.loc[small, group] = None
     return out
+
+
+# Columns whose values identify a pupil or mentor.
+ID_COLUMNS = ("student_id", "mentor_id")
+NOT_SHOWN = "(not shown)"
+
+
+def is_id_column(name, renamed_to_id=()) -> bool:
+    """An identifier column: ``student_id``/``mentor_id``, any ``*_id`` or ``id`` column, or a
+    source column that study.yaml renames to one of them."""
+    n = str(name).strip().lower()
+    return n in ID_COLUMNS or n == "id" or n.endswith("_id") or n.endswith(" id") or str(name) in renamed_to_id
+
+
+def sanitise_config(config: dict | None, identifiers=()) -> dict:
+    """study.yaml as it may be shown in results and reports: every value that is or maps an
+    identifier is replaced by a count, and the pseudonym key by "(set; not shown)".
+
+    - ``pseudonym_key`` → ``"(set; not shown)"``;
+    - ``recode`` of an identifier column (:func:`is_id_column`) → ``"3 values (not shown)"``;
+    - ``exclusions`` given inline → ``"N rows (not shown)"``;
+    - any other key or string value equal to one of ``identifiers`` (the school's ids) →
+      ``"(identifier; not shown)"``, so an id typed anywhere in study.yaml never travels on.
+    """
+    cfg = dict(config or {})
+    ids = {str(i) for i in identifiers}
+    renamed = {str(src) for per_file in (cfg.get("rename") or {}).values() if isinstance(per_file, dict)
+               for src, dst in per_file.items() if is_id_column(dst)}
+    if "pseudonym_key" in cfg:
+        cfg["pseudonym_key"] = "(set; not shown)"
+    recode = cfg.get("recode")
+    if isinstance(recode, dict):
+        cfg["recode"] = {col: (f"{len(m) if isinstance(m, dict) else 1} values {NOT_SHOWN}"
+                               if is_id_column(col, renamed) else m) for col, m in recode.items()}
+    if "exclusions" in cfg:
+        ex = cfg["exclusions"]
+        cfg["exclusions"] = f"{len(ex) if isinstance(ex, (list, dict)) else 1} rows {NOT_SHOWN}"
+
+    def scrub(v):
+        if isinstance(v, dict):
+            return {("(identifier; not shown)" if str(k) in ids else k): scrub(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [scrub(x) for x in v]
+        if isinstance(v, str) and v.strip() in ids:
+            return "(identifier; not shown)"
+        return v
+    return scrub(cfg) if ids else cfg

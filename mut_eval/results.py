@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .disclosure import round_for_staff, staff_view
 from .outfolder import atomic_dir  # noqa: F401  (re-exported: the writers' home)
-from .privacy import suppress_small_cells
 
 
 @dataclass
@@ -110,10 +110,11 @@ def write_results(results: Results, out_dir: str | Path, staff_min_cell: int | N
     """Write ``results.json``, ``tables/*.csv`` and ``results.xlsx`` into ``out_dir``.
 
     Floats are written with full precision (``repr``), so the same inputs and seed give
-    byte-identical files. With ``staff_min_cell`` the workbook is the staff edition:
-    groups of fewer than that many pupils are suppressed in every sheet
-    (:func:`mut_eval.privacy.suppress_small_cells`); the CSV and JSON files stay complete
-    for researchers.
+    byte-identical files. With ``staff_min_cell`` the workbook is the staff edition
+    (:func:`mut_eval.disclosure.staff_view`: small groups, the statistics computed from
+    them and the counts they could be recomputed from are suppressed; comparisons with a
+    small group and pupil-level sheets are left out; statistics rounded to 3 decimals); the
+    CSV and JSON files stay complete for researchers.
     """
     out = Path(out_dir)
     (out / "tables").mkdir(parents=True, exist_ok=True)
@@ -123,10 +124,11 @@ def write_results(results: Results, out_dir: str | Path, staff_min_cell: int | N
                                       encoding="utf-8")
     for name, df in results.tables.items():
         write_csv(df, out / "tables" / f"{name}.csv")
+    book = results.tables
+    if staff_min_cell is not None:
+        book = {name: round_for_staff(df) for name, df in staff_view(results, staff_min_cell).tables.items()}
     with pd.ExcelWriter(out / "results.xlsx", engine="openpyxl") as xl:
-        for name, df in results.tables.items():
+        for name, df in book.items():
             # Excel sheet names are limited to 31 characters.
-            if staff_min_cell is not None:
-                df = suppress_small_cells(df, staff_min_cell)
             write_sheet(xl, name[:31], df)
     return out

@@ -30,6 +30,7 @@ import pandas as pd
 
 from .. import CHANGES, CONDITIONS, WAVES, short_label
 from .. import figures as figs
+from ..disclosure import COMPARISONS, SECONDARY, staff_view
 from ..intake.codebook import codebook_of
 from ..results import _jsonable
 from . import format as fmt
@@ -40,6 +41,10 @@ TEMPLATE = "template.typ"
 FONT_NOTE_SUPPRESSED = {
     "nl": "<{m} of —: onderdrukt, minder dan {m} leerlingen.",
     "en": "<{m} or —: suppressed, fewer than {m} pupils.",
+}
+FONT_NOTE_SECONDARY = {
+    "nl": "x: niet getoond, omdat anders een kleine groep uit de andere aantallen te berekenen is.",
+    "en": "x: not shown, because a small group could otherwise be calculated from the other counts.",
 }
 
 I18N = {
@@ -116,12 +121,16 @@ class Table:
         self.notes: list = []
         self.lang, self.mc = lang, min_cell
         self.suppressed = False
+        self.secondary = False
         self.size = size
         self.widths = widths
 
     def cell(self, text: str, n=None, count: bool = False) -> str:
         out, hit = fmt.suppress_cell(text, n, self.mc, count=count)
-        self.suppressed |= hit
+        if out == SECONDARY:
+            self.secondary = True
+        else:
+            self.suppressed |= hit
         return out
 
     def add(self, cells: list):
@@ -134,6 +143,8 @@ class Table:
         notes = list(self.notes)
         if self.suppressed:
             notes.append(FONT_NOTE_SUPPRESSED[self.lang].format(m=self.mc))
+        if self.secondary:
+            notes.append(FONT_NOTE_SECONDARY[self.lang])
         return {"type": "table", "caption": self.caption,
                 "align": [a for _, a in self.columns],
                 "header": [h for h, _ in self.columns],
@@ -166,7 +177,32 @@ class Ctx:
         return figs.sort_outcomes(self.order, keys)
 
     def missing(self, *names) -> dict:
+        if self.withheld() and set(names) & set(COMPARISONS):
+            return p(self.withheld())
         return p(I18N[self.lang]["missing_table"].format(t=", ".join(names)))
+
+    def withheld(self) -> str:
+        """Why comparisons with a group of fewer than ``min_cell`` pupils are not shown ('' when none are)."""
+        rows = self.meta.get("withheld") or []
+        if not rows:
+            return ""
+        outcomes = {str(r.get("outcome")) for r in rows}
+        conds = sorted({str(r.get("condition")) for r in rows})
+        names = {"nl": {"mentee": "groep mentees", "control": "controlegroep"},
+                 "en": {"mentee": "mentee group", "control": "control group"}}[self.lang]
+        who = txt.join_list([names.get(c, c) for c in conds], self.lang)
+        if "*" in outcomes or set(self.order) <= outcomes:
+            what = tr(self.lang, "De vergelijking tussen mentees en controlegroep wordt niet getoond",
+                      "The comparison of mentees and controls is not shown")
+        else:
+            labs = txt.join_list([txt.lower_first(self.label(o)) for o in self.outcomes(outcomes)], self.lang)
+            what = tr(self.lang, f"Voor {labs} wordt de vergelijking tussen mentees en controlegroep niet getoond",
+                      f"For {labs} the comparison of mentees and controls is not shown")
+        return what + tr(self.lang,
+                         f": in de {who} zitten minder dan {self.mc} leerlingen met gegevens. Bij zo'n kleine "
+                         f"groep zouden de uitkomsten iets over afzonderlijke leerlingen zeggen.",
+                         f": fewer than {self.mc} pupils with data are in the group of {who}. With so small a group "
+                         f"the results would say something about individual pupils.")
 
     def figure(self, name: str, caption: str, width: str = "100%") -> dict | None:
         path = self.figures.get(name)
@@ -267,7 +303,7 @@ def level_sizes(ctx: Ctx) -> dict:
     ce = ctx.table("conditional_effects")
     if ce is None or not {"outcome", "change", "moderator", "n_level"} <= set(ce.columns):
         return {}
-    n = pd.to_numeric(ce["n_level"], errors="coerce")
+    n = ce["n_level"].map(fmt.as_count)
     g = ce.assign(_n=n).dropna(subset=["_n"]).groupby(["outcome", "change", "moderator"])["_n"].min()
     return {(str(o), str(c), str(w)): float(v) for (o, c, w), v in g.items()}
 
@@ -288,6 +324,8 @@ def section_summary(ctx: Ctx) -> dict:
     nm, nc = group_sizes(ctx)
     if fmt.is_number(nm) and fmt.is_number(nc):
         blocks += [h(tr(lang, "Het onderzoek", "The study")), p(txt.design_sentence(nm, nc, lang))]
+    if ctx.withheld():
+        blocks.append(p(ctx.withheld()))
     items = []
     rows = did_rows(ctx)
     changes = group_changes(ctx)
@@ -308,7 +346,7 @@ def section_summary(ctx: Ctx) -> dict:
             items.append(txt.benchmark_summary(comp, len(gs), min(x["g"] for x in gs), max(x["g"] for x in gs),
                                                lang))
     else:
-        items.append(I18N[lang]["missing_table"].format(t="did"))
+        items.append(ctx.missing("did")["text"])
     m, n_tests = moderation_info(ctx)
     if m is not None and "p_bh" in m.columns:
         pbh = pd.to_numeric(m["p_bh"], errors="coerce")
@@ -336,7 +374,7 @@ def section_sample(ctx: Ctx) -> dict:
     flow = figs.flow_counts(ctx.r)
     if flow:
         e = {c: flow.get(c, {}).get("enrolled") for c in CONDITIONS}
-        if all(fmt.is_number(v) for v in e.values()):
+        if all(fmt.is_number(v) or fmt.is_suppressed(v) for v in e.values()):
             blocks.append(p(tr(lang,
                                f"Aan het onderzoek deden {_count(ctx, e['mentee'])} mentees en "
                                f"{_count(ctx, e['control'])} leerlingen in de controlegroep mee. Het stroomdiagram laat "
@@ -360,7 +398,7 @@ def section_sample(ctx: Ctx) -> dict:
                   lang=lang, min_cell=ctx.mc,
                   header_top=[("", 2), ("Mentees", 2), (tr(lang, "Controlegroep", "Controls"), 2), ("", 2)])
         last_char = None
-        differs = []
+        differs, withheld = [], []
         omnibus = {}
         for r in s.to_dict("records"):
             if _s(r.get("level")) == "all" and fmt.is_number(r.get("p")):
@@ -384,7 +422,10 @@ def section_sample(ctx: Ctx) -> dict:
                 vals += [t.cell(fmt.integer(n_, lang), n_, count=True), t.cell(vtext, n_)]
             t.add([lab, "" if cont else txt.level_label(level, lang), *vals,
                    fmt.p_value(r.get("p"), lang), fmt.num(r.get("std_diff"), 2, lang)])
-            if first:
+            if first and any(fmt.is_suppressed(r2.get(f"{c}_n")) for r2 in s.to_dict("records")
+                             if _s(r2.get("characteristic")) == char for c in CONDITIONS):
+                withheld.append(txt.moderator_label(char, lang))
+            elif first:
                 p_char = omnibus.get(char)
                 if p_char is None:
                     ps = pd.to_numeric(s.loc[s["characteristic"].astype(str) == char, "p"], errors="coerce")
@@ -398,7 +439,7 @@ def section_sample(ctx: Ctx) -> dict:
                           "Percentages per level; for age the mean (M) and SD. p: test of the difference between the "
                           "groups. Std. diff.: standardised difference mentees − controls."))
         blocks.append(t.block())
-        blocks.append(p(txt.sample_difference_sentence(differs, lang)))
+        blocks.append(p(txt.sample_difference_sentence(differs, lang, withheld, ctx.mc)))
     else:
         blocks.append(ctx.missing("sample"))
     return {"title": I18N[lang]["sample"], "blocks": blocks, "newpage": True}
@@ -503,7 +544,7 @@ def table_means(ctx: Ctx) -> dict | None:
         for c in CONDITIONS:
             ns = [key[(o, c, w)][2] for w in WAVES if (o, c, w) in key]
             nvals = {int(x) for x in ns if fmt.is_number(x)}
-            n_one = min(nvals) if nvals else None
+            n_one = min(nvals) if nvals else next((x for x in ns if fmt.is_suppressed(x)), None)
             row.append(t.cell(fmt.integer(n_one, lang) if len(nvals) <= 1 else
                               f"{min(nvals)}–{max(nvals)}", n_one, count=True))
             for w in WAVES:
@@ -604,7 +645,7 @@ def table_wwc(ctx: Ctx) -> tuple[dict | None, list]:
                 g_baseline=r.get("g_baseline"), wwc=_s(r.get("wwc")))
     pct_scale = False
     if at is not None and {"outcome", "contrast", "overall", "differential"} <= set(at.columns):
-        vals = pd.to_numeric(pd.concat([at["overall"], at["differential"].abs()]), errors="coerce").dropna()
+        vals = pd.to_numeric(pd.concat([at["overall"], at["differential"]]), errors="coerce").abs().dropna()
         # Attrition given as proportions (0-1) or as percentages: decide once per table.
         pct_scale = bool(len(vals)) and float(vals.max()) <= 1.0
         for r in at.to_dict("records"):
@@ -644,6 +685,8 @@ def table_wwc(ctx: Ctx) -> tuple[dict | None, list]:
 
 def section_effects(ctx: Ctx) -> dict:
     lang, blocks = ctx.lang, []
+    if skipped_outcomes_sentence(ctx):
+        blocks.append(p(skipped_outcomes_sentence(ctx)))
     blocks.append(h(tr(lang, "Gemiddelden per meting", "Means per wave")))
     tm = table_means(ctx)
     if tm:
@@ -720,6 +763,34 @@ def section_effects(ctx: Ctx) -> dict:
     return {"title": I18N[lang]["effects"], "blocks": blocks, "newpage": True}
 
 
+def skipped_moderations(ctx: Ctx) -> tuple[list[dict], str]:
+    """(prespecified tests that could not be estimated, a sentence on every skipped
+    moderation analysis grouped by moderator) from ``moderation_skipped``."""
+    from ..stats.moderation import _is_prespecified
+    sk = ctx.table("moderation_skipped")
+    if sk is None or sk.empty or not {"outcome", "change", "moderator", "reason"} <= set(sk.columns):
+        return [], ""
+    specs = (ctx.meta.get("options") or {}).get("prespecified_moderators") or []
+    pre = [r for r in sk.to_dict("records")
+           if str(r["change"]) != "did" and _is_prespecified(specs, str(r["outcome"]), str(r["change"]),
+                                                               str(r["moderator"]))]
+    items = []
+    for w, g in sk.groupby(sk["moderator"].astype(str), sort=False):
+        items.append((txt.moderator_label(w, ctx.lang), len(g),
+                      txt.skip_reason(g["reason"].astype(str).mode().iloc[0], ctx.lang, ctx.mc)))
+    return pre, txt.skipped_sentence(items, ctx.lang)
+
+
+def skipped_outcomes_sentence(ctx: Ctx) -> str:
+    sk = ctx.table("skipped_outcomes")
+    if sk is None or sk.empty or not {"outcome", "reason"} <= set(sk.columns):
+        return ""
+    parts = [f"{txt.lower_first(ctx.label(o))} ({txt.skip_reason(r, ctx.lang, ctx.mc)})"
+             for o, r in sk[["outcome", "reason"]].itertuples(index=False)]
+    return tr(ctx.lang, "Niet geanalyseerd, omdat de gegevens geen schatting toelaten: ",
+              "Not analysed, because the data allow no estimate: ") + txt.join_list(parts, ctx.lang) + "."
+
+
 def _by_outcome(ctx: Ctx, pairs: list[tuple[str, str]], universe: list[tuple[str, str]]) -> list[str]:
     """Outcome–period pairs as readable labels: 'self-efficacy (T1–T2, T2–T3)', or just the outcome when
     it holds for every period of that outcome, or 'all outcomes' when it holds for everything."""
@@ -760,7 +831,8 @@ def section_moderation(ctx: Ctx) -> dict:
                        f"{n_tests} associations were tested. With so many tests some significant results are due to "
                        f"chance; next to every p is therefore the Benjamini–Hochberg adjusted p (pBH). Shown below "
                        f"are the associations with p < {fmt.nolead(ctx.alpha, 2, lang)} and the prespecified ones.")))
-    if sel.empty:
+    pre_skipped, skipped_text = skipped_moderations(ctx)
+    if sel.empty and not pre_skipped:
         blocks.append(p(tr(lang, "Geen enkel verband had p < 0,05 en er waren geen vooraf gekozen verbanden.",
                            "No association had p < .05 and no associations were prespecified.")))
     else:
@@ -802,6 +874,19 @@ def section_moderation(ctx: Ctx) -> dict:
                                                      alpha=ctx.alpha, lang=lang))
             elif verdict == "indication":
                 quiet.append(r)
+        for r in pre_skipped:
+            # A confirmatory test is always listed, also when it could not be estimated.
+            why = txt.skip_reason(r.get("reason"), lang, ctx.mc)
+            t.add([ctx.label(r["outcome"]), txt.contrast_label(str(r["change"]), lang),
+                   txt.upper_first(txt.moderator_label(str(r["moderator"]), lang)),
+                   t.cell(fmt.integer(r.get("n"), lang), r.get("n"), count=True),
+                   tr(lang, "niet te schatten", "not estimable"), "", "", "", tr(lang, "ja", "yes")])
+            sents.append(tr(lang, f"Het vooraf gekozen verband tussen {txt.moderator_label(str(r['moderator']), lang)} "
+                                  f"en de verandering in {txt.lower_first(ctx.label(r['outcome']))} "
+                                  f"({txt.period(str(r['change']))}) is niet te schatten: {why}.",
+                            f"The prespecified association between {txt.moderator_label(str(r['moderator']), lang)} "
+                            f"and the change in {txt.lower_first(ctx.label(r['outcome']))} "
+                            f"({txt.period(str(r['change']))}) is not estimable: {why}."))
         t.notes.append(tr(lang,
                           f"b: verandering per eenheid van de moderator (bij een categorie: verschil met de "
                           f"referentiegroep). pBH: Benjamini–Hochberg-correctie over alle {n_tests} toetsen.",
@@ -809,6 +894,8 @@ def section_moderation(ctx: Ctx) -> dict:
                           f"pBH: Benjamini–Hochberg correction over all {n_tests} tests."))
         blocks.append(t.block())
         blocks.append(bullets(sents + [txt.exploratory_indications_sentence(len(quiet), n_tests, lang)]))
+    if skipped_text:
+        blocks.append(p(skipped_text))
     blocks += did_by_moderator_blocks(ctx)
     for name, (o, c, w) in getattr(ctx.figures, "moderation", {}).items():
         what = tr(lang, f"Voorspelde verandering in {txt.lower_first(ctx.label(o))} ({txt.period(c)}) naar "
@@ -898,7 +985,7 @@ def section_qsort(ctx: Ctx) -> dict:
     if q is None:
         blocks.append(ctx.missing("qsort_summary"))
         return {"title": I18N[lang]["qsort"], "blocks": blocks, "newpage": True}
-    n = pd.to_numeric(q["n"], errors="coerce").max()
+    n = q["n"].map(fmt.as_count).max()
     blocks.append(p(txt.qsort_sentence(_qsort_cards(ctx, q), lang, ctx.mc)))
     if not fmt.is_small(n, ctx.mc):
         fig = ctx.figure("qsort", tr(lang, "Rangorde van de kaartjes: hoe vaak elke rang werd gegeven.",
@@ -971,7 +1058,7 @@ def limitation_facts(ctx: Ctx) -> dict:
     facts["completers_only_anova"] = ctx.table("mixed_anova") is not None
     q = figs.qsort_table(ctx.r)
     if q is not None:
-        facts["qsort_n"] = pd.to_numeric(q["n"], errors="coerce").max()
+        facts["qsort_n"] = q["n"].map(fmt.as_count).max()
     return facts
 
 
@@ -1144,6 +1231,9 @@ def build_report(results, out_dir, lang: str = "nl", figures: dict | None = None
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # Staff read the report: it is made from the staff view only, so no suppressed count or
+    # statistic can reach a table, a sentence or a figure.
+    results = staff_view(results)
     if figures is None:
         figures = figs.make_figures(results, out / "figures", lang)
     doc = assemble(results, lang, figures, out)

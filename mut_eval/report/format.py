@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 
+from ..disclosure import SECONDARY, is_suppressed
 from ..privacy import is_small  # noqa: F401  (the one small-cell rule, used by the report)
 
 MISSING = "\u2014"      # em dash
@@ -77,7 +78,10 @@ def nolead(x, digits: int = 2, lang: str = "en") -> str:
 
 
 def integer(n, lang: str = "en") -> str:
-    """A count, with a thousands separator from 10,000 on (APA 6.38): nl ``12.345``."""
+    """A count, with a thousands separator from 10,000 on (APA 6.38): nl ``12.345``.
+    A count the staff view suppressed (``"<10"``, ``"x"``) prints as its label."""
+    if is_suppressed(n):
+        return n
     if not is_number(n):
         return MISSING
     v = int(round(float(n)))
@@ -154,6 +158,14 @@ def dof(df, lang: str = "en") -> str:
     return str(int(round(v))) if abs(v - round(v)) < 1e-9 else num(v, 2, lang)
 
 
+def as_count(v) -> float:
+    """A count for decisions (is this group small?): a count the staff view shows as
+    ``"<10"`` becomes 9 (small by construction), ``"x"`` and text become NaN."""
+    if isinstance(v, str) and v.startswith("<") and v[1:].isdigit():
+        return float(int(v[1:]) - 1)
+    return to_float(v)
+
+
 def suppressed_label(min_cell: int = 10) -> str:
     return f"<{int(min_cell)}"
 
@@ -164,8 +176,12 @@ def suppress_cell(text: str, n, min_cell: int = 10, count: bool = False) -> tupl
     Returns ``(text_to_print, was_suppressed)``. When the group behind the cell has
     fewer than ``min_cell`` pupils (see :func:`is_small`) a count prints as ``'<10'``
     and any other statistic as an em dash; the caller adds the footnote when
-    ``was_suppressed`` is true.
+    ``was_suppressed`` is true. A count hidden by complementary suppression (``n`` is
+    ``"x"``, see :mod:`mut_eval.disclosure`) prints as ``x``; the statistics of its (large)
+    group are printed.
     """
+    if isinstance(n, str) and n == SECONDARY:
+        return (SECONDARY, True) if count else (text, False)
     if is_small(n, min_cell):
         return (suppressed_label(min_cell) if count else MISSING), True
     return text, False

@@ -537,7 +537,14 @@ def qsort_sentence(cards: list[dict], lang: str = "en", min_cell: int = 10) -> s
 
     ``cards``: one dict per card with ``label``, ``n``, ``mean_rank`` and ``rank_1``...``rank_k``.
     """
-    cards = [c for c in cards if fmt.is_number(c.get("mean_rank"))]
+    shown = [c for c in cards if fmt.is_number(c.get("mean_rank"))]
+    if cards and not shown and any(fmt.is_suppressed(c.get(key)) for c in cards for key in c):
+        # the staff view hid the ranks: counts per card and rank below min_cell
+        return (f"De rangordes worden niet getoond: per kaartje en plaats gaat het om minder dan {min_cell} mentees, "
+                f"en om hun privacy te beschermen worden zulke kleine aantallen niet gegeven." if lang == "nl" else
+                f"The rankings are not shown: per card and place they concern fewer than {min_cell} mentees, and to "
+                f"protect their privacy such small numbers are not given.")
+    cards = shown
     if not cards:
         return ("Er zijn geen Q-sortgegevens." if lang == "nl" else "There are no Q-sort data.")
     n = int(max(c.get("n", 0) for c in cards))
@@ -753,8 +760,19 @@ def attrition_summary(n_rows: int, high_cautious: list[str], high_optimistic: li
     return s.strip()
 
 
-def sample_difference_sentence(characteristics: list[str], lang: str = "en") -> str:
-    """Baseline characteristics on which the groups differed (p < alpha)."""
+def sample_difference_sentence(characteristics: list[str], lang: str = "en", withheld: list[str] = (),
+                               min_cell: int = 10) -> str:
+    """Baseline characteristics on which the groups differed (p < alpha); ``withheld``:
+    characteristics whose test is not shown because it was computed from a small group."""
+    if withheld:
+        lst = join_list([lower_first(c) for c in withheld], lang)
+        tail = (f" Voor {lst} is de toets niet getoond, omdat die uit een groep van minder dan {min_cell} leerlingen is "
+                f"berekend." if lang == "nl" else
+                f" For {lst} the test is not shown, because it was computed from a group of fewer than {min_cell} pupils.")
+        others = sample_difference_sentence(characteristics, lang) if characteristics else (
+            "Bij de overige kenmerken verschilden de groepen bij de start niet significant." if lang == "nl" else
+            "On the other characteristics the groups did not differ significantly at the start.")
+        return others + tail
     if not characteristics:
         return ("Bij de start verschilden de groepen niet significant in de gemeten achtergrondkenmerken."
                 if lang == "nl" else
@@ -909,3 +927,44 @@ def clustering_limitation(n_classes, n_schools, icc=None, n_significant=None, n_
             res = (f"{n} of the {k} effects that were {which} still {'has' if n == 1 else 'have'} p < {a}; read "
                    f"the other {'one' if k - n == 1 else k - n} with extra caution.")
     return f"{s} {check}: {res}"
+
+
+_SKIP_REASONS = [
+    (r"moderator has no variance", "de moderator varieert niet (iedereen heeft dezelfde waarde)",
+     "the moderator does not vary (everyone has the same value)"),
+    (r"change score has no variance", "de verandering varieert niet", "the change does not vary"),
+    (r"only (\d+) complete cases \(minimum (\d+)\)", "te weinig leerlingen met gegevens ({0}; minimaal {1})",
+     "too few pupils with data ({0}; minimum {1})"),
+    (r"fewer than 2 levels with at least (\d+) cases", "minder dan 2 groepen met minstens {0} leerlingen",
+     "fewer than 2 groups with at least {0} pupils"),
+    (r"fewer than 2 levels of the moderator observed", "minder dan 2 groepen van de moderator",
+     "fewer than 2 groups of the moderator"),
+    (r"every score is the same", "alle scores zijn gelijk, op elke meting", "every score is the same at every wave"),
+    (r"no variance within pupils", "de scores variëren niet binnen leerlingen", "the scores do not vary within pupils"),
+]
+
+
+def skip_reason(reason: str, lang: str = "en", min_cell: int = 10) -> str:
+    """Why an analysis could not be estimated, in plain words; a count of pupils below
+    ``min_cell`` in it is printed as '<min_cell'."""
+    import re
+    reason = str(reason or "")
+    for pattern, nl, en in _SKIP_REASONS:
+        m = re.search(pattern, reason)
+        if m:
+            args = [fmt.suppress_cell(g, g, min_cell, count=True)[0] for g in m.groups()]
+            return (nl if lang == "nl" else en).format(*args)
+    # an unknown reason: its numbers could be small counts, so they are not echoed
+    return re.sub(r"\d+", "…", reason) if lang == "en" else "niet te schatten op deze gegevens"
+
+
+def skipped_sentence(items: list[tuple[str, int, str]], lang: str = "en") -> str:
+    """'Not estimated for lack of variance or data: age (3 analyses: ...)' — ``items`` are
+    (what, number of analyses, reason in words)."""
+    if not items:
+        return ""
+    parts = [f"{w} ({k} {'analyse' if k == 1 else 'analyses'}{': ' if lang == 'nl' else ': '}{r})"
+             if lang == "nl" else f"{w} ({k} {'analysis' if k == 1 else 'analyses'}: {r})" for w, k, r in items]
+    head = ("Niet geschat wegens te weinig variatie of gegevens: " if lang == "nl" else
+            "Not estimated for lack of variance or data: ")
+    return head + "; ".join(parts) + "."

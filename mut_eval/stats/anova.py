@@ -179,6 +179,11 @@ def mixed_anova(data: pd.DataFrame, dv: str = "score", within: str = "wave",
     m_bar = n_j @ M / N
     ss_int = float(np.sum(n_j[:, None] * (M - m_bar) ** 2))
 
+    if not sse_w > 0:
+        # every pupil's scores change by the group's mean change: no error variance, so no F
+        raise StudyError("the scores have no variance within pupils (every pupil changes the same, "
+                         "e.g. all answers equal at every wave); the repeated-measures ANOVA cannot be estimated")
+
     # Sphericity.
     if p >= 2:
         tr = sse_w
