@@ -35,7 +35,7 @@ DUTCH_SCALES = {"ZE": "self_efficacy", "IM": "intrinsic_motivation", "EM": "extr
                 "SV": "school_belonging", "HA": "help_seeking_academic", "NO": "help_seeking_network",
                 "RK": "relationship_quality"}
 CONDITION = {"Interventie": "mentee", "Controle": "control"}
-MISSING_CODE = 9                              # study.yaml missing_codes: [9]
+MISSING_CODE = 9                              # study.yaml missing_codes: {wave: [9]}
 EXCLUSION_REASON = "ouders hebben toestemming ingetrokken"
 SURNAME_SAMPLE = ["Boukhari", "Kartosen", "Öztürk", "El Amrani", "Yilmaz"]   # Achternaam cells
 MENTOR_NAMES = ["Chloë", "René", "Noëlle", "Anaïs", "Hélène"]                # Naam cells
