@@ -146,3 +146,17 @@ def test_every_kind_and_corruption_is_drawn():
     assert {"id", "code", "text", "number", "integer", "date", "item", "tags"} <= kinds
     assert drawn >= {(k, c) for k in kinds for c in CORRUPTIONS}
     assert {c["file"] for c in CASES} == set(_column_kinds())
+
+
+def test_table1_leaves_a_missing_gender_out_of_the_known():
+    """Found by the property (a blank gender cell): Table 1 crashed on a missing gender
+    (pd.NA). Its rule: "% girls" among the pupils of known gender. By hand: mentees
+    girl, girl, boy, missing -> 2 of 3 known = 66.67%; controls girl, boy -> 1 of 2 = 50%."""
+    import pandas as pd
+
+    from mut_eval.stats.effects import sample_table
+    students = pd.DataFrame({"condition": ["mentee"] * 4 + ["control"] * 2,
+                             "gender": ["girl", "girl", "boy", pd.NA, "girl", "boy"]})
+    girl = sample_table(students).set_index(["characteristic", "level"]).loc[("gender", "girl")]
+    assert (girl["mentee_n"], girl["mentee_total"], girl["control_n"], girl["control_total"]) == (2, 3, 1, 2)
+    assert girl["mentee_value"] == pytest.approx(200 / 3) and girl["control_value"] == pytest.approx(50)
