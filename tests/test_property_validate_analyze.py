@@ -12,7 +12,7 @@ valid value of the same column), then the rest at random. For each case:
 - validate exit 2  =>  analyze exit 2 too, and the message names the corrupted file and
   the corrupted column (as the user's file names it).
 
-Bounded: 40 cases, bootstrap 0 and two outcomes (study.yaml of the copy), the PDF for 2
+Bounded: 34 random and 2 pinned cases, bootstrap 0 and two outcomes (study.yaml of the copy), the PDF for 2
 cases only.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ from mut_eval.intake.validate import SPEC
 from conftest import EXAMPLE, read_csv_text, write_csv_text
 
 # More cases for a thorough run: MUT_EVAL_PROPERTY_CASES=400 pytest tests/test_property_...
-N_CASES = int(os.environ.get("MUT_EVAL_PROPERTY_CASES", 40))
+N_CASES = int(os.environ.get("MUT_EVAL_PROPERTY_CASES", 34))
 SEED = 10
 REPORT_EVERY = 20          # cases 0 and 20 run `report` instead of `analyze`
 CORRUPTIONS = ("blank", "junk", "out_of_range", "other_valid")
@@ -78,7 +78,13 @@ def _cases() -> list[dict]:
     return cases
 
 
-CASES = _cases()
+# Pinned besides the random draw: the cell of issue 10 (a blank gender passed validate and
+# crashed analyze) and a mentee made a control (the problem is then found in matches.csv).
+PINNED = [{"file": "students.csv", "column": "gender", "kind": "code", "corruption": "blank", "index": 4,
+           "pick": 0},
+          {"file": "students.csv", "column": "condition", "kind": "code", "corruption": "other_valid",
+           "index": 0, "pick": 0}]
+CASES = _cases() + PINNED
 
 
 def _corrupted_value(case: dict, values: list[str]) -> str:
