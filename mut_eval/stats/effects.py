@@ -234,7 +234,7 @@ def sample_table(students: pd.DataFrame, between: str = "condition") -> pd.DataF
         else:
             x = x.fillna("unknown")
             known = np.ones(len(x), bool)
-        xv = x.to_numpy(dtype=object)
+        xv = x.to_numpy(dtype=object, na_value="")  # pd.NA == level is NA, and NA & bool raises
         n_m, n_c = int((is_m & known).sum()), int((is_c & known).sum())
         for lv in levels:
             hit = (xv == lv) & known
