@@ -196,28 +196,74 @@ class _System:
         self.m_bb = self.M.diagonal()[self.ib]
         self.M_br = self.M[self.ib][:, self.ir].tocsr()
         self.M_rr = self.M[self.ir][:, self.ir].tocsr()
+        # The eliminated block enters A only through d_b = θ_b² m_bb + 1; rows of the
+        # big term with the same m_bb (pupils with the same number of scores) share
+        # it, so their sums are taken once here and a deviance evaluation costs
+        # O(nnz(S)) whatever the number of pupils (lmm.py's trick, generalised).
+        ZtY = self.Zt @ np.column_stack([y, X])
+        Yb, Yr = ZtY[self.ib], ZtY[self.ir]
+        self.mv, grp = np.unique(self.m_bb, return_inverse=True)
+        if self.mv.size > 64:                       # e.g. a slope term: one group per level
+            self.mv, grp = self.m_bb, np.arange(self.m_bb.size)
+        self.count = np.bincount(grp, minlength=self.mv.size).astype(float)
+        self.YtY = np.column_stack([y, X]).T @ np.column_stack([y, X])
+        self.Y2 = np.zeros((self.mv.size, *self.YtY.shape))
+        np.add.at(self.Y2, grp, Yb[:, :, None] * Yb[:, None, :])
+        self.Yr = Yr
+        if self.ir.size:
+            G = sparse.csr_matrix((np.ones(grp.size), (grp, np.arange(grp.size))),
+                                  shape=(self.mv.size, grp.size))
+            self.grp = grp
+            if self.mv.size <= 64:
+                self.T = [self.M_br[grp == v].T @ self.M_br[grp == v] for v in range(self.mv.size)]
+                self.U = np.stack([self.M_br[grp == v].T @ Yb[grp == v] for v in range(self.mv.size)])
+            else:
+                self.T, self.U = None, None
+            del G
 
     def lam(self, theta):
         return np.repeat(np.asarray(theta, float), self.levels)
 
     def parts(self, theta, reml: bool):
-        """(deviance, β̂, r², R_XᵀR_X Cholesky, factor of A) at θ."""
-        fac = _Factor(self, theta)
-        lam = self.lam(theta)
-        cu, CX = lam * self.Zty, lam[:, None] * self.ZtX
-        sol = fac.solve(np.column_stack([cu, CX]))
-        RtR = self.XtX - CX.T @ sol[:, 1:]
-        bvec = self.Xty - CX.T @ sol[:, 0]
+        """(deviance, β̂, r², R_XᵀR_X Cholesky) at θ, from the block elimination of A:
+        YᵀWA⁻¹WᵀY = c_bᵀD⁻¹c_b + hᵀS⁻¹h with Y = [y X], h = c_r − FᵀD⁻¹c_b."""
+        theta = np.asarray(theta, float)
+        tb = theta[self.big]
+        dv = tb * tb * self.mv + 1.0
+        quad = tb * tb * np.tensordot(1.0 / dv, self.Y2, axes=1)
+        logdet = float(self.count @ np.log(dv))
+        if self.ir.size:
+            lam_r = self.lam(theta)[self.ir]
+            if self.T is not None:
+                Sm = self.M_rr - sum((tb * tb / dv[v]) * self.T[v] for v in range(dv.size))
+                h = self.Yr - tb * tb * np.tensordot(1.0 / dv, self.U, axes=1)
+            else:
+                w = tb * tb / dv
+                Sm = self.M_rr - self.M_br.T @ sparse.diags(w) @ self.M_br
+                h = self.Yr - self.M_br.T @ ((tb * tb / dv)[:, None] * (self.Zt[self.ib] @ np.column_stack([self.y, self.X])))
+            S = sparse.diags(lam_r) @ Sm @ sparse.diags(lam_r) + sparse.identity(lam_r.size)
+            h = lam_r[:, None] * h
+            if lam_r.size <= 400:
+                cS = linalg.cho_factor(S.toarray(), lower=True, check_finite=False)
+                quad = quad + h.T @ linalg.cho_solve(cS, h, check_finite=False)
+                logdet += 2.0 * float(np.log(np.diag(cS[0])).sum())
+            else:
+                lu = splu(S.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                          options=dict(SymmetricMode=True))
+                quad = quad + h.T @ lu.solve(np.ascontiguousarray(h))
+                logdet += float(np.log(np.abs(lu.U.diagonal())).sum())
+        RtR = self.XtX - quad[1:, 1:]
+        bvec = self.Xty - quad[1:, 0]
         cf = linalg.cho_factor(RtR, lower=True, check_finite=False)
         beta = linalg.cho_solve(cf, bvec, check_finite=False)
-        r2 = max(self.yty - float(cu @ sol[:, 0]) - float(bvec @ beta), 1e-300)
+        r2 = max(self.yty - quad[0, 0] - float(bvec @ beta), 1e-300)
         n, p = self.X.shape
         if reml:
-            dev = (fac.logdet + 2.0 * float(np.log(np.diag(cf[0])).sum())
+            dev = (logdet + 2.0 * float(np.log(np.diag(cf[0])).sum())
                    + (n - p) * (1.0 + np.log(2.0 * np.pi * r2 / (n - p))))
         else:
-            dev = fac.logdet + n * (1.0 + np.log(2.0 * np.pi * r2 / n))
-        return dev, beta, r2, cf, fac
+            dev = logdet + n * (1.0 + np.log(2.0 * np.pi * r2 / n))
+        return dev, beta, r2, cf
 
     def deviance(self, theta, reml):
         try:
@@ -246,15 +292,9 @@ def _minimise(sysm: _System, reml: bool):
                     if th[k] > 0 else 0.0
         return f0, g
 
-    best = None
-    for start in (np.ones(K), np.full(K, 0.1)):
-        r = optimize.minimize(fg, start, jac=True, method="L-BFGS-B",
-                              bounds=[(0.0, None)] * K,
-                              options=dict(ftol=1e-15, gtol=1e-9, maxiter=1000))
-        if best is None or r.fun < best.fun - 1e-9:
-            best = r
-        if r.success and np.all(np.isfinite(r.x)):
-            break
+    opts = dict(ftol=1e-13, gtol=1e-7, maxiter=1000)
+    best = optimize.minimize(fg, np.ones(K), jac=True, method="L-BFGS-B",
+                             bounds=[(0.0, None)] * K, options=opts)
     theta = np.where(best.x < 1e-9, 0.0, best.x)
     # the deviance is flat in θ_k at 0, so a step onto the bound can stall there: probe
     # the interior and restart from a better point if there is one
@@ -265,7 +305,7 @@ def _minimise(sysm: _System, reml: bool):
             if sysm.deviance(trial, reml) < sysm.deviance(theta, reml) - 1e-8:
                 r = optimize.minimize(fg, trial, jac=True, method="L-BFGS-B",
                                       bounds=[(0.0, None)] * K,
-                                      options=dict(ftol=1e-15, gtol=1e-9, maxiter=1000))
+                                      options=opts)
                 if r.fun < best.fun:
                     best = r
                     theta = np.where(r.x < 1e-9, 0.0, r.x)
@@ -487,7 +527,7 @@ def fit_mixed(y, X, terms: list[RandomTerm], *, names=None, reml: bool = True) -
                                   f"does not have full column rank ({n} rows)")
     sysm = _System(y, X, terms)
     theta, converged, message = _minimise(sysm, reml)
-    dev, beta, r2, cf, _ = sysm.parts(theta, reml)
+    dev, beta, r2, cf = sysm.parts(theta, reml)
     s2 = r2 / (n - p if reml else n)
     vc = pd.Series(np.append(theta ** 2 * s2, s2), index=[t.name for t in terms] + ["Residual"])
     return MixedFit(names=names, beta=beta, vcov=s2 * linalg.cho_solve(cf, np.eye(p)),
@@ -513,3 +553,4 @@ def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True) -> MixedFit:
     yv, Xd = patsy.dmatrices(f"{lhs} ~ {fixed}", d, return_type="dataframe")
     d = d.loc[Xd.index]
     return fit_mixed(yv.iloc[:, 0].to_numpy(float), Xd, parse_random(random, d), reml=reml)
+

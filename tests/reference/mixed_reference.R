@@ -106,8 +106,8 @@ d5 <- gen_classes(505, sch5, c(14, 12, 16, 11, 15, 13, 12, 17, 10, 14),
 designs$missing_waves <- list(data = d5,
   random = "(1 | school) + (1 | school:class) + (1 | school:class:wave) + (1 | student_id)")
 
-did_L <- list("T2-T1" = c(1, -1, 0, -1, 1, 0), "T3-T1" = c(1, 0, -1, -1, 0, 1),
-              "T3-T2" = c(0, 1, -1, 0, -1, 1))  # over emmeans cells mentee/control x T1..T3
+did_L <- list("T2-T1" = c(-1, 1, 0, 1, -1, 0), "T3-T1" = c(-1, 0, 1, 1, 0, -1),
+              "T3-T2" = c(0, -1, 1, 0, 1, -1))  # over emmeans cells mentee/control x T1..T3
 
 fit_one <- function(d, random, REML = TRUE) {
   d$condition <- factor(d$condition, levels = c("control", "mentee"))
