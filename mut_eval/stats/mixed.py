@@ -470,16 +470,18 @@ def _trace_vgvg(s: _System, fac: _Factor, lam: np.ndarray, s2: float,
     σ⁴T_kl = ‖(M − BE)_kl‖²_F, σ⁴T_k,res = tr M_kk − tr (BE)_kk − ‖E_·k‖²_F,
     σ⁴T_res,res = n − q + ‖A⁻¹‖²_F with A⁻¹ = I − EΛ."""
     K, q, n = len(s.terms), s.q, s.y.size
+    by_component = _trace_by_component(s, lam)
+    if by_component is not None:
+        rand, tr_be, norm_e, norm_ainv = by_component
+        block_bytes = 0.0                       # skip the sweep
     Lm = sparse.diags(lam)
     B = (s.M @ Lm).tocsr()
     Bt = (Lm @ s.M).tocsc()
     Mc = s.M.tocsc()
-    rand = np.zeros((K, K))
-    tr_be = np.zeros(K)
-    norm_e = np.zeros(K)
-    norm_ainv = 0.0
+    if by_component is None:
+        rand, tr_be, norm_e, norm_ainv = np.zeros((K, K)), np.zeros(K), np.zeros(K), 0.0
     step = max(1, int(block_bytes // (8 * q * 3)))
-    for j0 in range(0, q, step):
+    for j0 in range(0, q if by_component is None else 0, step):
         J = np.arange(j0, min(q, j0 + step))
         E = fac.solve(Bt[:, J].toarray())
         BE = B @ E
@@ -499,6 +501,49 @@ def _trace_vgvg(s: _System, fac: _Factor, lam: np.ndarray, s2: float,
     T[:K, K] = T[K, :K] = tr_m - tr_be - norm_e
     T[K, K] = n - q + norm_ainv
     return T / (s2 * s2)
+
+
+def _trace_by_component(s: _System, lam: np.ndarray, max_size: int = 3000):
+    """The sums of :func:`_trace_vgvg` over the connected components of ZᵀZ (schools
+    when every term nests in school, pupils for a pupil intercept), each a small dense
+    problem; components of equal size are stacked. None if a component is too large."""
+    from scipy.sparse.csgraph import connected_components
+
+    K = len(s.terms)
+    ncomp, lab = connected_components(s.M, directed=False)
+    sizes = np.bincount(lab)
+    if sizes.max() > max_size:
+        return None
+    order = np.argsort(lab, kind="stable")
+    start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    local = np.empty(s.q, int)
+    local[order] = np.arange(s.q) - start[lab[order]]
+    M = s.M.tocoo()
+    rand, tr_be, norm_e, norm_ainv = np.zeros((K, K)), np.zeros(K), np.zeros(K), 0.0
+    eyeK = np.eye(K)
+    for size in np.unique(sizes):
+        comps = np.flatnonzero(sizes == size)
+        gpos = np.full(ncomp, -1)
+        gpos[comps] = np.arange(comps.size)
+        members = np.flatnonzero(gpos[lab] >= 0)
+        idx = np.empty((comps.size, size), int)
+        idx[gpos[lab[members]], local[members]] = members
+        sel = gpos[lab[M.row]] >= 0
+        Ms = np.zeros((comps.size, size, size))
+        Ms[gpos[lab[M.row[sel]]], local[M.row[sel]], local[M.col[sel]]] = M.data[sel]
+        Ls, Ts = lam[idx], s.term_of[idx]
+        B = Ms * Ls[:, None, :]                                   # MΛ
+        Ainv = np.linalg.inv(Ls[:, :, None] * B + np.eye(size))
+        E = Ainv @ np.swapaxes(B, 1, 2)                           # A⁻¹ΛM
+        BE = B @ E
+        N2 = (Ms - BE) ** 2
+        oh = eyeK[Ts]
+        rand += np.einsum("cik,cil->kl", oh, N2 @ oh)
+        tr_be += np.bincount(Ts.ravel(), weights=np.diagonal(BE, axis1=1, axis2=2).ravel(),
+                             minlength=K)
+        norm_e += np.bincount(Ts.ravel(), weights=(E * E).sum(axis=1).ravel(), minlength=K)
+        norm_ainv += float((Ainv * Ainv).sum())
+    return rand, tr_be, norm_e, norm_ainv
 
 
 def fit_mixed(y, X, terms: list[RandomTerm], *, names=None, reml: bool = True) -> MixedFit:
