@@ -68,6 +68,8 @@ __all__ = ["RandomTerm", "parse_random", "MixedFit", "fit_mixed", "lmer", "DDF_M
 DDF_METHODS = ("kenward-roger", "satterthwaite", "asymptotic")
 # θ below this counts as on the boundary (lme4's isSingular tolerance is 1e-4)
 SINGULAR_TOL = 1e-4
+# at most this many distinct m_bb values are pre-summed (see _System)
+_GROUPED_MAX = 64
 
 
 class RankDeficientDesign(StudyError):
@@ -203,23 +205,17 @@ class _System:
         ZtY = self.Zt @ np.column_stack([y, X])
         Yb, Yr = ZtY[self.ib], ZtY[self.ir]
         self.mv, grp = np.unique(self.m_bb, return_inverse=True)
-        if self.mv.size > 64:                       # e.g. a slope term: one group per level
+        if self.mv.size > _GROUPED_MAX:             # e.g. a slope term: one group per level
             self.mv, grp = self.m_bb, np.arange(self.m_bb.size)
         self.count = np.bincount(grp, minlength=self.mv.size).astype(float)
         self.YtY = np.column_stack([y, X]).T @ np.column_stack([y, X])
         self.Y2 = np.zeros((self.mv.size, *self.YtY.shape))
         np.add.at(self.Y2, grp, Yb[:, :, None] * Yb[:, None, :])
         self.Yr = Yr
-        if self.ir.size:
-            G = sparse.csr_matrix((np.ones(grp.size), (grp, np.arange(grp.size))),
-                                  shape=(self.mv.size, grp.size))
-            self.grp = grp
-            if self.mv.size <= 64:
-                self.T = [self.M_br[grp == v].T @ self.M_br[grp == v] for v in range(self.mv.size)]
-                self.U = np.stack([self.M_br[grp == v].T @ Yb[grp == v] for v in range(self.mv.size)])
-            else:
-                self.T, self.U = None, None
-            del G
+        self.Yb, self.T, self.U = Yb, None, None
+        if self.ir.size and self.mv.size <= _GROUPED_MAX:
+            self.T = [self.M_br[grp == v].T @ self.M_br[grp == v] for v in range(self.mv.size)]
+            self.U = np.stack([self.M_br[grp == v].T @ Yb[grp == v] for v in range(self.mv.size)])
 
     def lam(self, theta):
         return np.repeat(np.asarray(theta, float), self.levels)
@@ -240,7 +236,7 @@ class _System:
             else:
                 w = tb * tb / dv
                 Sm = self.M_rr - self.M_br.T @ sparse.diags(w) @ self.M_br
-                h = self.Yr - self.M_br.T @ ((tb * tb / dv)[:, None] * (self.Zt[self.ib] @ np.column_stack([self.y, self.X])))
+                h = self.Yr - self.M_br.T @ (w[:, None] * self.Yb)
             S = sparse.diags(lam_r) @ Sm @ sparse.diags(lam_r) + sparse.identity(lam_r.size)
             h = lam_r[:, None] * h
             if lam_r.size <= 400:
