@@ -1,0 +1,597 @@
+"""One engine for linear mixed models with variance components, as R ``lme4::lmer``.
+
+Model (lme4 notation)::
+
+    y = Xβ + Σ_k Z_k b_k + e,   b_k ~ N(0, σ_k² I),   e ~ N(0, σ² I)
+
+with random terms ``(1 | g)`` (an intercept per level of a grouping factor, which may
+be an interaction such as ``school:class:wave``) or ``(0 + x | g)`` (a slope on the
+covariate x without intercept, e.g. the partially nested mentor groups
+``(0 + mentee_post | mentor_id)`` of Bauer, Sterba & Hallfors 2008). One variance
+parameter per term, so the relative covariance factor Λ_θ = diag(θ_k repeated over the
+levels of term k), θ_k = σ_k/σ, is diagonal.
+
+Fit (Bates, Mächler, Bolker & Walker 2015, *J. Stat. Softw.* 67(1), section 3): for a
+given θ, with W = ZΛ_θ and A = WᵀW + I = ΛZᵀZΛ + I, the penalised least-squares system
+is solved through A (sparse), R_XᵀR_X = XᵀX − XᵀW A⁻¹ WᵀX, β̂ = (R_XᵀR_X)⁻¹(Xᵀy −
+XᵀW A⁻¹ Wᵀy), r² = yᵀy − yᵀW A⁻¹ Wᵀy − β̂ᵀ(Xᵀy − XᵀW A⁻¹ Wᵀy) (the penalised residual
+sum of squares), and the deviance profiled over β and σ² is (their eqs. 34 and 42)::
+
+    ML:    −2ℓ̃(θ)  = log|A| + n (1 + log(2π r²/n))
+    REML:  −2ℓ̃_R(θ) = log|A| + log|R_XᵀR_X| + (n − p)(1 + log(2π r²/(n − p)))
+
+minimised over θ ≥ 0 by bounded L-BFGS-B (central-difference gradient) from lme4's
+start θ = 1; a θ_k at the bound 0 is a singular fit (variance 0, lme4's
+``isSingular``). σ̂² = r²/(n − p) (REML) or r²/n (ML); Var(β̂) = σ̂²(R_XᵀR_X)⁻¹, lme4's
+``vcov``. There is no sparse Cholesky in scipy; the structure does the work instead: the
+block of A for the term with most levels (pupils, say) is diagonal, because each row
+has one level of each term, so it is eliminated exactly and only the Schur complement
+of the other terms (classes, class × wave, schools: a few thousand levels) is factored,
+by SuperLU (``scipy.sparse.linalg.splu``). log|A| = Σ log d_b + log|S|.
+
+Inference for a contrast Lβ (:meth:`MixedFit.test`), with V = Σ_k ψ_k G_k the marginal
+covariance (ψ = (σ_1², …, σ_K², σ²), G_k = Z_kZ_kᵀ, G_res = I), C = (XᵀV⁻¹X)⁻¹ = Var(β̂)
+and P = V⁻¹ − V⁻¹XCXᵀV⁻¹:
+
+- Satterthwaite (lmerTest; Kuznetsova, Brockhoff & Christensen 2017): df = 2v²/(gᵀ Ag),
+  v = LCLᵀ, g_k = ∂v/∂ψ_k = L C XᵀV⁻¹G_kV⁻¹X C Lᵀ, A = 2H⁻¹ with H the observed Hessian
+  of the REML deviance, H_kl = −tr(PG_kPG_l) + 2 yᵀPG_kPG_lPy. lmerTest differentiates
+  numerically in (θ, σ); at the optimum gᵀH⁻¹g does not depend on the parametrisation,
+  and a component at the bound has zero gradient and drops out, as in lmerTest.
+- Kenward–Roger (Kenward & Roger 1997; pbkrtest ``vcovAdj`` and ``Lb_ddf``, Halekoh &
+  Højsgaard 2014): expected information I_kl = tr(PG_kPG_l), W = 2I⁻¹, adjusted
+  covariance Φ_A = C + 2C[Σ_kl W_kl (Q_kl − P_kCP_l)]C with P_k = XᵀV⁻¹G_kV⁻¹X and
+  Q_kl = XᵀV⁻¹G_kV⁻¹G_lV⁻¹X, and the df of Kenward & Roger (1997, eqs. 3.3–3.5);
+  SE = √(LΦ_ALᵀ). All components, also those at 0, enter, as in pbkrtest.
+
+Nothing of size n × n is formed: V⁻¹ acts through Woodbury, σ²V⁻¹ = I − W A⁻¹ Wᵀ, and
+the traces tr(V⁻¹G_kV⁻¹G_l) come from the random-effects space (σ²Z_kᵀV⁻¹Z_l = M_kl −
+(MΛA⁻¹ΛM)_kl with M = ZᵀZ; σ⁴tr(V⁻²) = n − q + ‖A⁻¹‖²_F), swept in column blocks, so
+memory stays O(n + q·block).
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, optimize, sparse, stats
+from scipy.sparse.linalg import splu
+
+from .. import StudyError
+
+__all__ = ["RandomTerm", "parse_random", "MixedFit", "fit_mixed", "lmer", "DDF_METHODS"]
+
+DDF_METHODS = ("kenward-roger", "satterthwaite", "asymptotic")
+# θ below this counts as on the boundary (lme4's isSingular tolerance is 1e-4)
+SINGULAR_TOL = 1e-4
+# at most this many distinct m_bb values are pre-summed (see _System)
+_GROUPED_MAX = 64
+
+
+class RankDeficientDesign(StudyError):
+    """The fixed-effects design matrix does not have full column rank."""
+
+
+@dataclass(frozen=True)
+class RandomTerm:
+    """One random term: ``(1 | group)`` (``slope`` None) or ``(0 + x | group)``.
+
+    ``codes``: (n,) level index 0..levels−1 of each row; ``name``: lme4's label
+    (``school:class``, ``mentee_post|mentor_id``).
+    """
+
+    name: str
+    codes: np.ndarray
+    levels: int
+    slope: np.ndarray | None = None
+
+    @classmethod
+    def from_groups(cls, groups, name: str = "group", slope=None) -> "RandomTerm":
+        """Term from group labels (n,) — or (n, k) columns combined into their
+        interaction — and an optional slope covariate (n,)."""
+        g = pd.DataFrame(np.asarray(groups, dtype=object).reshape(len(groups), -1))
+        if g.isna().to_numpy().any():
+            raise StudyError(f"random term {name}: missing group labels")
+        codes = g.groupby(list(g.columns), sort=True).ngroup().to_numpy()
+        s = None if slope is None else np.asarray(slope, float)
+        if s is not None and not np.all(np.isfinite(s)):
+            raise StudyError(f"random term {name}: the slope covariate has missing values")
+        return cls(name=name, codes=codes, levels=int(codes.max()) + 1, slope=s)
+
+    def values(self) -> np.ndarray:
+        """The nonzero entries of Z_k, row by row (1 for an intercept)."""
+        return np.ones(self.codes.size) if self.slope is None else self.slope
+
+
+_TERM = re.compile(r"\(\s*([^|()]+?)\s*\|\s*([^()|]+?)\s*\)")
+
+
+def parse_random(spec: str, data: pd.DataFrame) -> list[RandomTerm]:
+    """Random terms written as in lme4 — ``"(1 | school) + (1 | school:class) +
+    (0 + mentee_post | mentor_id)"`` — evaluated on ``data``. Intercept terms and single
+    slopes without intercept only (variance components; no correlated slopes)."""
+    terms = []
+    for lhs, grp in _TERM.findall(spec):
+        cols = [c.strip() for c in grp.split(":")]
+        missing = [c for c in cols if c not in data.columns]
+        parts = [t.strip() for t in re.split(r"\+", lhs.replace("-1", "+ 0").replace("- 1", "+ 0"))]
+        parts = [t for t in parts if t]
+        if missing:
+            raise StudyError(f"random term ({lhs} | {grp}): column(s) {missing} not in the data")
+        if parts == ["1"]:
+            terms.append(RandomTerm.from_groups(data[cols].to_numpy(object), ":".join(cols)))
+        elif len(parts) == 2 and "0" in parts:
+            x = [t for t in parts if t != "0"][0]
+            if x not in data.columns:
+                raise StudyError(f"random term ({lhs} | {grp}): column {x!r} not in the data")
+            terms.append(RandomTerm.from_groups(data[cols].to_numpy(object), f"{x}|{':'.join(cols)}",
+                                                slope=pd.to_numeric(data[x]).to_numpy(float)))
+        else:
+            raise StudyError(f"random term ({lhs} | {grp}): only (1 | g) and (0 + x | g) are "
+                             "supported (variance components)")
+    if not terms:
+        raise StudyError(f"no random terms found in {spec!r}")
+    return terms
+
+
+# ---------------------------------------------------------------------------
+# the random-effects system A(θ) = ΛZᵀZΛ + I, factored through its diagonal block
+# ---------------------------------------------------------------------------
+class _Factor:
+    """A(θ) with the block of term ``b`` (the one with most levels) eliminated:
+    A = [[D, F], [Fᵀ, E]], D diagonal, S = E − FᵀD⁻¹F factored by SuperLU."""
+
+    def __init__(self, sysm: "_System", theta: np.ndarray):
+        b, lam = sysm.big, sysm.lam(theta)
+        tb = theta[b]
+        self.d = tb * tb * sysm.m_bb + 1.0
+        self.ib, self.ir = sysm.ib, sysm.ir
+        logdet = float(np.log(self.d).sum())
+        if self.ir.size:
+            lam_r = sparse.diags(lam[self.ir])
+            self.F = (tb * sysm.M_br) @ lam_r                      # (q_b, q_r)
+            S = lam_r @ (sysm.M_rr - sysm.M_br.T @ sparse.diags(tb * tb / self.d) @ sysm.M_br) @ lam_r
+            S = (S + sparse.identity(self.ir.size)).tocsc()
+            self.lu = splu(S, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                           options=dict(SymmetricMode=True))
+            logdet += float(np.log(np.abs(self.lu.U.diagonal())).sum())
+        self.logdet = logdet
+
+    def solve(self, R: np.ndarray) -> np.ndarray:
+        """A⁻¹R for R (q, m) in the term order of the system."""
+        out = np.empty_like(R)
+        Rb = R[self.ib]
+        if self.ir.size:
+            xr = self.lu.solve(np.ascontiguousarray(R[self.ir] - self.F.T @ (Rb / self.d[:, None])))
+            out[self.ir] = xr
+            out[self.ib] = (Rb - self.F @ xr) / self.d[:, None]
+        else:
+            out[self.ib] = Rb / self.d[:, None]
+        return out
+
+
+class _System:
+    """Everything about y, X and Z that does not depend on θ."""
+
+    def __init__(self, y, X, terms: list[RandomTerm]):
+        n = y.size
+        self.y, self.X, self.terms = y, X, terms
+        self.levels = np.array([t.levels for t in terms])
+        self.offsets = np.concatenate([[0], np.cumsum(self.levels)])
+        self.q = int(self.offsets[-1])
+        self.term_of = np.repeat(np.arange(len(terms)), self.levels)
+        rows = np.tile(np.arange(n), len(terms))
+        cols = np.concatenate([t.codes + o for t, o in zip(terms, self.offsets)])
+        vals = np.concatenate([t.values() for t in terms])
+        self.Z = sparse.csc_matrix((vals, (rows, cols)), shape=(n, self.q))
+        self.Zt = self.Z.T.tocsr()
+        self.M = (self.Zt @ self.Z).tocsr()
+        self.ZtX, self.Zty = self.Zt @ X, self.Zt @ y
+        self.XtX, self.Xty, self.yty = X.T @ X, X.T @ y, float(y @ y)
+        self.big = int(np.argmax(self.levels))
+        self.ib = np.arange(self.offsets[self.big], self.offsets[self.big + 1])
+        self.ir = np.setdiff1d(np.arange(self.q), self.ib)
+        self.m_bb = self.M.diagonal()[self.ib]
+        self.M_br = self.M[self.ib][:, self.ir].tocsr()
+        self.M_rr = self.M[self.ir][:, self.ir].tocsr()
+        # The eliminated block enters A only through d_b = θ_b² m_bb + 1; rows of the
+        # big term with the same m_bb (pupils with the same number of scores) share
+        # it, so their sums are taken once here and a deviance evaluation costs
+        # O(nnz(S)) whatever the number of pupils (lmm.py's trick, generalised).
+        ZtY = self.Zt @ np.column_stack([y, X])
+        Yb, Yr = ZtY[self.ib], ZtY[self.ir]
+        self.mv, grp = np.unique(self.m_bb, return_inverse=True)
+        if self.mv.size > _GROUPED_MAX:             # e.g. a slope term: one group per level
+            self.mv, grp = self.m_bb, np.arange(self.m_bb.size)
+        self.count = np.bincount(grp, minlength=self.mv.size).astype(float)
+        self.YtY = np.column_stack([y, X]).T @ np.column_stack([y, X])
+        self.Y2 = np.zeros((self.mv.size, *self.YtY.shape))
+        np.add.at(self.Y2, grp, Yb[:, :, None] * Yb[:, None, :])
+        self.Yr = Yr
+        self.Yb, self.T, self.U = Yb, None, None
+        if self.ir.size and self.mv.size <= _GROUPED_MAX:
+            self.T = [self.M_br[grp == v].T @ self.M_br[grp == v] for v in range(self.mv.size)]
+            self.U = np.stack([self.M_br[grp == v].T @ Yb[grp == v] for v in range(self.mv.size)])
+
+    def lam(self, theta):
+        return np.repeat(np.asarray(theta, float), self.levels)
+
+    def parts(self, theta, reml: bool):
+        """(deviance, β̂, r², R_XᵀR_X Cholesky) at θ, from the block elimination of A:
+        YᵀWA⁻¹WᵀY = c_bᵀD⁻¹c_b + hᵀS⁻¹h with Y = [y X], h = c_r − FᵀD⁻¹c_b."""
+        theta = np.asarray(theta, float)
+        tb = theta[self.big]
+        dv = tb * tb * self.mv + 1.0
+        quad = tb * tb * np.tensordot(1.0 / dv, self.Y2, axes=1)
+        logdet = float(self.count @ np.log(dv))
+        if self.ir.size:
+            lam_r = self.lam(theta)[self.ir]
+            if self.T is not None:
+                Sm = self.M_rr - sum((tb * tb / dv[v]) * self.T[v] for v in range(dv.size))
+                h = self.Yr - tb * tb * np.tensordot(1.0 / dv, self.U, axes=1)
+            else:
+                w = tb * tb / dv
+                Sm = self.M_rr - self.M_br.T @ sparse.diags(w) @ self.M_br
+                h = self.Yr - self.M_br.T @ (w[:, None] * self.Yb)
+            S = sparse.diags(lam_r) @ Sm @ sparse.diags(lam_r) + sparse.identity(lam_r.size)
+            h = lam_r[:, None] * h
+            if lam_r.size <= 400:
+                cS = linalg.cho_factor(S.toarray(), lower=True, check_finite=False)
+                quad = quad + h.T @ linalg.cho_solve(cS, h, check_finite=False)
+                logdet += 2.0 * float(np.log(np.diag(cS[0])).sum())
+            else:
+                lu = splu(S.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                          options=dict(SymmetricMode=True))
+                quad = quad + h.T @ lu.solve(np.ascontiguousarray(h))
+                logdet += float(np.log(np.abs(lu.U.diagonal())).sum())
+        RtR = self.XtX - quad[1:, 1:]
+        bvec = self.Xty - quad[1:, 0]
+        cf = linalg.cho_factor(RtR, lower=True, check_finite=False)
+        beta = linalg.cho_solve(cf, bvec, check_finite=False)
+        r2 = max(self.yty - quad[0, 0] - float(bvec @ beta), 1e-300)
+        n, p = self.X.shape
+        if reml:
+            dev = (logdet + 2.0 * float(np.log(np.diag(cf[0])).sum())
+                   + (n - p) * (1.0 + np.log(2.0 * np.pi * r2 / (n - p))))
+        else:
+            dev = logdet + n * (1.0 + np.log(2.0 * np.pi * r2 / n))
+        return dev, beta, r2, cf
+
+    def deviance(self, theta, reml):
+        try:
+            return self.parts(theta, reml)[0]
+        except (linalg.LinAlgError, ValueError, RuntimeError):
+            return np.inf
+
+
+def _minimise(sysm: _System, reml: bool):
+    """θ̂ = argmin of the profiled deviance over θ ≥ 0 (L-BFGS-B, central differences)."""
+    K = len(sysm.terms)
+
+    def fg(th):
+        f0 = sysm.deviance(th, reml)
+        g = np.empty(K)
+        for k in range(K):
+            h = 1e-5 * max(1.0, th[k])
+            up, dn = th.copy(), th.copy()
+            up[k] += h
+            if th[k] - h >= 0:
+                dn[k] -= h
+                g[k] = (sysm.deviance(up, reml) - sysm.deviance(dn, reml)) / (2 * h)
+            else:   # the deviance is even in θ_k: reflect at the bound
+                dn[k] = h - th[k]
+                g[k] = (sysm.deviance(up, reml) - sysm.deviance(dn, reml)) / (2 * h) \
+                    if th[k] > 0 else 0.0
+        return f0, g
+
+    opts = dict(ftol=1e-13, gtol=1e-7, maxiter=1000)
+    best = optimize.minimize(fg, np.ones(K), jac=True, method="L-BFGS-B",
+                             bounds=[(0.0, None)] * K, options=opts)
+    theta = np.where(best.x < 1e-9, 0.0, best.x)
+    # the deviance is flat in θ_k at 0, so a step onto the bound can stall there: probe
+    # the interior and restart from a better point if there is one
+    for k in np.flatnonzero(theta == 0):
+        for t in (1e-2, 1e-1):
+            trial = theta.copy()
+            trial[k] = t
+            if sysm.deviance(trial, reml) < sysm.deviance(theta, reml) - 1e-8:
+                r = optimize.minimize(fg, trial, jac=True, method="L-BFGS-B",
+                                      bounds=[(0.0, None)] * K,
+                                      options=opts)
+                if r.fun < best.fun:
+                    best = r
+                    theta = np.where(r.x < 1e-9, 0.0, r.x)
+                break
+    # lme4 reports a boundary fit at 0; test that 0 is not worse than the tiny θ found
+    small = (theta > 0) & (theta < SINGULAR_TOL)
+    if small.any():
+        t0 = theta.copy()
+        t0[small] = 0.0
+        if sysm.deviance(t0, reml) <= sysm.deviance(theta, reml) + 1e-10:
+            theta = t0
+    gnorm = np.abs(fg(theta)[1])[theta > 0]
+    converged = bool(best.success or (gnorm.size == 0 or gnorm.max() < 1e-3))
+    return theta, converged, str(best.message)
+
+
+# ---------------------------------------------------------------------------
+# the fit
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MixedFit:
+    """A fitted variance-components model (see :func:`fit_mixed`).
+
+    ``varcomp``: variance per random term (lme4's names) and ``Residual``, as
+    ``as.data.frame(VarCorr(m))$vcov``; ``loglik``: lme4's ``logLik`` (REML or ML);
+    ``criterion``: −2·loglik (``REMLcrit`` / deviance); ``singular``: some θ_k < 1e-4.
+    """
+
+    names: list
+    beta: np.ndarray
+    vcov: np.ndarray
+    theta: np.ndarray
+    sigma2: float
+    varcomp: pd.Series
+    loglik: float
+    criterion: float
+    reml: bool
+    converged: bool
+    singular: bool
+    n_obs: int
+    n_levels: dict
+    message: str = ""
+    _system: _System | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def params(self) -> pd.Series:
+        return pd.Series(self.beta, index=self.names, name="estimate")
+
+    @cached_property
+    def _derivatives(self) -> dict:
+        """P_k, Q_kl, I_kl = tr(PG_kPG_l) and the observed REML Hessian H_kl over
+        ψ = (σ_1², …, σ_K², σ²) — see the module docstring."""
+        s, s2, C = self._system, self.sigma2, self.vcov
+        K = len(s.terms)
+        lam = s.lam(self.theta)
+        fac = _Factor(s, self.theta)
+
+        def vinv(R):
+            return (R - s.Z @ (lam[:, None] * fac.solve(lam[:, None] * (s.Zt @ R)))) / s2
+
+        blocks = [s.Z[:, s.offsets[k]:s.offsets[k + 1]] for k in range(K)]
+
+        def G(k, R):
+            return blocks[k] @ (blocks[k].T @ R) if k < K else R
+
+        VX = vinv(s.X)
+        GVX = [G(k, VX) for k in range(K + 1)]
+        FV = [vinv(g) for g in GVX]
+        P = [VX.T @ g for g in GVX]
+        Q = [[GVX[k].T @ FV[l] for l in range(K + 1)] for k in range(K + 1)]
+        Kt = _trace_vgvg(s, fac, lam, s2)
+        info = np.empty((K + 1, K + 1))
+        for k in range(K + 1):
+            for l in range(K + 1):
+                info[k, l] = Kt[k, l] - 2 * np.sum(C * Q[k][l].T) + np.sum((C @ P[k]) * (C @ P[l]).T)
+        r = vinv((s.y - s.X @ self.beta)[:, None])
+        Gr = np.column_stack([G(k, r)[:, 0] for k in range(K + 1)])
+        PGr = vinv(Gr) - VX @ (C @ (VX.T @ Gr))
+        hess = -info + 2.0 * (Gr.T @ PGr)
+        return dict(P=P, Q=Q, info=(info + info.T) / 2, hess=(hess + hess.T) / 2)
+
+    @cached_property
+    def vcov_kr(self) -> np.ndarray:
+        """Kenward–Roger adjusted Var(β̂), Φ_A (pbkrtest ``vcovAdj``)."""
+        d, C = self._derivatives, self.vcov
+        W = _kr_w(d["info"])
+        P, Q = d["P"], d["Q"]
+        m = len(P)
+        U = sum(W[k, l] * (Q[k][l] - P[k] @ C @ P[l]) for k in range(m) for l in range(m))
+        return C + 2.0 * C @ U @ C
+
+    def df_satterthwaite(self, L) -> np.ndarray:
+        """Satterthwaite df for each row l of L (lmerTest ``contest1D``)."""
+        L = np.atleast_2d(np.asarray(L, float))
+        d, C = self._derivatives, self.vcov
+        active = np.append(self.theta > 1e-6, True)
+        H = d["hess"][np.ix_(active, active)]
+        out = []
+        for l in L:
+            v = float(l @ C @ l)
+            g = np.array([float(l @ C @ Pk @ C @ l) for Pk in d["P"]])[active]
+            out.append(v * v / float(g @ np.linalg.solve(H, g)))
+        return np.array(out)
+
+    def df_kenward_roger(self, L) -> float:
+        """Kenward–Roger denominator df of the hypothesis Lβ = 0 (pbkrtest ``Lb_ddf``)."""
+        L = np.atleast_2d(np.asarray(L, float))
+        d, C = self._derivatives, self.vcov
+        W = _kr_w(d["info"])
+        Theta = L.T @ np.linalg.solve(L @ C @ L.T, L)
+        u = [Theta @ C @ Pk @ C for Pk in d["P"]]
+        m = len(u)
+        A1 = sum(W[i, j] * np.trace(u[i]) * np.trace(u[j]) for i in range(m) for j in range(m))
+        A2 = sum(W[i, j] * np.sum(u[i] * u[j].T) for i in range(m) for j in range(m))
+        q = np.linalg.matrix_rank(L)
+        B = (A1 + 6 * A2) / (2 * q)
+        g = ((q + 1) * A1 - (q + 4) * A2) / ((q + 2) * A2)
+        c1, c2, c3 = (np.array([g, q - g, q + 2 - g]) / (3 * q + 2 * (1 - g)))
+        V0, V1, V2 = 1 + c1 * B, 1 - c2 * B, 1 - c3 * B
+        V0 = 0.0 if abs(V0) < 1e-10 else V0
+        rho = (1 / q) * (((1 - A2 / q) / V1) if V1 != 0 else 0.0) ** 2 * V0 / V2
+        return float(4 + (q + 2) / (q * rho - 1))
+
+    def test(self, L, ddf: str = "kenward-roger", alpha: float = 0.05,
+             labels=None) -> pd.DataFrame:
+        """t tests of single contrasts l'β (rows of L): ``contrast, estimate, se, df, t,
+        p, ci_low, ci_high``. ``ddf``: ``kenward-roger`` (SE from Φ_A, as emmeans
+        ``lmer.df = "kenward-roger"``), ``satterthwaite`` (SE from vcov, as lmerTest) or
+        ``asymptotic`` (z, df = ∞)."""
+        if ddf not in DDF_METHODS:
+            raise ValueError(f"ddf must be one of {DDF_METHODS}, not {ddf!r}")
+        if ddf != "asymptotic" and not self.reml:
+            raise ValueError("Satterthwaite / Kenward-Roger df need a REML fit")
+        L = np.atleast_2d(np.asarray(L, float))
+        est = L @ self.beta
+        V = self.vcov_kr if ddf == "kenward-roger" else self.vcov
+        se = np.sqrt(np.einsum("ij,jk,ik->i", L, V, L))
+        if ddf == "kenward-roger":
+            df = np.array([self.df_kenward_roger(l) for l in L])
+        elif ddf == "satterthwaite":
+            df = self.df_satterthwaite(L)
+        else:
+            df = np.full(len(L), np.inf)
+        t = est / se
+        q = stats.t.ppf(1 - alpha / 2, df)
+        return pd.DataFrame({
+            "contrast": labels if labels is not None else [f"L{i + 1}" for i in range(len(L))],
+            "estimate": est, "se": se, "df": df, "t": t, "p": 2 * stats.t.sf(np.abs(t), df),
+            "ci_low": est - q * se, "ci_high": est + q * se})
+
+
+def _kr_w(info: np.ndarray) -> np.ndarray:
+    """W = 2·I⁻¹, the generalised inverse when I is (nearly) singular, as pbkrtest."""
+    ev = np.linalg.eigvalsh(info)
+    return 2.0 * (np.linalg.inv(info) if np.min(np.abs(ev)) > 1e-10 else np.linalg.pinv(info))
+
+
+def _trace_vgvg(s: _System, fac: _Factor, lam: np.ndarray, s2: float,
+                block_bytes: float = 64e6) -> np.ndarray:
+    """T_kl = tr(V⁻¹G_kV⁻¹G_l) over the random terms and the residual (last), from
+    E = A⁻¹ΛM swept in column blocks: with B = MΛ,
+    σ⁴T_kl = ‖(M − BE)_kl‖²_F, σ⁴T_k,res = tr M_kk − tr (BE)_kk − ‖E_·k‖²_F,
+    σ⁴T_res,res = n − q + ‖A⁻¹‖²_F with A⁻¹ = I − EΛ."""
+    K, q, n = len(s.terms), s.q, s.y.size
+    by_component = _trace_by_component(s, lam)
+    if by_component is not None:
+        rand, tr_be, norm_e, norm_ainv = by_component
+        block_bytes = 0.0                       # skip the sweep
+    Lm = sparse.diags(lam)
+    B = (s.M @ Lm).tocsr()
+    Bt = (Lm @ s.M).tocsc()
+    Mc = s.M.tocsc()
+    if by_component is None:
+        rand, tr_be, norm_e, norm_ainv = np.zeros((K, K)), np.zeros(K), np.zeros(K), 0.0
+    step = max(1, int(block_bytes // (8 * q * 3)))
+    for j0 in range(0, q if by_component is None else 0, step):
+        J = np.arange(j0, min(q, j0 + step))
+        E = fac.solve(Bt[:, J].toarray())
+        BE = B @ E
+        N = Mc[:, J].toarray() - BE
+        col_term = s.term_of[J]
+        onehot = np.zeros((J.size, K))
+        onehot[np.arange(J.size), col_term] = 1.0
+        rand += np.add.reduceat(N * N, s.offsets[:-1], axis=0) @ onehot
+        tr_be += np.bincount(col_term, weights=BE[J, np.arange(J.size)], minlength=K)
+        norm_e += np.bincount(col_term, weights=(E * E).sum(axis=0), minlength=K)
+        Ainv = -E * lam[J]
+        Ainv[J, np.arange(J.size)] += 1.0
+        norm_ainv += float((Ainv * Ainv).sum())
+    tr_m = np.bincount(s.term_of, weights=s.M.diagonal(), minlength=K)
+    T = np.empty((K + 1, K + 1))
+    T[:K, :K] = (rand + rand.T) / 2
+    T[:K, K] = T[K, :K] = tr_m - tr_be - norm_e
+    T[K, K] = n - q + norm_ainv
+    return T / (s2 * s2)
+
+
+def _trace_by_component(s: _System, lam: np.ndarray, max_size: int = 3000):
+    """The sums of :func:`_trace_vgvg` over the connected components of ZᵀZ (schools
+    when every term nests in school, pupils for a pupil intercept), each a small dense
+    problem; components of equal size are stacked. None if a component is too large."""
+    from scipy.sparse.csgraph import connected_components
+
+    K = len(s.terms)
+    ncomp, lab = connected_components(s.M, directed=False)
+    sizes = np.bincount(lab)
+    if sizes.max() > max_size:
+        return None
+    order = np.argsort(lab, kind="stable")
+    start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    local = np.empty(s.q, int)
+    local[order] = np.arange(s.q) - start[lab[order]]
+    M = s.M.tocoo()
+    rand, tr_be, norm_e, norm_ainv = np.zeros((K, K)), np.zeros(K), np.zeros(K), 0.0
+    eyeK = np.eye(K)
+    for size in np.unique(sizes):
+        comps = np.flatnonzero(sizes == size)
+        gpos = np.full(ncomp, -1)
+        gpos[comps] = np.arange(comps.size)
+        members = np.flatnonzero(gpos[lab] >= 0)
+        idx = np.empty((comps.size, size), int)
+        idx[gpos[lab[members]], local[members]] = members
+        sel = gpos[lab[M.row]] >= 0
+        Ms = np.zeros((comps.size, size, size))
+        Ms[gpos[lab[M.row[sel]]], local[M.row[sel]], local[M.col[sel]]] = M.data[sel]
+        Ls, Ts = lam[idx], s.term_of[idx]
+        B = Ms * Ls[:, None, :]                                   # MΛ
+        Ainv = np.linalg.inv(Ls[:, :, None] * B + np.eye(size))
+        E = Ainv @ np.swapaxes(B, 1, 2)                           # A⁻¹ΛM
+        BE = B @ E
+        N2 = (Ms - BE) ** 2
+        oh = eyeK[Ts]
+        rand += np.einsum("cik,cil->kl", oh, N2 @ oh)
+        tr_be += np.bincount(Ts.ravel(), weights=np.diagonal(BE, axis1=1, axis2=2).ravel(),
+                             minlength=K)
+        norm_e += np.bincount(Ts.ravel(), weights=(E * E).sum(axis=1).ravel(), minlength=K)
+        norm_ainv += float((Ainv * Ainv).sum())
+    return rand, tr_be, norm_e, norm_ainv
+
+
+def fit_mixed(y, X, terms: list[RandomTerm], *, names=None, reml: bool = True) -> MixedFit:
+    """Fit ``y = Xβ + Σ_k Z_k b_k + e`` by REML (default) or ML — lme4's
+    ``lmer(y ~ 0 + X + <terms>, REML = reml)``.
+
+    ``y``: (n,) finite; ``X``: (n, p) array or DataFrame (its columns name β), full
+    column rank (else :class:`RankDeficientDesign`); ``terms``: :class:`RandomTerm` list
+    (:func:`parse_random` builds it from lme4 syntax). See the module docstring for the
+    criterion and the optimiser.
+    """
+    if isinstance(X, pd.DataFrame):
+        names = list(X.columns) if names is None else list(names)
+    X = np.asarray(X, float)
+    y = np.asarray(y, float)
+    if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.size:
+        raise ValueError("fit_mixed: y (n,) and X (n, p) needed")
+    if not (np.all(np.isfinite(y)) and np.all(np.isfinite(X))):
+        raise ValueError("fit_mixed: y and X must be finite")
+    if not terms or any(t.codes.size != y.size for t in terms):
+        raise ValueError("fit_mixed: every random term needs one level per row")
+    n, p = X.shape
+    names = [f"x{j}" for j in range(p)] if names is None else list(names)
+    if n <= p or np.linalg.matrix_rank(X) < p:
+        raise RankDeficientDesign(f"the fixed-effects design ({', '.join(map(str, names))}) "
+                                  f"does not have full column rank ({n} rows)")
+    sysm = _System(y, X, terms)
+    theta, converged, message = _minimise(sysm, reml)
+    dev, beta, r2, cf = sysm.parts(theta, reml)
+    s2 = r2 / (n - p if reml else n)
+    vc = pd.Series(np.append(theta ** 2 * s2, s2), index=[t.name for t in terms] + ["Residual"])
+    return MixedFit(names=names, beta=beta, vcov=s2 * linalg.cho_solve(cf, np.eye(p)),
+                    theta=theta, sigma2=float(s2), varcomp=vc, loglik=-0.5 * dev, criterion=dev,
+                    reml=reml, converged=converged, singular=bool(np.any(theta < SINGULAR_TOL)),
+                    n_obs=n, n_levels={t.name: t.levels for t in terms}, message=message,
+                    _system=sysm)
+
+
+def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True) -> MixedFit:
+    """``lmer("score ~ condition * wave + (1 | school) + (1 | school:class)", data)``:
+    the fixed part through patsy (treatment coding; write ``C(wave, Treatment('T1'))``
+    for a reference level), the random part by :func:`parse_random`. Rows with a
+    missing value in any variable used are left out, as R's ``na.omit``."""
+    import patsy
+
+    lhs, rhs = formula.split("~", 1)
+    random = " + ".join(m.group(0) for m in _TERM.finditer(rhs))
+    fixed = _TERM.sub("", rhs).strip().strip("+").replace("+  +", "+").strip() or "1"
+    fixed = re.sub(r"\+\s*\+", "+", fixed).strip().strip("+")
+    used = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", lhs + random)) & set(data.columns)
+    d = data.dropna(subset=sorted(used))
+    yv, Xd = patsy.dmatrices(f"{lhs} ~ {fixed}", d, return_type="dataframe")
+    d = d.loc[Xd.index]
+    return fit_mixed(yv.iloc[:, 0].to_numpy(float), Xd, parse_random(random, d), reml=reml)
+
