@@ -26,8 +26,9 @@ the variance estimate. Two such checks of the difference-in-differences:
   and each draw v (one weight per class) gives y* = ŷ₀ + ũ ∘ v. The t statistic of
   every draw is studentised with the **CR1** variance, as ``boottest`` (Roodman et al.
   2019) and ``fwildclusterboot`` do; its scalar factor G/(G−1)·(N−1)/(N−p) cancels in
-  t*/t, so the p-value is that of CR0 too. The p-value is symmetric,
-  p = #{|t*| ≥ |t|} / B. With G ≤ 12 classes all 2^G Rademacher sign vectors are
+  t*/t, so the p-value is that of CR0 too (``vcov="CR2"`` studentises with CR2). The
+  p-value is symmetric, p = #{|t*| ≥ |t|} / B, where "≥" allows a relative 1e−9 so
+  that the draw v = 1 (t* = t in exact arithmetic) counts. With G ≤ 12 classes all 2^G Rademacher sign vectors are
   enumerated (the bootstrap distribution itself, no Monte Carlo error; p ≥ 2/2^G);
   above that, B draws of Webb's (2023, *Can. J. Econ.* 56:1356) six-point weights
   ±√½, ±1, ±√(3/2), each with probability 1/6, from ``numpy.random.default_rng(seed)``.
@@ -35,8 +36,8 @@ the variance estimate. Two such checks of the difference-in-differences:
   product: t*_b = s'v_b / ‖K v_b‖ with s_h = c'M X_h'W_h ũ_h and
   K_hg = c'M X_h'W_h (ũ_h δ_hg − X_h M X_g'W_g ũ_g). The confidence interval inverts
   the test: the values r with p(r) ≥ α, each end found by bisection between β̂
-  (p = 1) and the first point β̂ ± 4·se·2^i that is rejected, with the same draws for
-  every r.
+  (p = 1) and the first point β̂ ± 4·se·2^i that is rejected (se: CR1, below), to a
+  bracket narrower than 1e−10·se, with the same draws for every r.
 """
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ DESIGN_BASED_COLUMNS = ["model", "outcome", "contrast", "estimate", "se", "df", 
                         "ci_high", "p", "n_pupils", "n_clusters"]
 _EIG_TOL = 1e-12      # eigenvalues treated as zero in A_j, as clubSandwich's matrix_power
 _TIE_TOL = 1e-9       # |t*| within this relative distance of |t| counts as "as extreme"
-_BISECTIONS = 80
+_CI_TOL = 1e-10       # bisection stops when the bracket is narrower than this times the se
 
 
 def _inv_sqrt(a: np.ndarray) -> np.ndarray:
@@ -283,7 +284,7 @@ class _RestrictedBootstrap:
 
     def __init__(self, d: _Design, k: int, V: np.ndarray, vcov: str):
         p = d.X.shape[1]
-        self.d, self.k = d, k
+        self.k = k
         self.beta = d.M @ (d.X.T @ (d.w * d.y))
         resid = d.y - d.X @ self.beta
         m = d.M[:, k]                                   # M e_k
@@ -332,7 +333,7 @@ def _invert(p_value, estimate: float, se: float, alpha: float) -> tuple[float, f
             ends.append(sign * np.inf)
             continue
         inner, outer = 0.0, step
-        for _ in range(_BISECTIONS):
+        while outer - inner > _CI_TOL * se:
             mid = 0.5 * (inner + outer)
             if p_value(estimate + sign * mid) >= alpha:
                 inner = mid
