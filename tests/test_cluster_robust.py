@@ -200,3 +200,10 @@ def test_pupil_without_class_is_an_error():
     d.loc[:, "condition"] = d["condition"].replace({"control": "controle"})
     with pytest.raises(StudyError, match="controle"):
         design_based_did(d, OUT, "T2-T1")
+
+
+def test_pupil_without_condition_is_an_error():
+    d = DATA.copy()
+    d.loc[[0, 1], "condition"] = np.nan
+    with pytest.raises(StudyError, match="2 pupil.*no condition"):
+        design_based_did(d, OUT, "T2-T1")

@@ -214,7 +214,8 @@ def cr2_regression(y, X, cluster, weights=None, names=None) -> ClusterRobustFit:
         fit.contrast([1, 1])                   # the mentees' mean change
     """
     if names is None:
-        names = list(X.columns) if isinstance(X, pd.DataFrame) else [f"x{i}" for i in range(np.shape(X)[1] if np.ndim(X) == 2 else 1)]
+        names = (list(X.columns) if isinstance(X, pd.DataFrame)
+                 else [f"x{i}" for i in range(np.shape(X)[1] if np.ndim(X) == 2 else 1)])
     d = _design(y, X, cluster, weights)
     beta = d.M @ (d.X.T @ (d.w * d.y))
     resid = d.y - d.X @ beta
@@ -405,11 +406,11 @@ def _change_data(wide: pd.DataFrame, outcome: str, contrast: str, condition: str
         "has_condition": wide[condition].notna().to_numpy(),
         "cluster": clusters.to_numpy(dtype=object),
     })
-    scored = d["later"].notna() & d["earlier"].notna() & d["has_condition"]
-    no_cluster = scored & d["cluster"].isna()
-    if no_cluster.any():
-        raise StudyError(f"design-based checks: {int(no_cluster.sum())} pupil(s) scored on {outcome} "
-                         f"{contrast} have no class (or school); every pupil needs one for clustering")
+    scored = d["later"].notna() & d["earlier"].notna()
+    for lacking, what in ((~d["has_condition"], "condition"), (d["cluster"].isna(), "class (or school)")):
+        if (scored & lacking).any():
+            raise StudyError(f"design-based checks: {int((scored & lacking).sum())} pupil(s) scored on "
+                             f"{outcome} {contrast} have no {what}; every pupil needs one here")
     return d[scored].reset_index(drop=True)
 
 

@@ -18,7 +18,8 @@
 #   at r = 0 is checked against a loop that refits lm() and calls clubSandwich::vcovCR
 #   on each sample (type "CR1"; and type "CR2" for the CR2-studentised p-value). The CI
 #   inverts the test with the algorithm of the module docstring (doubling steps of
-#   4 x the CR1S se until p < .05, then 80 bisections).
+#   4 x the CR1S se until p < .05, then 80 bisections; the Python code stops when the
+#   bracket is narrower than 1e-10 x se, so the ends agree to about that).
 # Symmetric p-value: mean(|t*| >= |t| (1 - 1e-9)), the tolerance so that the identity
 # sign vector (t* = t in exact arithmetic) counts.
 suppressMessages({
