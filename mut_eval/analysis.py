@@ -260,7 +260,7 @@ def analyze(panel: Panel, options: AnalysisSettings | dict | None = None) -> Res
     # Researchers keep every number; this table marks the comparisons that involve a group
     # below min_cell, which the staff view withholds (mut_eval.disclosure).
     sizes = {f"n_{c}": int(v) for c, v in panel.students["condition"].value_counts().items()}
-    t["small_groups"] = small_groups(t, sizes, int(options.get("min_cell", 10)))
+    t["small_groups"] = small_groups(t, sizes, options.min_cell)
     if panel.qsort is not None and len(panel.qsort):
         t["qsort_summary"] = qsort_summary(panel.qsort.drop(columns=["student_id"]))
     # the outcomes analysed (after `analysis.outcomes`); run_analysis adds the rest of meta

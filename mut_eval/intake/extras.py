@@ -10,7 +10,8 @@ column         meaning
 ``wave``       optional: ``T1``, ``T2`` or ``T3`` leaves out that questionnaire only;
                blank leaves out the pupil (every file)
 ``reason``     required; shown in the ``accounting`` table (keep it short, and free of
-               names: it is written to the results)
+               names: it is written to the results). Any word with 3 or more digits
+               (an identifier, a date, a phone number) is shown as ``#``
 =============  ===========================================================================
 
 Every row left out is listed in the accounting with the reason; pupils left out whole are
@@ -20,6 +21,8 @@ The declared ``variables`` (see :class:`~mut_eval.intake.settings.VariableSpec`)
 checked here (type, range, levels) and turned into one value per pupil.
 """
 from __future__ import annotations
+
+import re
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +43,11 @@ class Exclusion:
     student_id: str
     wave: str | None
     reason: str
+
+
+# A reason is free text written to the results: a token with 3+ digits may be a pupil
+# number, a date of birth or a phone number, so it is never carried over.
+_ID_LIKE = re.compile(r"[^\s()\[\],;:]*\d[^\s()\[\],;:]*\d[^\s()\[\],;:]*\d[^\s()\[\],;:]*")
 
 
 def read_exclusions(path: Path, settings: StudySettings, add) -> list[Exclusion]:
@@ -75,7 +83,7 @@ def read_exclusions(path: Path, settings: StudySettings, add) -> list[Exclusion]
             if wave not in WAVES:
                 add(raw.file, r, "wave", rec.get("wave"), f"must be one of {', '.join(WAVES)} or blank (the whole pupil)")
                 continue
-        reason = " ".join(str(reason).split())
+        reason = " ".join(_ID_LIKE.sub("#", str(reason)).split())
         out.append(Exclusion(int(r), sid, wave, reason[:REASON_MAX]))
     return out
 

@@ -71,17 +71,18 @@ def personal_columns(columns, keep: set[str]) -> list[str]:
     return [c for c in columns if c not in keep and is_personal(c)]
 
 
-def _is_code(value: str, codes: tuple) -> bool:
-    text = value.strip().casefold()
-    for c in codes:
-        if isinstance(c, str):
-            if text == c.strip().casefold():
-                return True
-        else:
-            x = to_number(pd.Series([value])).iloc[0]
-            if x == x and float(x) == float(c):
-                return True
-    return False
+def _code_hits(col: pd.Series, codes: tuple) -> pd.Series:
+    """Cells of ``col`` equal to one of ``codes``: text codes compared trimmed and
+    case-insensitively, number codes with the cell's number (vectorised over the column)."""
+    texts = {c.strip().casefold() for c in codes if isinstance(c, str)}
+    numbers = [float(c) for c in codes if not isinstance(c, str)]
+    present = col.notna()
+    hit = pd.Series(False, index=col.index)
+    if texts:
+        hit |= present & col.astype(str).str.strip().str.casefold().isin(texts)
+    if numbers:
+        hit |= present & to_number(col).isin(numbers)
+    return hit
 
 
 def blank_missing_codes(df: pd.DataFrame, codes: tuple, skip: set[str]) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -96,7 +97,7 @@ def blank_missing_codes(df: pd.DataFrame, codes: tuple, skip: set[str]) -> tuple
     for col in df.columns:
         if col in skip:
             continue
-        hit = df[col].map(lambda v: not is_missing(v) and _is_code(str(v), codes))
+        hit = _code_hits(df[col], codes)
         if hit.any():
             counts[col] = int(hit.sum())
             df.loc[hit, col] = None

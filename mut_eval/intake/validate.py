@@ -138,9 +138,11 @@ def _prepare(raw: RawTable, study: Study, columns: dict, out: _Collector,
     settings = study.settings
     df = raw.data.copy()
     df.index = raw.rows
+    own = raw.name in study.rename
     renames = study.rename.get(raw.name, {}) or study.rename.get(raw.name.split("_")[0], {})
     for src, dst in renames.items():
-        if src not in df.columns:
+        # a shared `wave:` rename may name an item asked at one wave only: checked across the waves
+        if src not in df.columns and (own or not raw.name.startswith("wave_")):
             out.add("study.yaml", None, None, None,
                     f"rename {src!r} -> {dst!r}: {src!r} is not a column of {raw.file}; the rename does nothing",
                     "warning")
@@ -306,6 +308,11 @@ def validate_study(study: Study | str | Path) -> CleanStudy:
 
     settings = study.settings
     tables: dict[str, pd.DataFrame] = {}
+    wave_raws = [r for n, r in raws.items() if n.startswith("wave_") and n not in study.rename]
+    for src, dst in (study.rename.get("wave") or {}).items():
+        if wave_raws and not any(src in r.data.columns for r in wave_raws):
+            out.add("study.yaml", None, None, None, f"rename {src!r} -> {dst!r}: {src!r} is not a column of any "
+                    "wave file; the rename does nothing", "warning")
     specs: dict[str, tuple[dict, list[str]]] = {}
     for name, raw in raws.items():
         if name.startswith("wave_"):
@@ -486,6 +493,7 @@ def _typed(study, codebook, raws, tables, out: _Collector) -> CleanStudy:
     mentors = derive_person(mentors)
     matches = num(tables["matches"].copy(), ["group_size", "sessions_planned", "sessions_attended"])
     matches["file_row"] = matches.index
+    srow_of = dict(zip(students["student_id"], students["file_row"]))
     mfile = raws["matches"].file
     mentor_ids = set(mentors["mentor_id"])
     for rec in matches.itertuples(index=False):
@@ -493,8 +501,14 @@ def _typed(study, codebook, raws, tables, out: _Collector) -> CleanStudy:
             out.add(mfile, rec.file_row, "student_id", rec.student_id, "pupil is " + not_in(rec.student_id, ids,
                                                                                               s_raw.file))
         elif cond[rec.student_id] != "mentee":
+            # Either side may be the slip: name both the match row and the pupil's condition.
+            s_row = srow_of[rec.student_id]
             out.add(mfile, rec.file_row, "student_id", rec.student_id,
-                    "a control pupil has a mentor match; controls are not mentored")
+                    f"a control pupil has a mentor match; controls are not mentored (the pupil is 'control' in "
+                    f"{s_raw.file}, row {s_row}, column condition: is that row or this match wrong?)")
+            out.add(s_raw.file, s_row, "condition", "control",
+                    f"this pupil has a mentor match in {mfile} (row {rec.file_row}); a mentee's condition is "
+                    "'mentee'")
         if rec.mentor_id not in mentor_ids:
             out.add(mfile, rec.file_row, "mentor_id", rec.mentor_id,
                     "mentor is " + not_in(rec.mentor_id, mentor_ids, raws["mentors"].file))

@@ -369,6 +369,34 @@ def section_summary(ctx: Ctx) -> dict:
     return {"title": I18N[lang]["summary"], "blocks": blocks, "newpage": True}
 
 
+def uptake_blocks(ctx: Ctx, flow: dict) -> list:
+    """How many mentees were never matched or never started, and how many pupils were left
+    out by the study's exclusions (the flow stages ``not_matched``, ``never_started``,
+    ``excluded``). The matched count is not printed: with the enrolled count beside it, it
+    would give a suppressed small count back."""
+    lang, m = ctx.lang, flow.get("mentee", {})
+    out = []
+    if "not_matched" in m or "never_started" in m:
+        nm, ns = m.get("not_matched", 0), m.get("never_started", 0)
+        out.append(p(tr(lang,
+                        f"Niet elke mentee kwam aan mentoring toe: {_count(ctx, nm)} kregen geen mentor en "
+                        f"{_count(ctx, ns)} begonnen nooit aan de gesprekken. Zij tellen wel mee in de groep mentees "
+                        f"(zoals bedoeld: iedereen die voor het programma was aangewezen).",
+                        f"Not every mentee took up mentoring: {_count(ctx, nm)} were never matched with a mentor and "
+                        f"{_count(ctx, ns)} never attended a session. They are still counted as mentees "
+                        f"(intention to treat: everyone assigned to the programme).")))
+    excluded = {c: flow.get(c, {}).get("excluded") for c in CONDITIONS}
+    if any(fmt.is_number(v) and v > 0 or fmt.is_suppressed(v) for v in excluded.values()):
+        out.append(p(tr(lang,
+                        f"Op verzoek van de onderzoekers zijn {_count(ctx, excluded['mentee'] or 0)} mentees en "
+                        f"{_count(ctx, excluded['control'] or 0)} leerlingen uit de controlegroep buiten de analyses "
+                        f"gelaten (met reden vastgelegd).",
+                        f"At the researchers' request {_count(ctx, excluded['mentee'] or 0)} mentees and "
+                        f"{_count(ctx, excluded['control'] or 0)} control pupils were left out of the analyses "
+                        f"(with a recorded reason).")))
+    return out
+
+
 def section_sample(ctx: Ctx) -> dict:
     lang, blocks = ctx.lang, []
     flow = figs.flow_counts(ctx.r)
@@ -382,6 +410,7 @@ def section_sample(ctx: Ctx) -> dict:
                                f"{_count(ctx, e['mentee'])} mentees and {_count(ctx, e['control'])} control pupils "
                                f"took part. The flow diagram shows how many of them filled in the questionnaire at "
                                f"each wave.")))
+        blocks += uptake_blocks(ctx, flow)
         fig = ctx.figure("flow", tr(lang, "Deelname en respons per meting (stroomdiagram).",
                                     "Participation and response per wave (flow diagram)."), "92%")
         if fig:

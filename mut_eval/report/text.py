@@ -84,6 +84,10 @@ STAGE_LABELS = {
     "responded_T2": ("Ingevuld op T2", "Responded at T2"),
     "responded_T3": ("Ingevuld op T3", "Responded at T3"),
     "responded_all_waves": ("Alle drie metingen ingevuld", "Responded at all three waves"),
+    "excluded": ("Uitgesloten (met reden)", "Excluded (with a reason)"),
+    "matched": ("Gekoppeld aan een mentor", "Matched with a mentor"),
+    "not_matched": ("Niet gekoppeld", "Not matched"),
+    "never_started": ("Nooit begonnen", "Never started"),
 }
 
 
