@@ -386,14 +386,16 @@ def uptake_blocks(ctx: Ctx, flow: dict) -> list:
                         f"{_count(ctx, ns)} never attended a session. They are still counted as mentees "
                         f"(intention to treat: everyone assigned to the programme).")))
     excluded = {c: flow.get(c, {}).get("excluded") for c in CONDITIONS}
-    if any(fmt.is_number(v) and v > 0 or fmt.is_suppressed(v) for v in excluded.values()):
-        out.append(p(tr(lang,
-                        f"Op verzoek van de onderzoekers zijn {_count(ctx, excluded['mentee'] or 0)} mentees en "
-                        f"{_count(ctx, excluded['control'] or 0)} leerlingen uit de controlegroep buiten de analyses "
-                        f"gelaten (met reden vastgelegd).",
-                        f"At the researchers' request {_count(ctx, excluded['mentee'] or 0)} mentees and "
-                        f"{_count(ctx, excluded['control'] or 0)} control pupils were left out of the analyses "
-                        f"(with a recorded reason).")))
+    groups = {"mentee": tr(lang, "mentees", "mentees"),
+              "control": tr(lang, "leerlingen uit de controlegroep", "control pupils")}
+    named = [f"{_count(ctx, n)} {groups[c]}" for c, n in excluded.items()
+             if fmt.is_suppressed(n) or fmt.is_number(n) and n > 0]
+    if named:
+        who = txt.join_list(named, lang)
+        out.append(p(tr(lang, f"Op verzoek van de onderzoekers zijn {who} buiten de analyses gelaten (met reden "
+                              "vastgelegd).",
+                        f"At the researchers' request {who} were left out of the analyses (with a recorded "
+                        "reason).")))
     return out
 
 
