@@ -26,7 +26,9 @@ from .intake.codebook import codebook_summary
 from .match import MATCH_COLUMNS, match_moderators
 from .stats.descriptives import descriptives_table
 from .stats.effects import cluster_correction, sample_table
-from .stats.lmm import did_by_outcome, mixed_model_by_outcome
+from .stats.icc import ICC_COLUMNS, icc_table
+from .stats.lmm import did_by_outcome
+from .stats.multilevel import effects_by_outcome, random_part, resolve_design, with_mentor_groups
 from .stats.wwc import attrition, baseline_equivalence
 from .stats.moderation import did_by_moderator, moderation_grid
 from .stats.qsort import qsort_summary
@@ -62,18 +64,20 @@ def mean_class_size(panel: Panel) -> float:
     return float(panel.students.groupby(["school", "class"]).size().mean())
 
 
-def with_cluster_correction(did: pd.DataFrame, panel: Panel, icc: float) -> pd.DataFrame:
-    """Add the WWC clustering correction of each DiD test as a sensitivity check:
-    pupils sit in classes, so with intraclass correlation ρ (WWC default .10 for
-    non-achievement outcomes) the z of the mixed model is corrected as
-    t_a = t·√{[(N−2) − 2(n̄−1)ρ] / [(N−2)(1+(n̄−1)ρ)]} with N the pupils in the model and
-    n̄ the mean class size (WWC Procedures Handbook 4.1, 2020; Hedges 2007).
-    Columns ``t_cluster``, ``df_cluster``, ``p_cluster``, ``icc``."""
+def with_cluster_correction(did: pd.DataFrame, panel: Panel, icc) -> pd.DataFrame:
+    """Add the WWC clustering correction of each pupil-level DiD test as a sensitivity
+    check: pupils sit in classes, so with intraclass correlation ρ the z of the mixed
+    model is corrected as t_a = t·√{[(N−2) − 2(n̄−1)ρ] / [(N−2)(1+(n̄−1)ρ)]} with N the
+    pupils in the model and n̄ the mean class size (WWC Procedures Handbook 4.1, 2020;
+    Hedges 2007). ``icc``: one ρ for all outcomes, or a mapping outcome → ρ (the
+    estimated class ICC). Columns ``t_cluster``, ``df_cluster``, ``p_cluster``, ``icc``."""
     n_bar = mean_class_size(panel)
-    rows = [cluster_correction(r.estimate / r.se, r.n_students, n_bar, icc)
-            for r in did.itertuples(index=False)]
+    rho = [float(icc.get(r.outcome, float("nan"))) if isinstance(icc, dict) else float(icc)
+           for r in did.itertuples(index=False)]
+    rows = [cluster_correction(r.estimate / r.se, r.n_students, n_bar, p)
+            for r, p in zip(did.itertuples(index=False), rho)]
     return did.assign(t_cluster=[r["t_corrected"] for r in rows], df_cluster=[r["df"] for r in rows],
-                      p_cluster=[r["p"] for r in rows], icc=icc, mean_class_size=n_bar)
+                      p_cluster=[r["p"] for r in rows], icc=rho, mean_class_size=n_bar)
 
 
 def reliability_of(panel: Panel) -> pd.DataFrame:
@@ -247,12 +251,24 @@ def analyze(panel: Panel, options: AnalysisSettings | dict | None = None) -> Res
     # both restrict themselves to the completers of the outcome (complete cases, as SPSS)
     t["mixed_anova"] = _by_outcome(panel, mixed_anova)
     t["interaction_contrasts"] = _by_outcome(panel, interaction_contrasts)
-    t.update(mixed_model_by_outcome(panel.long, outcomes=panel.outcomes, alpha=options.alpha))
-    t["did"] = with_cluster_correction(t["did"], panel, options.icc)
+    design = study_design(panel)
+    t1 = panel.long[panel.long["wave"] == "T1"]
+    t["icc"] = (icc_table(t1, levels=design.levels, alpha=options.alpha) if "class" in design.levels
+                else pd.DataFrame(columns=ICC_COLUMNS))
+    t.update(effects_by_outcome(panel.long, panel.wide, design, t["icc"], outcomes=panel.outcomes,
+                                matches=panel.matches, alpha=options.alpha, seed=options.seed))
+    if not design.clustered:
+        # the WWC correction with the estimated ICC (the assumed analysis.icc without classes)
+        est = dict(zip(t["icc"]["outcome"], t["icc"]["icc_class"])) if len(t["icc"]) else options.icc
+        t["did"] = with_cluster_correction(t["did"], panel, est)
     covariates = list(options.covariates)
     if covariates:
-        t["did_adjusted"] = did_by_outcome(_with_covariates(panel, covariates), covariates=covariates,
-                                           outcomes=panel.outcomes, alpha=options.alpha)
+        data = _with_covariates(panel, covariates)
+        if design.mentor_groups:
+            data = with_mentor_groups(data, panel.matches)
+        t["did_adjusted"] = did_by_outcome(
+            data, covariates=covariates, outcomes=panel.outcomes, alpha=options.alpha,
+            **(dict(random=random_part(design), ddf="kenward-roger") if design.clustered else {}))
     t["baseline_equivalence"] = _by_outcome(panel, baseline_equivalence)
     enrolled = panel.students["condition"].value_counts().to_dict()
     t["attrition"] = _by_outcome(panel, attrition, enrolled=enrolled)
@@ -264,7 +280,15 @@ def analyze(panel: Panel, options: AnalysisSettings | dict | None = None) -> Res
     if panel.qsort is not None and len(panel.qsort):
         t["qsort_summary"] = qsort_summary(panel.qsort.drop(columns=["student_id"]))
     # the outcomes analysed (after `analysis.outcomes`); run_analysis adds the rest of meta
-    return Results(tables=t, meta={"outcomes": panel.outcomes, "variables": variables_meta(panel)})
+    return Results(tables=t, meta={"outcomes": panel.outcomes, "variables": variables_meta(panel),
+                                   "design": design.as_dict()})
+
+
+def study_design(panel: Panel):
+    """The design of the study (study.yaml ``design`` completed from the data; see
+    :func:`mut_eval.stats.multilevel.resolve_design`)."""
+    settings = panel.clean.study.settings.design if panel.clean is not None else None
+    return resolve_design(panel.students, panel.matches, settings)
 
 
 def variables_meta(panel: Panel) -> dict:

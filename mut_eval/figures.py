@@ -294,6 +294,76 @@ def fig_forest(results, out_dir: Path, lang: str) -> Path | None:
         return _save(fig, out_dir, "forest", lang)
 
 
+ROBUSTNESS_LABELS = {
+    "lmm_pupil": ("Gemengd model, leerlingniveau", "Mixed model, pupil level"),
+    "lmm_multilevel": ("Multilevelmodel (Kenward–Roger)", "Multilevel model (Kenward–Roger)"),
+    "lmm_multilevel_satterthwaite": ("Multilevelmodel (Satterthwaite)", "Multilevel model (Satterthwaite)"),
+    "cr2_change": ("Veranderscore, CR2 (klas)", "Change score, CR2 (class)"),
+    "cr2_ancova": ("ANCOVA, CR2 (klas)", "ANCOVA, CR2 (class)"),
+    "wild_cluster_bootstrap": ("Wild cluster bootstrap (klas)", "Wild cluster bootstrap (class)"),
+    "wwc_corrected": ("WWC-correctie (geschatte ICC)", "WWC correction (estimated ICC)"),
+}
+
+
+def robustness_data(results) -> pd.DataFrame:
+    """did_robustness rows of the contrasts with T1 that have an estimate and a CI."""
+    cols = ["model", "outcome", "contrast", "estimate", "ci_low", "ci_high"]
+    d = get_table(results, "did_robustness")
+    if d is None or not set(cols) <= set(d.columns):
+        return pd.DataFrame(columns=cols)
+    d = d[d["contrast"].astype(str).isin(EFFECT_CHANGES) & d["model"].isin(list(ROBUSTNESS_LABELS))].copy()
+    for c in cols[3:]:
+        d[c] = pd.to_numeric(d[c], errors="coerce")
+    return d[d["estimate"].notna()].reset_index(drop=True)[cols]
+
+
+def fig_robustness(results, out_dir: Path, lang: str) -> Path | None:
+    """One panel per outcome: the DiD estimate with its 95% CI under every model of
+    ``did_robustness`` (rows), per contrast with T1 (markers as in the forest plot)."""
+    d = robustness_data(results)
+    if d.empty:
+        return None
+    labels = outcome_labels(results, lang)
+    outcomes = outcome_order(results, d["outcome"].unique())
+    models = [m for m in ROBUSTNESS_LABELS if m in set(d["model"])]
+    contrasts = [c for c in EFFECT_CHANGES if c in set(d["contrast"].astype(str))]
+    ncol = 2 if len(outcomes) > 1 else 1
+    nrow = math.ceil(len(outcomes) / ncol)
+    with plt.rc_context(RC):
+        fig, axes = plt.subplots(nrow, ncol, figsize=(7.2, 0.32 * len(models) * nrow + 1.4),
+                                 sharex=True, squeeze=False)
+        lo, hi = np.nanmin(d[["ci_low", "estimate"]].to_numpy()), np.nanmax(d[["ci_high", "estimate"]].to_numpy())
+        for ax, o in zip(axes.ravel(), outcomes):
+            ax.axvline(0, color="black", lw=0.8, zorder=1)
+            step = 0.3 if len(contrasts) > 1 else 0
+            for k, con in enumerate(contrasts):
+                color, marker = CONTRAST_STYLE.get(con, ("#333333", "o"))
+                dc = d[(d["outcome"] == o) & (d["contrast"].astype(str) == con)].set_index("model")
+                ys = [i + (k - (len(contrasts) - 1) / 2) * step for i, m in enumerate(models) if m in dc.index]
+                r = dc.reindex([m for m in models if m in dc.index])
+                err = np.vstack([r["estimate"] - r["ci_low"], r["ci_high"] - r["estimate"]]).astype(float)
+                ax.errorbar(r["estimate"], ys, xerr=np.where(np.isfinite(err), err, 0), fmt=marker, color=color,
+                            ms=4, capsize=2, lw=1.0, zorder=3, label=txt.period(con))
+            ax.set_yticks(range(len(models)), [tr(lang, *ROBUSTNESS_LABELS[m]) for m in models], fontsize=6.5)
+            ax.set_ylim(len(models) - 0.5, -0.5)
+            ax.set_title(_wrap(labels.get(o, o), 40), fontsize=8)
+            for m_i, m in enumerate(models):
+                if m == "lmm_multilevel" or (m == "lmm_pupil" and "lmm_multilevel" not in models):
+                    ax.axhspan(m_i - 0.5, m_i + 0.5, color="#eeeeee", zorder=0)
+        for ax in axes[:, 1:].ravel():
+            ax.tick_params(labelleft=False)
+        for ax in axes.ravel()[len(outcomes):]:
+            ax.set_visible(False)
+        pad = 0.05 * (hi - lo if np.isfinite(hi - lo) and hi > lo else 1)
+        axes[0, 0].set_xlim(lo - pad, hi + pad)
+        for ax in axes[-1]:
+            ax.set_xlabel(tr(lang, "Verschil in verandering (95%-BI)", "Difference in change (95% CI)"), fontsize=7)
+        handles, labs = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, labs, loc="lower center", ncol=len(contrasts), frameon=False)
+        fig.tight_layout(rect=(0, 0.04, 1, 1))
+        return _save(fig, out_dir, "robustness", lang)
+
+
 def flow_counts(results) -> dict:
     """``{condition: {stage: n}}`` from the ``flow`` table (stages in contract order)."""
     f = get_table(results, "flow")
@@ -590,14 +660,14 @@ def make_figures(results, out_dir, lang: str = "nl", max_moderation_figures: int
     """Draw every figure the tables allow into ``out_dir``; return ``{name: svg_path}`` (a
     :class:`Figures`, which also says which moderation each moderation figure shows).
 
-    Names: ``trajectories``, ``forest``, ``flow``, ``qsort`` and
+    Names: ``trajectories``, ``forest``, ``robustness``, ``flow``, ``qsort`` and
     ``moderation_<outcome>_<change>_<moderator>``; each also as ``<name>.png``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     figs = Figures()
     for name, fn in (("flow", fig_flow), ("trajectories", fig_trajectories), ("forest", fig_forest),
-                     ("qsort", fig_qsort)):
+                     ("robustness", fig_robustness), ("qsort", fig_qsort)):
         path = fn(results, out, lang)
         if path is not None:
             figs[name] = path

@@ -18,8 +18,8 @@ import pytest
 from mut_eval import StudyError
 from mut_eval.stats.lmm import (
     RankDeficientDesign, adjust_across, did, did_by_outcome, fit_lmm, lmm_emm, lmm_fixed,
-    reml_random_intercept,
 )
+from mut_eval.stats.mixed import RandomTerm, fit_mixed
 
 REF = Path(__file__).parent / "reference"
 CASES = {  # tag -> (data file, covariates)
@@ -27,8 +27,8 @@ CASES = {  # tag -> (data file, covariates)
     "small": ("lmm_small.csv", ()),
     "study_cov": ("lmm_study.csv", ("age", "gender")),
 }
-# the exact profiled REML reproduces lme4 to ~1e-7; statsmodels MixedLM to ~1e-5
-TOL = {"profile": 1e-6, "statsmodels": 1e-4}
+# the profiled REML engine (mut_eval.stats.mixed) reproduces lme4 to ~1e-7
+TOL = 1e-6
 
 
 def _data(tag):
@@ -39,62 +39,57 @@ def _data(tag):
 def fits():
     out = {}
     for tag, (_, cov) in CASES.items():
-        for engine in TOL:
-            out[tag, engine] = fit_lmm(_data(tag), covariates=cov, engine=engine)
+        out[tag] = fit_lmm(_data(tag), covariates=cov)
     return out
 
 
-@pytest.mark.parametrize("engine", list(TOL))
 @pytest.mark.parametrize("tag", list(CASES))
-def test_fixed_effects_match_lme4(fits, tag, engine):
-    fit = fits[tag, engine]
+def test_fixed_effects_match_lme4(fits, tag):
+    fit = fits[tag]
     got = lmm_fixed(_data(tag), fit=fit).set_index("term")
     ref = pd.read_csv(REF / f"lmm_{tag}_fixed.csv").set_index("term")
     assert sorted(got.index) == sorted(ref.index)
     got = got.loc[ref.index]
     for col in ("estimate", "se", "z", "p"):
-        np.testing.assert_allclose(got[col], ref[col], rtol=0, atol=TOL[engine], err_msg=col)
+        np.testing.assert_allclose(got[col], ref[col], rtol=0, atol=TOL, err_msg=col)
     # Wald CI: estimate ± 1.959964 SE (R's values)
     np.testing.assert_allclose(got["ci_low"], ref["estimate"] - 1.959963984540054 * ref["se"],
-                               atol=TOL[engine])
+                               atol=TOL)
     assert got["converged"].all()
 
 
-@pytest.mark.parametrize("engine", list(TOL))
 @pytest.mark.parametrize("tag", list(CASES))
-def test_variance_components_and_loglik_match_lme4(fits, tag, engine):
-    fit = fits[tag, engine]
+def test_variance_components_and_loglik_match_lme4(fits, tag):
+    fit = fits[tag]
     ref = json.loads((REF / f"lmm_{tag}_varcomp.json").read_text())
-    assert fit.sigma2_student == pytest.approx(ref["sigma2_student"], abs=TOL[engine])
-    assert fit.sigma2_resid == pytest.approx(ref["sigma2_resid"], abs=TOL[engine])
-    assert fit.reml_loglik == pytest.approx(ref["loglik"], abs=TOL[engine])
+    assert fit.sigma2_student == pytest.approx(ref["sigma2_student"], abs=TOL)
+    assert fit.sigma2_resid == pytest.approx(ref["sigma2_resid"], abs=TOL)
+    assert fit.reml_loglik == pytest.approx(ref["loglik"], abs=TOL)
     assert (fit.n_obs, fit.n_students) == (ref["n_obs"], ref["n_students"])
     assert fit.converged and not fit.singular
 
 
-@pytest.mark.parametrize("engine", list(TOL))
 @pytest.mark.parametrize("tag", list(CASES))
-def test_emm_match_emmeans(fits, tag, engine):
-    got = lmm_emm(_data(tag), fit=fits[tag, engine])
+def test_emm_match_emmeans(fits, tag):
+    got = lmm_emm(_data(tag), fit=fits[tag])
     ref = pd.read_csv(REF / f"lmm_{tag}_emm.csv")
     m = got.merge(ref, on=["condition", "wave"], suffixes=("", "_r"), validate="1:1")
     assert len(m) == 6
     for col in ("emm", "se", "ci_low", "ci_high"):
-        np.testing.assert_allclose(m[col], m[f"{col}_r"], atol=TOL[engine], err_msg=col)
+        np.testing.assert_allclose(m[col], m[f"{col}_r"], atol=TOL, err_msg=col)
 
 
-@pytest.mark.parametrize("engine", list(TOL))
 @pytest.mark.parametrize("tag", list(CASES))
-def test_did_matches_emmeans_contrasts(fits, tag, engine):
-    got = did(_data(tag), fit=fits[tag, engine]).set_index("contrast")
+def test_did_matches_emmeans_contrasts(fits, tag):
+    got = did(_data(tag), fit=fits[tag]).set_index("contrast")
     ref = pd.read_csv(REF / f"lmm_{tag}_did.csv").set_index("contrast")
     assert list(got.index) == ["T2-T1", "T3-T1", "T3-T2"]
     for col in ("estimate", "se", "z", "p", "ci_low", "ci_high", "g", "g_ci_low",
                 "g_ci_high"):
-        np.testing.assert_allclose(got[col], ref[col], atol=TOL[engine], err_msg=col)
+        np.testing.assert_allclose(got[col], ref[col], atol=TOL, err_msg=col)
     # improvement index is on a 0-100 scale
     np.testing.assert_allclose(got["improvement_index"], ref["improvement_index"],
-                               atol=100 * TOL[engine])
+                               atol=100 * TOL)
     np.testing.assert_allclose(got["sd_pooled_t1"], ref["sd_pooled_t1"], atol=1e-12)
     np.testing.assert_allclose(got["omega"], ref["omega"], atol=1e-12)
     assert (got["n_t1"] == ref["n_t1"]).all()
@@ -244,6 +239,10 @@ ENGINE_DATA = pd.read_csv(REF / "lmm_engine_data.csv")
 ENGINE_REF = json.loads((REF / "lmm_engine_ref.json").read_text())
 
 
+def _engine_fit(y, X, groups, **kw):
+    return fit_mixed(y, X, [RandomTerm.from_groups(groups, "g")], **kw)
+
+
 @pytest.mark.parametrize("yname", ["y1", "y2"])
 def test_engine_generic_design_matches_lme4(yname):
     """y ~ x1 + x2 + x3 + x1:x2 + (1 | g) on 70 groups of 1-9 rows in shuffled order;
@@ -251,25 +250,15 @@ def test_engine_generic_design_matches_lme4(yname):
     d, ref = ENGINE_DATA, ENGINE_REF[yname]
     assert ref["term"] == ["(Intercept)", "x1", "x2", "x3", "x1:x2"]
     X = np.column_stack([np.ones(len(d)), d.x1, d.x2, d.x3, d.x1 * d.x2])
-    fit = reml_random_intercept(d[yname].to_numpy(), X, d.g.to_numpy())
+    fit = _engine_fit(d[yname].to_numpy(), X, d.g.to_numpy())
     np.testing.assert_allclose(fit.beta, ref["estimate"], atol=1e-7)
-    np.testing.assert_allclose(np.sqrt(np.diag(fit.cov)), ref["se"], atol=1e-7)
-    np.testing.assert_allclose(fit.cov, np.array(ref["vcov"]), atol=1e-7)
-    assert fit.sigma2_student == pytest.approx(ref["sigma2_student"], rel=1e-6)
-    assert fit.sigma2_resid == pytest.approx(ref["sigma2_resid"], rel=1e-6)
-    assert fit.reml_loglik == pytest.approx(ref["loglik"], abs=1e-8)
-    assert (fit.n_obs, fit.n_groups) == (ref["n_obs"], ref["n_groups"])
-    assert fit.converged and fit.singular == ref["singular"] and fit.engine == "profile"
-
-
-def test_engine_statsmodels_option_matches_lme4():
-    d, ref = ENGINE_DATA, ENGINE_REF["y1"]
-    X = np.column_stack([np.ones(len(d)), d.x1, d.x2, d.x3, d.x1 * d.x2])
-    fit = reml_random_intercept(d["y1"].to_numpy(), X, d.g.to_numpy(), engine="statsmodels")
-    np.testing.assert_allclose(fit.beta, ref["estimate"], atol=1e-5)
-    np.testing.assert_allclose(np.sqrt(np.diag(fit.cov)), ref["se"], atol=1e-5)
-    assert fit.sigma2_student == pytest.approx(ref["sigma2_student"], abs=1e-4)
-    assert fit.engine.startswith("statsmodels")
+    np.testing.assert_allclose(np.sqrt(np.diag(fit.vcov)), ref["se"], atol=1e-7)
+    np.testing.assert_allclose(fit.vcov, np.array(ref["vcov"]), atol=1e-7)
+    assert fit.varcomp["g"] == pytest.approx(ref["sigma2_student"], rel=1e-6)
+    assert fit.sigma2 == pytest.approx(ref["sigma2_resid"], rel=1e-6)
+    assert fit.loglik == pytest.approx(ref["loglik"], abs=1e-7)
+    assert (fit.n_obs, fit.n_levels["g"]) == (ref["n_obs"], ref["n_groups"])
+    assert fit.converged and fit.singular == ref["singular"]
 
 
 @pytest.mark.parametrize("name", ["age", "ses"])
@@ -285,9 +274,9 @@ def test_engine_three_way_design_variance_components(name):
     inter = lambda a, b: (a[:, :, None] * b[:, None, :]).reshape(len(d), -1)  # noqa: E731
     X = np.column_stack([np.ones(len(d)), m, waves, W, m[:, None] * waves, m[:, None] * W,
                          inter(waves, W), inter(m[:, None] * waves, W)])
-    fit = reml_random_intercept(d.score.to_numpy(), X, d.student_id.to_numpy())
-    assert fit.sigma2_resid == pytest.approx(ref["sigma2"], rel=1e-6)
-    assert fit.sigma2_student == pytest.approx(ref["tau"], rel=1e-6)
+    fit = _engine_fit(d.score.to_numpy(), X, d.student_id.to_numpy())
+    assert fit.sigma2 == pytest.approx(ref["sigma2"], rel=1e-6)
+    assert fit.varcomp["g"] == pytest.approx(ref["tau"], rel=1e-6)
     assert fit.converged and not fit.singular
 
 
@@ -295,10 +284,6 @@ def test_engine_rejects_rank_deficient_design():
     d = ENGINE_DATA
     X = np.column_stack([np.ones(len(d)), d.x1, d.x2, 2.0 * d.x1 - d.x2])
     with pytest.raises(RankDeficientDesign, match="x1b"):
-        reml_random_intercept(d.y1.to_numpy(), X, d.g.to_numpy(),
-                              names=["Intercept", "x1", "x2", "x1b"])
-    with pytest.raises(StudyError, match="rank deficient"):  # RankDeficientDesign is one
-        reml_random_intercept(d.y1.to_numpy(), np.column_stack([X[:, :3], np.zeros(len(d))]),
-                              d.g.to_numpy())
-    with pytest.raises(ValueError, match="engine"):
-        reml_random_intercept(d.y1.to_numpy(), X[:, :3], d.g.to_numpy(), engine="nope")
+        _engine_fit(d.y1.to_numpy(), X, d.g.to_numpy(), names=["Intercept", "x1", "x2", "x1b"])
+    with pytest.raises(StudyError, match="full column rank"):  # RankDeficientDesign is one
+        _engine_fit(d.y1.to_numpy(), np.column_stack([X[:, :3], np.zeros(len(d))]), d.g.to_numpy())

@@ -38,6 +38,8 @@ The keys (every one optional; the defaults apply when it is left out):
     pupil.
 ``variables``
     extra columns to use as moderators or covariates — see :class:`VariableSpec`.
+``design``
+    how pupils were assigned and grouped — see :class:`DesignSettings`.
 
 Next to ``study.yaml`` a file ``exclusions.csv`` (or ``.xlsx``) may list pupils to leave
 out: columns ``student_id``, optional ``wave`` (``T1``/``T2``/``T3``; blank = the whole
@@ -220,6 +222,60 @@ class VariableSpec:
     max: float | None = None
 
 
+ASSIGNMENTS = ("pupil", "class", "school")
+LEVELS = ("school", "class")
+RESIDUALS = ("compound", "unstructured")
+
+
+@dataclass(frozen=True)
+class DesignSettings:
+    """``design:`` in study.yaml — what the effect model must respect. Every key may be
+    left out; :func:`mut_eval.stats.multilevel.resolve_design` then decides from the data
+    and writes the reason to ``results.json`` and the report.
+
+    - ``assignment``: ``pupil`` | ``class`` | ``school`` — the unit that was given a
+      condition (default: ``class`` when every class holds one condition, else ``pupil``);
+    - ``levels``: grouping levels in the model, a subset of ``[school, class]`` (default:
+      those with at least two units);
+    - ``mentor_groups``: ``true`` adds the partially nested term of mentees who share a
+      mentor after T1 (default: true when some mentor has two or more mentees);
+    - ``residual``: ``compound`` (a pupil random intercept) or ``unstructured`` (the MMRM
+      within-pupil covariance; default ``compound``).
+    """
+    assignment: str | None = None
+    levels: tuple[str, ...] | None = None
+    mentor_groups: bool | None = None
+    residual: str = "compound"
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping | None, where: str = "study.yaml") -> "DesignSettings":
+        raw = dict(raw or {})
+
+        def fail(key, msg):
+            raise StudyError(f"{where}: design.{key}: {msg}")
+        bad = sorted(str(k) for k in raw if k not in {f.name for f in fields(cls)})
+        if bad:
+            raise StudyError(f"{where}: design: unknown key(s) {', '.join(bad)}; allowed: "
+                             "assignment, levels, mentor_groups, residual")
+        a = raw.get("assignment")
+        if a is not None and a not in ASSIGNMENTS:
+            fail("assignment", f"must be one of {', '.join(ASSIGNMENTS)}, not {a!r}")
+        lv = raw.get("levels")
+        if lv is not None:
+            if isinstance(lv, str):
+                lv = [lv]
+            if not _names(lv) or not set(lv) <= set(LEVELS) or len(set(lv)) != len(lv):
+                fail("levels", f"must be a list of school and/or class (or []), not {raw.get('levels')!r}")
+            lv = tuple(x for x in LEVELS if x in lv)
+        mg = raw.get("mentor_groups")
+        if mg is not None and not isinstance(mg, bool):
+            fail("mentor_groups", f"must be true or false, not {mg!r}")
+        res = raw.get("residual", "compound")
+        if res not in RESIDUALS:
+            fail("residual", f"must be one of {', '.join(RESIDUALS)}, not {res!r}")
+        return cls(assignment=a, levels=lv, mentor_groups=mg, residual=res)
+
+
 @dataclass(frozen=True)
 class StudySettings:
     """Everything of ``study.yaml`` that steers reading and analysing (see the module docstring)."""
@@ -231,6 +287,7 @@ class StudySettings:
     duplicates: dict = field(default_factory=dict)           # table -> policy
     mentees_without_match: str = "error"
     variables: dict = field(default_factory=dict)            # name -> VariableSpec
+    design: DesignSettings = field(default_factory=DesignSettings)
 
     def missing_for(self, table: str) -> tuple:
         """The missing-value codes that apply to one table (``all`` + ``wave`` + its own)."""
@@ -243,7 +300,7 @@ class StudySettings:
 
 
 SETTING_KEYS = ("analysis", "ids", "missing_codes", "dates", "lists", "duplicates", "mentees_without_match",
-                "variables")
+                "variables", "design")
 
 
 def read_settings(cfg: Mapping, where: str | Path = "study.yaml") -> StudySettings:
@@ -324,7 +381,8 @@ def read_settings(cfg: Mapping, where: str | Path = "study.yaml") -> StudySettin
 
     return StudySettings(analysis=analysis, ids=IdSettings(pad=pad, strip=strip), missing_codes=missing,
                          date_format=fmt, list_separator=sep, duplicates={str(k): v for k, v in dup.items()},
-                         mentees_without_match=mwm, variables=_variables(mapping("variables"), fail))
+                         mentees_without_match=mwm, variables=_variables(mapping("variables"), fail),
+                         design=DesignSettings.from_mapping(mapping("design"), where))
 
 
 _VARIABLE_FILES = ("students", "matches", *(f"wave_{w}" for w in WAVES))

@@ -634,7 +634,11 @@ def table_anova(ctx: Ctx) -> tuple[dict | None, list[str]]:
 
 def table_did(ctx: Ctx, rows: list[dict]) -> dict:
     lang = ctx.lang
-    t = Table(tr(lang, "Verschil in verandering tussen mentees en controlegroep (gemengd model, alle metingen)",
+    t = Table(tr(lang, "Verschil in verandering tussen mentees en controlegroep (multilevelmodel met klassen, alle "
+                       "metingen)" if multilevel_primary(ctx) else
+                 "Verschil in verandering tussen mentees en controlegroep (gemengd model, alle metingen)",
+                 "Difference in change between mentees and controls (multilevel model with classes, all "
+                 "measurements)" if multilevel_primary(ctx) else
                  "Difference in change between mentees and controls (mixed model, all measurements)"),
               [(tr(lang, "Uitkomst", "Outcome"), "left"), (tr(lang, "Periode", "Period"), "left"),
                (tr(lang, "Verschil", "Difference"), "right"), (tr(lang, "95%-BI", "95% CI"), "right"),
@@ -714,6 +718,117 @@ def table_wwc(ctx: Ctx) -> tuple[dict | None, list]:
     return t.block(), [(o, con, v) for (o, con), v in rows.items()]
 
 
+def design_of(ctx: Ctx) -> dict:
+    """The design the analysis assumed (results.json meta ``design``; {} for older results)."""
+    return dict(ctx.meta.get("design") or {})
+
+
+def multilevel_primary(ctx: Ctx) -> bool:
+    d = ctx.table("did")
+    return d is not None and "model" in d.columns and (d["model"].astype(str) == "lmm_multilevel").any()
+
+
+def model_formula(ctx: Ctx) -> str:
+    """The primary model in lme4 notation with the report's words (conditie/condition ...)."""
+    design = design_of(ctx)
+    terms = ["(1 | school)"] if multilevel_primary(ctx) and "school" in design.get("levels", []) else []
+    if multilevel_primary(ctx) and "class" in design.get("levels", []):
+        terms += [tr(ctx.lang, "(1 | school:klas)", "(1 | school:class)"),
+                  tr(ctx.lang, "(1 | school:klas:meting)", "(1 | school:class:wave)")]
+    terms.append(tr(ctx.lang, "(1 | leerling)", "(1 | pupil)"))
+    if multilevel_primary(ctx) and design.get("mentor_groups"):
+        terms.append(tr(ctx.lang, "(0 + mentee_na_T1 | mentor)", "(0 + mentee_after_T1 | mentor)"))
+    return tr(ctx.lang, "score ~ conditie × meting + ", "score ~ condition × wave + ") + " + ".join(terms)
+
+
+def table_icc(ctx: Ctx) -> dict | None:
+    t_icc = ctx.table("icc")
+    if t_icc is None or "icc_class" not in t_icc.columns:
+        return None
+    lang = ctx.lang
+    t = Table(tr(lang, "Hoeveel lijken leerlingen uit één klas op elkaar? (T1)",
+                 "How alike are pupils of one class? (T1)"),
+              [(tr(lang, "Uitkomst", "Outcome"), "left"), ("ICC " + tr(lang, "klas", "class"), "right"),
+               (tr(lang, "95%-BI", "95% CI"), "right"), ("ICC " + tr(lang, "school", "school"), "right"),
+               (tr(lang, "Design-effect", "Design effect"), "right"),
+               (tr(lang, "Effectieve n", "Effective n"), "right")],
+              lang=lang, min_cell=ctx.mc, size="small")
+    rows = t_icc.set_index("outcome")
+    for o in ctx.outcomes([str(x) for x in rows.index]):
+        r = rows.loc[o]
+        t.add([ctx.label(o), fmt.nolead(r.get("icc_class"), 2, lang),
+               fmt.ci(r.get("icc_class_ci_low"), r.get("icc_class_ci_high"), 2, lang),
+               fmt.nolead(r.get("icc_school"), 2, lang), fmt.num(r.get("design_effect"), 2, lang),
+               fmt.num(r.get("n_effective"), 0, lang)])
+    t.notes.append(tr(lang,
+                      "ICC klas: de correlatie tussen twee leerlingen uit dezelfde klas (uit het nulmodel met school "
+                      "en klas, REML; BI: Wald-interval op de logit-schaal). Design-effect 1 + (m − 1)·ICC met m de "
+                      "gemiddelde klasgrootte; effectieve n: het aantal onafhankelijke leerlingen dat evenveel "
+                      "informatie zou geven.",
+                      "Class ICC: the correlation between two pupils of the same class (from the null model with "
+                      "school and class, REML; CI: Wald interval on the logit scale). Design effect 1 + (m − 1)·ICC "
+                      "with m the mean class size; effective n: the number of independent pupils that would give as "
+                      "much information."))
+    return t.block()
+
+
+def design_blocks(ctx: Ctx) -> list:
+    """How the design was taken into account: a sentence on the assignment and on what
+    clustering means for precision, the ICC table and the robustness figure."""
+    lang, design = ctx.lang, design_of(ctx)
+    if not design:
+        return []
+    blocks = [h(tr(lang, "Klassen, scholen en mentorgroepen", "Classes, schools and mentor groups"))]
+    n_cls, n_sch = design.get("n_classes"), design.get("n_schools")
+    where = tr(lang, f"{fmt.integer(n_cls, lang)} klassen op {fmt.integer(n_sch, lang)} scholen",
+               f"{fmt.integer(n_cls, lang)} classes in {fmt.integer(n_sch, lang)} schools")
+    t_icc = ctx.table("icc")
+    icc_s = ""
+    if t_icc is not None and "icc_class" in t_icc.columns and len(t_icc):
+        v = pd.to_numeric(t_icc["icc_class"], errors="coerce")
+        neff = pd.to_numeric(t_icc["n_effective"], errors="coerce")
+        n = (neff * pd.to_numeric(t_icc["design_effect"], errors="coerce")).max()
+        icc_s = tr(lang,
+                   f" Op T1 is de intraklassecorrelatie {fmt.nolead(v.min(), 2, lang)} tot "
+                   f"{fmt.nolead(v.max(), 2, lang)}: de {fmt.num(n, 0, lang)} leerlingen geven daardoor evenveel "
+                   f"informatie als {fmt.num(neff.min(), 0, lang)} tot {fmt.num(neff.max(), 0, lang)} leerlingen "
+                   f"uit verschillende klassen (tabel hieronder).",
+                   f" At T1 the intraclass correlation is {fmt.nolead(v.min(), 2, lang)} to "
+                   f"{fmt.nolead(v.max(), 2, lang)}: the {fmt.num(n, 0, lang)} pupils therefore hold as much "
+                   f"information as {fmt.num(neff.min(), 0, lang)} to {fmt.num(neff.max(), 0, lang)} pupils from "
+                   f"different classes (table below).")
+    mentor = design.get("mentor_groups")
+    if multilevel_primary(ctx):
+        s = tr(lang,
+               f"De condities zijn per klas toegewezen ({where}): hele klassen waren mentee- of controleklas. "
+               f"Leerlingen uit één klas lijken meer op elkaar dan leerlingen uit verschillende klassen, en klassen "
+               f"veranderen ook samen.{icc_s} Het hoofdmodel houdt daarom rekening met scholen, klassen en de "
+               f"verandering per klas" + (", en met mentees die dezelfde mentor delen" if mentor else "") +
+               "; de onzekerheid is berekend met Kenward–Roger-vrijheidsgraden, die passen bij weinig klassen.",
+               f"The conditions were assigned by class ({where}): whole classes were mentee or control classes. "
+               f"Pupils of one class are more alike than pupils of different classes, and classes also change "
+               f"together.{icc_s} The main model therefore takes schools, classes and the change per class into "
+               f"account" + (", and mentees who share a mentor" if mentor else "") +
+               "; its uncertainty uses Kenward–Roger degrees of freedom, which suit few classes.")
+    else:
+        s = tr(lang,
+               f"Mentees en controleleerlingen zaten in dezelfde klassen ({where}); het hoofdmodel vergelijkt "
+               f"leerlingen.{icc_s}",
+               f"Mentees and controls sat in the same classes ({where}); the main model compares pupils.{icc_s}")
+    blocks.append(p(s))
+    ti = table_icc(ctx)
+    if ti:
+        blocks.append(ti)
+    fig = ctx.figure("robustness", tr(
+        lang, "Het verschil in verandering volgens elk model (95%-BI). Grijs: het hoofdmodel. De andere rijen tellen "
+              "de klassen op een andere manier mee (klas als eenheid, bootstrap per klas) of niet (leerlingniveau).",
+        "The difference in change under each model (95% CI). Shaded: the main model. The other rows count the "
+        "classes in another way (class as the unit, bootstrap by class) or not at all (pupil level)."))
+    if fig:
+        blocks.append(fig)
+    return blocks
+
+
 def section_effects(ctx: Ctx) -> dict:
     lang, blocks = ctx.lang, []
     if skipped_outcomes_sentence(ctx):
@@ -775,6 +890,7 @@ def section_effects(ctx: Ctx) -> dict:
             blocks.append(p([{"b": ctx.label(o) + ". "}, " ".join(sents)]))
     else:
         blocks.append(ctx.missing("did"))
+    blocks += design_blocks(ctx)
 
     blocks.append(h(tr(lang, "Gelijkwaardigheid bij de start en uitval", "Baseline equivalence and attrition")))
     tw, wrows = table_wwc(ctx)
@@ -1058,7 +1174,8 @@ def limitation_facts(ctx: Ctx) -> dict:
     facts: dict = {"synthetic": bool(ctx.meta.get("synthetic", False)),
                    "randomised": bool((ctx.meta.get("config") or {}).get("randomised", False)),
                    "alpha": ctx.alpha, "icc": clustering.get("icc"),
-                   "n_classes": clustering.get("n_classes"), "n_schools": clustering.get("n_schools")}
+                   "n_classes": clustering.get("n_classes"), "n_schools": clustering.get("n_schools"),
+                   "multilevel": multilevel_primary(ctx)}
     facts["n_mentee"], facts["n_control"] = group_sizes(ctx)
     rows = did_rows(ctx)
     if rows and all("p_cluster" in r for r in rows):
@@ -1114,11 +1231,16 @@ def section_methods(ctx: Ctx) -> dict:
            "Analysis of variance (condition × wave) on pupils with all three waves, Type III sums of squares with "
            "Greenhouse–Geisser and Huynh–Feldt corrections, equal to SPSS GLM Repeated Measures."),
         tr(lang,
-           "Gemengd model op alle beschikbare metingen (score ~ conditie × meting + (1 | leerling), REML). Het "
-           "verschil in verandering (mentees min controlegroep) is omgerekend naar Hedges' g met de gepoolde "
-           "standaarddeviatie op T1.",
-           "Mixed model on all available measurements (score ~ condition × wave + (1 | pupil), REML). The difference "
-           "in change (mentees minus controls) is converted to Hedges' g with the pooled standard deviation at T1."),
+           f"Gemengd model op alle beschikbare metingen ({model_formula(ctx)}, REML; gelijk aan R lme4). Het "
+           f"verschil in verandering (mentees min controlegroep) is omgerekend naar Hedges' g met de gepoolde "
+           f"standaarddeviatie op T1." + (" Toetsen en intervallen met Kenward–Roger-vrijheidsgraden (pbkrtest); "
+                                          "ter controle ook Satterthwaite, CR2-standaardfouten per klas en een wild "
+                                          "cluster bootstrap (figuur bij het effect)." if multilevel_primary(ctx) else ""),
+           f"Mixed model on all available measurements ({model_formula(ctx)}, REML; equal to R lme4). The difference "
+           f"in change (mentees minus controls) is converted to Hedges' g with the pooled standard deviation at T1."
+           + (" Tests and intervals with Kenward–Roger degrees of freedom (pbkrtest); as checks also Satterthwaite, "
+              "CR2 standard errors by class and a wild cluster bootstrap (figure with the effects)."
+              if multilevel_primary(ctx) else "")),
         tr(lang,
            "Gelijkwaardigheid bij de start en uitval zijn beoordeeld met de standaarden van de What Works "
            "Clearinghouse (Standards Handbook 5.0).",

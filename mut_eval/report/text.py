@@ -851,7 +851,7 @@ def limitations(facts: dict, lang: str = "en") -> list[str]:
                    f"therefore reported.")
     clustering = clustering_limitation(facts.get("n_classes"), facts.get("n_schools"), facts.get("icc"),
                                        facts.get("n_significant"), facts.get("n_significant_cluster"), lang,
-                                       facts.get("alpha", 0.05))
+                                       facts.get("alpha", 0.05), multilevel=bool(facts.get("multilevel")))
     if clustering:
         out.append(clustering)
     if facts.get("completers_only_anova", True):
@@ -869,8 +869,11 @@ def limitations(facts: dict, lang: str = "en") -> list[str]:
 
 
 def clustering_limitation(n_classes, n_schools, icc=None, n_significant=None, n_significant_cluster=None,
-                          lang: str = "en", alpha: float = 0.05) -> str:
+                          lang: str = "en", alpha: float = 0.05, multilevel: bool = False) -> str:
     """The limitation that pupils sit in classes, with what the clustering check found.
+
+    With ``multilevel`` the main model takes the classes into account; what remains is
+    that a handful of classes gives imprecise class-level variances.
 
     The main model has a random intercept per pupil only, not per class. The check is the
     WWC correction of each DiD test for clustering (the ``p_cluster`` column of ``did``,
@@ -886,6 +889,16 @@ def clustering_limitation(n_classes, n_schools, icc=None, n_significant=None, n_
     if fmt.is_number(n_classes) and fmt.is_number(n_schools):
         where = (f" ({fmt.integer(n_classes, lang)} klassen op {fmt.integer(n_schools, lang)} scholen)" if nl
                  else f" ({fmt.integer(n_classes, lang)} classes in {fmt.integer(n_schools, lang)} schools)")
+    if multilevel:
+        return tr(lang,
+                  f"Leerlingen zitten samen in klassen en scholen{where}. Het hoofdmodel houdt daar rekening mee, "
+                  f"maar met zo weinig klassen zijn de verschillen tussen klassen onnauwkeurig geschat; de "
+                  f"betrouwbaarheidsintervallen zijn daardoor breed, en de controles met de klas als eenheid "
+                  f"(figuur bij het effect) kunnen iets anders uitvallen.",
+                  f"Pupils are grouped in classes and schools{where}. The main model takes this into account, but "
+                  f"with so few classes the differences between classes are estimated imprecisely; the confidence "
+                  f"intervals are therefore wide, and the checks with the class as the unit (figure with the "
+                  f"effects) may come out somewhat differently.")
     s = tr(lang,
            f"Leerlingen zitten samen in klassen en scholen{where}. Leerlingen uit dezelfde klas lijken op elkaar, "
            f"maar het hoofdmodel houdt geen rekening met de klassen; de onzekerheid wordt daardoor waarschijnlijk "

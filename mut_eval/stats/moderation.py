@@ -710,7 +710,7 @@ def moderation_grid(changes: pd.DataFrame, moderators: pd.DataFrame,
 def did_by_moderator(data: pd.DataFrame, moderator_values: pd.Series | pd.DataFrame, w: str | None = None,
                      categorical: bool | None = None, *, dv: str = "score", subject: str = "student_id",
                      probe: str = "moments", alpha: float = 0.05, levels: Sequence[str] | None = None,
-                     missing_codes: Iterable[str] = ("unknown",), engine: str = "profile") -> pd.DataFrame:
+                     missing_codes: Iterable[str] = ("unknown",)) -> pd.DataFrame:
     """Does the programme effect (difference-in-differences) depend on W?
 
     Random-intercept linear mixed model on all available scores of both conditions,
@@ -721,10 +721,8 @@ def did_by_moderator(data: pd.DataFrame, moderator_values: pd.Series | pd.DataFr
     with ``control`` and ``T1`` as reference levels, a numeric W centred at its mean
     over the pupils (the reported contrasts do not depend on that) and a categorical W
     as treatment dummies (first level the reference). The fit is
-    :func:`mut_eval.stats.lmm.reml_random_intercept` — the profiled REML deviance of
-    Bates et al. (2015, *J. Stat. Softw.* 67(1), eq. 42) for one random intercept,
-    exact and O(p³) per iteration after one pass over the data (``engine="statsmodels"``:
-    MixedLM instead, a slow cross-check). For each probe value of W (M − 1SD, M,
+    :func:`mut_eval.stats.mixed.fit_mixed` — the profiled REML deviance of Bates et al.
+    (2015, *J. Stat. Softw.* 67(1), eq. 42). For each probe value of W (M − 1SD, M,
     M + 1SD of the pupils' W values with SD on n − 1, or P16/P50/P84, the two values of
     a dichotomous W, or each level of a categorical W) and each contrast
     ``later-earlier`` the DiD estimate is ``(mentee later − mentee earlier) − (control
@@ -753,7 +751,8 @@ def did_by_moderator(data: pd.DataFrame, moderator_values: pd.Series | pd.DataFr
     percentile probes of a continuous W. Raises :class:`ModerationSkipped` when the model is not estimable (fewer than two
     levels observed, or a rank-deficient design, e.g. a level only in one condition).
     """
-    from .lmm import RankDeficientDesign, _wald, reml_random_intercept
+    from .lmm import _wald
+    from .mixed import RandomTerm, RankDeficientDesign, fit_mixed
 
     if probe not in PROBE_LABELS:
         raise StudyError(f"probe must be 'moments' or 'percentiles', not {probe!r}")
@@ -828,12 +827,12 @@ def did_by_moderator(data: pd.DataFrame, moderator_values: pd.Series | pd.DataFr
     nW = wcols(probe_vals[:1]).shape[1]
     three_way = np.arange(X.shape[1] - len(later_waves) * nW, X.shape[1])
     try:
-        fit = reml_random_intercept(d[dv].astype(float).to_numpy(), X, d[subject].to_numpy(),
-                                    engine=engine)
+        fit = fit_mixed(d[dv].astype(float).to_numpy(), X,
+                        [RandomTerm.from_groups(d[subject].to_numpy(), subject)])
     except RankDeficientDesign as e:
         raise ModerationSkipped(f"the mixed model is not estimable: {e} (a level of W "
                                 "missing in a condition or wave?)") from None
-    beta, cov = fit.beta, fit.cov
+    beta, cov = fit.beta, fit.vcov
 
     b3 = beta[three_way]
     chi2 = float(b3 @ np.linalg.solve(cov[np.ix_(three_way, three_way)], b3))
@@ -858,7 +857,7 @@ def did_by_moderator(data: pd.DataFrame, moderator_values: pd.Series | pd.DataFr
         "contrast": [f"{later}-{earlier}" for _ in probe_labels for later, earlier in pairs],
         "estimate": est, "se": se, "z": z, "ci_low": lo, "ci_high": hi,
         "p": p, "p_interaction": p_int, "chi2_interaction": chi2,
-        "df_interaction": df_int, "n_students": int(fit.n_groups), "n_obs": int(fit.n_obs),
+        "df_interaction": df_int, "n_students": int(fit.n_levels[subject]), "n_obs": int(fit.n_obs),
         "converged": bool(fit.converged), "n_level": np.repeat(n_level, len(pairs)),
         **{f"n_level_{c}": np.repeat(per_condition[c], len(pairs)) for c in CONDITIONS},
     }, columns=DID_COLUMNS)
