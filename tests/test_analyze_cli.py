@@ -3,6 +3,7 @@ completely or not at all, and never touches its input."""
 import hashlib
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -118,9 +119,18 @@ def test_covariate_model_and_cluster_sensitivity():
                               moderators=["age"]))
     did, adj = res["did"], res["did_adjusted"]
     assert len(adj) == len(did) and not adj["estimate"].equals(did["estimate"])  # a second model, not a copy
+    # classes each hold one condition: the multilevel model (KR) is primary, also adjusted
+    assert (did["model"] == "lmm_multilevel").all() and (adj["df"] < 1e3).all()
+    rob = res["did_robustness"].set_index(["outcome", "contrast", "model"])
+    # the WWC correction (estimated class ICC, table icc) shrinks the pupil-level test statistic
+    pupil = rob.xs("lmm_pupil", level="model")
+    wwc = rob.xs("wwc_corrected", level="model")
+    assert ((wwc["estimate"] / wwc["se"]).abs() <= (pupil["estimate"] / pupil["se"]).abs() + 1e-12).all()
+    assert (wwc["p"] >= pupil["p"] - 1e-12).all()
     # 190 pupils in 8 school classes: mean class size 23.75 (hand count from students.csv)
     classes = pd.read_csv(EXAMPLE / "students.csv").groupby(["school", "class"]).size()
-    assert did["mean_class_size"].iloc[0] == pytest.approx(190 / len(classes))
-    # the WWC correction shrinks every test statistic, so no p gets smaller
-    assert (did["t_cluster"].abs() <= (did["estimate"] / did["se"]).abs() + 1e-12).all()
-    assert (did["p_cluster"] >= did["p"] - 1e-12).all()
+    assert (rob["n_clusters"] == len(classes)).all() and len(classes) == 8
+    icc = res["icc"].set_index("outcome")
+    t1 = panel.long[panel.long["wave"] == "T1"].groupby("outcome").size()   # pupils scored at T1
+    np.testing.assert_allclose(icc["n_effective"] * icc["design_effect"], t1[icc.index])
+    np.testing.assert_allclose(icc["design_effect"], 1 + (t1[icc.index] / 8 - 1) * icc["icc_class"])
