@@ -192,3 +192,27 @@ def test_moderator_type_from_the_tables(tmp_path):
 def test_outcome_order_follows_the_analysed_outcomes():
     res = Results(meta={"outcomes": ["b_scale", "a_scale"]})
     assert figs.outcome_order(res, ["x", "a_scale", None, "b_scale", "a_scale"]) == ["b_scale", "a_scale", "x"]
+
+
+def _robustness_table():
+    rows = []
+    for o in ("self_efficacy", "school_belonging"):
+        for con in ("T2-T1", "T3-T1", "T3-T2"):
+            for k, m in enumerate(figs.ROBUSTNESS_LABELS):
+                if con == "T3-T2" and m.startswith(("cr2", "wild")):
+                    continue
+                rows.append((m, o, con, 0.1 + 0.01 * k, 0.0 - 0.01 * k, 0.2 + 0.02 * k))
+    return pd.DataFrame(rows, columns=["model", "outcome", "contrast", "estimate", "ci_low", "ci_high"])
+
+
+def test_robustness_figure_one_row_per_model(tmp_path):
+    res = Results(tables={"did_robustness": _robustness_table()}, meta={})
+    d = figs.robustness_data(res)
+    # contrasts with T1 only, every model of the table
+    assert set(d["contrast"]) == {"T2-T1", "T3-T1"} and len(d) == 2 * 2 * len(figs.ROBUSTNESS_LABELS)
+    made = figs.make_figures(res, tmp_path, "en")
+    assert set(made) == {"robustness"}
+    svg = made["robustness"].read_text()
+    assert "Multilevel model (Kenward" in svg and "Wild cluster bootstrap" in svg
+    again = figs.make_figures(res, tmp_path / "again", "en")
+    assert again["robustness"].read_bytes() == made["robustness"].read_bytes()

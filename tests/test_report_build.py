@@ -243,3 +243,28 @@ def test_moderation_figures_placed_by_their_recorded_key(tmp_path):
     doc = json.dumps(assemble(res, "en", made, tmp_path), ensure_ascii=False)
     assert "/figures/moderation_self_efficacy_t2_t1_same_gender.svg" in doc
     assert "Predicted change in self-efficacy (T1–T2) by same gender as the mentor, with 95% CI." in doc
+
+
+def test_multilevel_design_in_the_report(tmp_path):
+    """A class-assigned study: the ICC table (numbers written here by hand), the sentence on
+    precision, the primary model in the methods and the robustness figure's place."""
+    did = pd.DataFrame({"outcome": ["a", "a"], "contrast": ["T2-T1", "T3-T1"], "estimate": [0.3, 0.25],
+                        "ci_low": [0.1, 0.05], "ci_high": [0.5, 0.45], "p": [0.002, 0.01],
+                        "p_holm": [0.004, 0.01], "model": "lmm_multilevel", "df": [12.5, 13.1]})
+    icc = pd.DataFrame({"outcome": ["a"], "var_school": [0.01], "var_class": [0.02], "var_resid": [0.27],
+                        "icc_class": [0.1], "icc_class_ci_low": [0.03], "icc_class_ci_high": [0.27],
+                        "icc_school": [0.0333], "design_effect": [3.2], "n_effective": [59.4]})
+    meta = {"alpha": 0.05, "min_cell": 10, "design": {
+        "assignment": "class", "levels": ["school", "class"], "mentor_groups": True, "n_classes": 8,
+        "n_schools": 5, "primary_model": "lmm_multilevel"}}
+    res = Results(tables={"did": did, "icc": icc}, meta=meta)
+    doc = json.dumps(assemble(res, "en", {}, tmp_path), ensure_ascii=False)
+    assert "The conditions were assigned by class (8 classes in 5 schools)" in doc
+    # 59.4 × 3.2 = 190 pupils hold as much information as 59 from different classes
+    assert "the 190 pupils therefore hold as much information as 59 to 59 pupils" in doc
+    assert "How alike are pupils of one class? (T1)" in doc and ".10" in doc and "3.20" in doc
+    assert "(1 | school:class:wave)" in doc and "(0 + mentee_after_T1 | mentor)" in doc
+    assert "Kenward–Roger degrees of freedom (pbkrtest)" in doc
+    assert "multilevel model with classes" in doc
+    nl = json.dumps(assemble(res, "nl", {}, tmp_path), ensure_ascii=False)
+    assert "De condities zijn per klas toegewezen (8 klassen op 5 scholen)" in nl

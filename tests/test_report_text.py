@@ -444,3 +444,15 @@ def test_labels():
     assert txt.level_label("girl", "nl") == "meisje"
     assert txt.stage_label("completers_self_efficacy", "en", {"self_efficacy": "Self-efficacy"}) == \
         "All three waves: Self-efficacy"
+
+
+def test_clustering_limitation_when_the_main_model_has_the_classes():
+    facts = {"randomised": True, "n_classes": 8, "n_schools": 5, "icc": 0.10, "n_significant": 2,
+             "n_significant_cluster": 0, "completers_only_anova": False, "multilevel": True}
+    en, = txt.limitations(facts, "en")
+    nl, = txt.limitations(facts, "nl")
+    assert en.startswith("Pupils are grouped in classes and schools (8 classes in 5 schools). The main model "
+                         "takes this into account")
+    assert "does not take the classes into account" not in en and "What Works" not in en
+    assert nl.startswith("Leerlingen zitten samen in klassen en scholen (8 klassen op 5 scholen). Het hoofdmodel "
+                         "houdt daar rekening mee")
