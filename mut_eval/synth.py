@@ -11,12 +11,29 @@ the generator.
 
 Generative model (pupil *i* in condition *c*, outcome *o*, wave *t*, item *k*)::
 
-    Z[i,o,t] = sqrt(.6) P[i,o] + sqrt(.4) W[i,o,t] + C[class,o]     latent trait
+    Z[i,o,t] = sqrt(.6) P[i,o] + sqrt(.4) W[i,o,t]                        pupil
+             + S[school,o] + C[class,o] + CW[class,o,t]                    school, class
+             + post[i,t] G[mentor,o]                                       mentor group
     y = mu[o,c,t] + d[o,k] + s[o,c,t] (rho_o Z + sqrt(1 - rho_o^2) E[i,o,t,k]) + plant[i,o,t]
     x = clip(round(y), 1, 5)       stored as 6 - x for reverse-coded items
 
 ``P`` (stable) and ``W`` (occasion) are correlated across outcomes, so scale scores
-correlate about .4-.5 across waves. ``rho_o^2`` is the inter-item correlation that
+correlate about .4-.5 across waves. The clustered components, in units of the
+pupil-level variance 1, are the school ``S`` (variance ``_SCHOOL_VAR`` = .02), the
+class within school ``C`` (``_CLASS_VAR`` = .035, stable over the waves), the class x
+wave ``CW`` (``_CLASS_WAVE_VAR`` = .035, drawn anew at each wave: half of a class's
+variance at a wave is wave-specific, so change clusters by class and a pupil-level
+DiD is too precise) and the mentor group ``G`` (``_MENTOR_VAR`` = .08) for mentees
+only, ``post`` = 1 at T2 and T3: mentees who met one mentor share a shift after T1
+(Bauer, Sterba & Hallfors 2008, partially nested design; R ``(0 + mentee_post |
+mentor_id)``). At T1 the class-level share of the latent is .09/1.09, a class ICC
+(school + class, null model) of the scale scores of about .09 on average over seeds
+(.04-.10 per outcome for seed 2020). With 5 schools and 8 classes raw draws would
+make one cohort's ICC anything from 0 to .2, so every component has exact moments
+(mean 0, its variance exactly), the class components are orthogonal over the
+classes to one another and to the condition, and the class means of the pupil part
+are given exactly their expected spread (within-class variance / class size),
+orthogonal to the class components. ``rho_o^2`` is the inter-item correlation that
 gives the continuous items Cronbach's alpha ``ALPHA_TARGET`` by Spearman-Brown,
 ``alpha = k rho^2 / (1 + (k - 1) rho^2)``; rounding lowers the observed alpha to
 about .71-.92. Academic help seeking has a left-skewed latent (``_SKEW``): Table 2
@@ -96,7 +113,16 @@ _OUTCOME_CORR = np.array([
 # minority who reject asking for help) and a strongly shared item factor.
 _SKEW = {"help_seeking_academic": 0.5}
 _STABLE = 0.6          # share of latent variance that is a stable pupil trait
-_CLASS_VAR = 0.04      # class-level variance of the latent (ICC about .04)
+# Cluster components of the latent, in units of the pupil-level variance (1). At T1
+# school + class + class x wave = .09 of 1.09: a latent class ICC of about .08 and,
+# through the item noise, about .07-.08 on the scale scores, plus what the Table 2
+# condition differences add in a null model. Half of a class's variance at a wave
+# is wave-specific: that is what makes change cluster by class (issue 12).
+_SCHOOL_VAR = 0.02       # school, all waves
+_CLASS_VAR = 0.035       # class within school, stable over the waves
+_CLASS_WAVE_VAR = 0.035  # class x wave: the class's shift at one wave only
+_MENTOR_VAR = 0.08       # mentor group, mentees at T2 and T3 (partially nested)
+_CLUSTER_STREAM = 12     # second entropy word of the cluster effects' random stream
 _ITEM_MISSING = 0.015  # item non-response per answered questionnaire cell
 
 
@@ -254,6 +280,107 @@ def _unit_latents(rng: np.random.Generator, n: int, n_waves: int) -> np.ndarray:
     w = rng.standard_normal((n, n_waves, len(OUTCOMES))) @ chol.T
     z = np.sqrt(_STABLE) * p[:, None, :] + np.sqrt(1 - _STABLE) * w
     return z.transpose(0, 2, 1)  # (n, outcome, wave)
+
+
+def _unit_means(codes: np.ndarray, n_units: int, x: np.ndarray) -> np.ndarray:
+    """Means of the rows of ``x`` (n, ...) per unit code 0..n_units-1 (0 when empty)."""
+    flat = x.reshape(len(x), -1)
+    cnt = np.bincount(codes, minlength=n_units).astype(float)
+    sums = np.stack([np.bincount(codes, flat[:, j], n_units) for j in range(flat.shape[1])], axis=1)
+    return (sums / np.maximum(cnt, 1)[:, None]).reshape((n_units,) + x.shape[1:])
+
+
+def _orthogonal(x: np.ndarray, avoid: np.ndarray | None) -> np.ndarray:
+    """``x`` (units, outcome) centred and, per outcome, without its least-squares
+    projection on the centred columns of ``avoid`` (units, outcome, k)."""
+    x = x - x.mean(axis=0)
+    if avoid is None or len(x) <= avoid.shape[2] + 2:   # too few units to avoid them all
+        return x
+    for o in range(x.shape[1]):
+        a = avoid[:, o, :] - avoid[:, o, :].mean(axis=0)
+        beta, *_ = np.linalg.lstsq(a, x[:, o], rcond=None)
+        x[:, o] -= a @ beta
+    return x
+
+
+def _exact_effects(rng: np.random.Generator, n_units: int, var: float,
+                   avoid: np.ndarray | None = None, draws: np.ndarray | None = None) -> np.ndarray:
+    """(n_units, outcome) cluster effects correlated across outcomes as the pupil
+    traits, with mean 0, variance exactly ``var`` (n in the denominator) and, per
+    outcome, no sample correlation with the columns of ``avoid`` (n_units, outcome,
+    k). Exact moments rather than raw draws, as in :func:`_allocate`: with 5 schools
+    and 8 classes a raw draw's variance is off by half of itself at random.
+    ``draws``: the standard normals (n_units, outcome) to start from, else drawn."""
+    if draws is None:
+        draws = rng.standard_normal((n_units, len(OUTCOMES)))
+    x = draws @ np.linalg.cholesky(_OUTCOME_CORR).T
+    if n_units < 3:
+        return np.zeros_like(x)
+    x = _orthogonal(x, avoid)
+    sd = x.std(axis=0)
+    return np.sqrt(var) * x / np.where(sd > 0, sd, 1.0)
+
+
+def _cluster_latents(rng: np.random.Generator, school_codes: np.ndarray, class_codes: np.ndarray,
+                     n_classes: int, mentor_codes: np.ndarray, n_mentors: int,
+                     class_draws: np.ndarray) -> np.ndarray:
+    """The clustered part of the latent, (n, outcome, wave)::
+
+        S[school] + C[class] + CW[class, t] + mentee_post[i, t] G[mentor]
+
+    with variances ``_SCHOOL_VAR``, ``_CLASS_VAR``, ``_CLASS_WAVE_VAR`` (drawn per
+    wave) and ``_MENTOR_VAR``; ``mentee_post`` is 1 for a mentee (``mentor_codes``
+    >= 0) at T2 and T3: the shared shift of mentees who met one mentor (Bauer,
+    Sterba & Hallfors 2008, partially nested design). Every component has exact
+    moments (:func:`_exact_effects`). The class components are drawn one after the
+    other, each orthogonal over the classes to the ones before and to the class's
+    condition (the calibration sets each condition's mean, so a chance difference
+    between the 5 mentee and 3 control classes would be taken out again): their sum
+    has the variance of the sum of the parameters, not a chance covariance of 8
+    values on top. ``class_draws`` (n_classes, outcome): the standard normals of the
+    stable class effects."""
+    is_mentee = mentor_codes >= 0
+    school = _exact_effects(rng, len(SCHOOLS), _SCHOOL_VAR)
+    per_class = lambda x: _unit_means(class_codes, n_classes, x)  # noqa: E731
+    cond_col = np.repeat(per_class(is_mentee.astype(float)[:, None, None]), len(OUTCOMES), axis=1)
+    school_col = per_class(school[school_codes])[:, :, None]
+    klass = _exact_effects(rng, n_classes, _CLASS_VAR, np.concatenate([cond_col, school_col], axis=2),
+                           draws=class_draws)
+    before = np.concatenate([cond_col, school_col, klass[:, :, None]], axis=2)
+    class_wave = np.stack([_exact_effects(rng, n_classes, _CLASS_WAVE_VAR, before) for _ in WAVES], axis=2)
+    mentor = _exact_effects(rng, n_mentors, _MENTOR_VAR)
+    out = (school[school_codes] + klass[class_codes])[:, :, None] + class_wave[class_codes]
+    post = np.array([w != WAVES[0] for w in WAVES], dtype=float)
+    out[is_mentee] += mentor[mentor_codes[is_mentee]][:, :, None] * post
+    return out
+
+
+def _exact_class_means(z: np.ndarray, class_codes: np.ndarray, n_classes: int,
+                       cluster: np.ndarray, condition: np.ndarray) -> np.ndarray:
+    """The pupil-level latent ``z`` (n, outcome, wave) with exact moments of its class
+    means: per outcome and wave, the class means' deviations are made orthogonal
+    over the classes to the class means of ``cluster`` (the clustered part, same
+    shape) and of ``condition`` (n,: 1 = mentee), then scaled so that their variance
+    is the pooled within-class variance over the mean class size — what pupils drawn
+    independently give on average. Only class means move (every pupil of a class by
+    the same amount). Without this a chance spread (chi-square with 7 df: +-50%) or
+    alignment of 8 class means would add to or cancel the planted class variance."""
+    cnt = np.bincount(class_codes, minlength=n_classes)
+    used = cnt > 0
+    if used.sum() < 3:
+        return z
+    means = _unit_means(class_codes, n_classes, z)[used]          # (classes, outcome, wave)
+    cl = _unit_means(class_codes, n_classes, cluster)[used]
+    cond = np.repeat(_unit_means(class_codes, n_classes, condition.astype(float)[:, None])[used], z.shape[1], axis=1)
+    within = ((z - _unit_means(class_codes, n_classes, z)[class_codes]) ** 2).sum(axis=0) / max(len(z) - used.sum(), 1)
+    target = within / cnt[used].mean()
+    new = np.empty_like(means)
+    for t in range(z.shape[2]):
+        dev = _orthogonal(means[:, :, t], np.stack([cl[:, :, t], cond], axis=2))
+        new[:, :, t] = means[:, :, t].mean(axis=0) + dev * np.sqrt(target[:, t] / np.maximum((dev ** 2).mean(axis=0), 1e-12))
+    shift = np.zeros((n_classes,) + z.shape[1:])
+    shift[used] = new - means
+    return z + shift[class_codes]
 
 
 def _residualise(z: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -521,8 +648,16 @@ def generate_study(seed: int = 2020, n_mentees: int = 124, n_controls: int = 66,
 
     # --- outcome latents, residualised on the moderators within mentees
     z = _unit_latents(rng, n, 3)
-    class_eff = np.sqrt(_CLASS_VAR) * rng.standard_normal((n_classes, len(OUTCOMES), 1))
-    z = z + class_eff[class_codes]
+    school_codes = np.array([SCHOOLS.index(sch) for sch in school], dtype=int)
+    # The stable class effects take the draws of the generator's former class effect
+    # and the other components have a random stream of their own, so that adding
+    # them left the rest of every seed's cohort (demographics, matches, attrition,
+    # identifiers) as it was.
+    class_draws = rng.standard_normal((n_classes, len(OUTCOMES), 1))[:, :, 0]
+    cluster_rng = np.random.default_rng([int(seed), _CLUSTER_STREAM])
+    cluster = _cluster_latents(cluster_rng, school_codes, class_codes, n_classes,
+                               np.where(is_m, group_of, -1), n_mentors, class_draws)
+    z = _exact_class_means(z, class_codes, n_classes, cluster, is_m) + cluster
     for key, lam in _SKEW.items():
         o = OUTCOMES.index(key)
         # -exp(-lam z) standardised with its population moments (lognormal)
@@ -704,6 +839,14 @@ How it was made:
   rounded and clipped; the latent location and spread of every outcome x condition x
   wave were calibrated so that the completers' scale means and SDs equal Table 2
   of the report.
+- Pupils are clustered as in schools: the latent has a school part (variance .02,
+  in units of the pupil-level variance 1), a stable class part (.035) and a class x
+  wave part (.035, new at every wave, so classes also differ in how they change):
+  a class ICC of the scale scores at T1 of about .08 (the expected value; the
+  estimate from one cohort of 8 classes scatters around it). Mentees who share a
+  mentor share a shift at T2 and T3 (variance .08; a partially nested design). A
+  pupil-level model overstates the precision of the effects on these data, as it
+  would on real class-assigned data.
 - Mentors: about one per three mentees, mostly groups of 2-4 at one school, some
   1-to-1; 10-12 of 20 planned sessions held (COVID).
 - Q-sort: 13 interviewed mentees; motivation ranked first or second by 12,
@@ -760,7 +903,10 @@ def write_study(out_dir: str | Path, seed: int = 2020, n_mentees: int = 124,
               f"# n_mentees={int(n_mentees)}, n_controls={int(n_controls)}, seed={int(seed)}. "
               "Not real pupils. See README.md.\n"
               "# Planted moderation (b per unit of the moderator): "
-              + (", ".join(f"{k}={b:g}" for k, _, b in active) or "none") + "\n")
+              + (", ".join(f"{k}={b:g}" for k, _, b in active) or "none") + "\n"
+              "# Clustering (variances of the latent, pupil level = 1): "
+              f"school={_SCHOOL_VAR:g}, class={_CLASS_VAR:g}, class_x_wave={_CLASS_WAVE_VAR:g}, "
+              f"mentor_group_T2_T3={_MENTOR_VAR:g}\n")
     text = header + yaml.safe_dump(study, sort_keys=False, allow_unicode=True, default_flow_style=False)
     (out / "study.yaml").write_text(text, encoding="utf-8", newline="\n")
     rows = "\n".join(f"| {e.outcome} | {e.change} | {e.moderator} | {b:g} |" for _, e, b in active) \

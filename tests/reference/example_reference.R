@@ -3,8 +3,8 @@
 #
 # Run from the repository root:   Rscript tests/reference/example_reference.R
 # Tested with R 4.2.2, afex 1.2-1, car 3.1-1, lme4 1.1-31, emmeans 1.8.4-1,
-# psych 2.2.9, jsonlite 1.8.4 (the versions actually used are written to
-# example_versions.json).
+# pbkrtest 0.5.2, lmerTest 3.1-3, psych 2.2.9, jsonlite 1.8.4 (the versions actually
+# used are written to example_versions.json).
 #
 # The script works from the RAW study files and shares no code with mut_eval: it reads
 # the CSVs, scores the scales itself from the codebook as the contract states it
@@ -22,6 +22,11 @@
 #   example_reliability.csv    psych::alpha on the reverse-coded items, listwise
 #   example_moderation.csv     lm(change ~ W) within mentees, the three planted cells
 #   example_conditional.csv    conditional effects (predicted change) at the probe values
+#   example_did_multilevel.csv lmer(score ~ condition * wave + (1 | school) + (1 | school:class)
+#                              + (1 | school:class:wave) + (1 | student), REML): DiD contrasts
+#                              with Kenward-Roger (pbkrtest, via emmeans) and Satterthwaite
+#                              (lmerTest, via emmeans) df, and the variance components
+#   example_icc.csv            T1 null model score ~ 1 + (1 | school) + (1 | school:class), REML
 #   example_versions.json      R and package versions
 suppressPackageStartupMessages({
   library(afex)
@@ -304,9 +309,69 @@ write_full(do.call(rbind, mod_rows), "example_moderation.csv")
 write_full(do.call(rbind, ce_rows), "example_conditional.csv")
 
 # ---------------------------------------------------------------------------
-# 7. Versions
+# 7. Multilevel model (classes assigned to the conditions): DiD with Kenward-Roger and
+#    Satterthwaite df, and the T1 ICC null model. Class ids are unique only within a
+#    school, so classes are school:class throughout.
 # ---------------------------------------------------------------------------
-pk <- c("afex", "car", "lme4", "Matrix", "emmeans", "psych", "jsonlite")
+emm_options(pbkrtest.limit = 1e5, lmerTest.limit = 1e5)
+school_of <- setNames(students$school, students$student_id)
+class_of <- setNames(students$class, students$student_id)
+long$school <- unname(school_of[long$student_id])
+long$class <- unname(class_of[long$student_id])
+vc_of <- function(m, grp) {
+  vc <- as.data.frame(VarCorr(m))
+  v <- vc$vcov[vc$grp == grp & is.na(vc$var2)]
+  if (length(v) == 1) v else NA_real_
+}
+ml_rows <- list(); icc_rows <- list()
+for (o in outcomes) {
+  d <- long[long$outcome == o, ]
+  d$condition <- factor(d$condition, levels = c("control", "mentee"))
+  d$wave <- factor(d$wave, levels = waves)
+  d$school <- factor(d$school)
+  d$class <- factor(d$class)
+  m <- lmer(score ~ condition * wave + (1 | school) + (1 | school:class) +
+              (1 | school:class:wave) + (1 | student_id),
+            data = d, REML = TRUE, control = ctrl)
+  grid <- as.data.frame(emmeans(m, ~ condition * wave, lmer.df = "asymptotic"))
+  dv <- did_vectors(grid)
+  kr <- as.data.frame(summary(contrast(emmeans(m, ~ condition * wave, lmer.df = "kenward-roger"),
+                                       method = dv), infer = TRUE))
+  sa <- as.data.frame(summary(contrast(emmeans(m, ~ condition * wave, lmer.df = "satterthwaite"),
+                                       method = dv), infer = TRUE))
+  stopifnot(identical(as.character(kr$contrast), as.character(sa$contrast)))
+  ml_rows[[length(ml_rows) + 1]] <- data.frame(
+    outcome = o, contrast = as.character(kr$contrast), estimate = kr$estimate,
+    se_kr = kr$SE, df_kr = kr$df, t_kr = kr$t.ratio, p_kr = kr$p.value,
+    ci_low_kr = kr$lower.CL, ci_high_kr = kr$upper.CL,
+    se = sa$SE, df_satterthwaite = sa$df, t_satterthwaite = sa$t.ratio,
+    p_satterthwaite = sa$p.value, ci_low_satterthwaite = sa$lower.CL,
+    ci_high_satterthwaite = sa$upper.CL,
+    var_school = vc_of(m, "school"), var_class = vc_of(m, "school:class"),
+    var_class_wave = vc_of(m, "school:class:wave"), var_student = vc_of(m, "student_id"),
+    var_resid = vc_of(m, "Residual"), reml_criterion = unname(REMLcrit(m)),
+    loglik = as.numeric(logLik(m)), n_obs = nobs(m),
+    n_students = unname(ngrps(m)["student_id"]), n_classes = unname(ngrps(m)["school:class"]),
+    n_schools = unname(ngrps(m)["school"]), singular = isSingular(m))
+  # ICC null model at T1, all pupils scored at T1
+  d1 <- d[d$wave == "T1", ]
+  m0 <- lmer(score ~ 1 + (1 | school) + (1 | school:class), data = d1, REML = TRUE,
+             control = ctrl)
+  vs <- vc_of(m0, "school"); vcl <- vc_of(m0, "school:class"); vr <- vc_of(m0, "Residual")
+  icc_rows[[length(icc_rows) + 1]] <- data.frame(
+    outcome = o, var_school = vs, var_class = vcl, var_resid = vr,
+    icc_class = (vs + vcl) / (vs + vcl + vr), icc_school = vs / (vs + vcl + vr),
+    intercept = unname(fixef(m0)[1]), reml_criterion = unname(REMLcrit(m0)),
+    n = nobs(m0), n_classes = unname(ngrps(m0)["school:class"]),
+    n_schools = unname(ngrps(m0)["school"]), singular = isSingular(m0))
+}
+write_full(do.call(rbind, ml_rows), "example_did_multilevel.csv")
+write_full(do.call(rbind, icc_rows), "example_icc.csv")
+
+# ---------------------------------------------------------------------------
+# 8. Versions
+# ---------------------------------------------------------------------------
+pk <- c("afex", "car", "lme4", "Matrix", "emmeans", "pbkrtest", "lmerTest", "psych", "jsonlite")
 write_json(c(list(R = R.version.string),
              setNames(lapply(pk, function(p) as.character(packageVersion(p))), pk)),
            out("example_versions.json"), auto_unbox = TRUE, pretty = TRUE)
