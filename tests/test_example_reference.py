@@ -177,3 +177,26 @@ def test_reference_holds_no_pupil_ids():
     for f in REF.glob("example_*"):
         if f.suffix in (".csv", ".json"):
             assert "SYN" not in f.read_text(encoding="utf-8"), f.name
+
+
+def test_did_primary_multilevel(tables):
+    """The example's classes each hold one condition and mentors have duos and trios, so
+    analyze's primary DiD is the multilevel model with the mentor-group term, Kenward-Roger
+    (example_reference.R section 7b: lme4 + emmeans lmer.df = "kenward-roger")."""
+    r = ref("did_multilevel_mentor").rename(columns={"se": "se_sat", "se_kr": "se", "df_kr": "df", "p_kr": "p",
+                                                     "ci_low_kr": "ci_low", "ci_high_kr": "ci_high"})
+    m = merged(tables["did"], r, ["outcome", "contrast"])
+    assert len(m) == 6 * 3 and (m["model"] == "lmm_multilevel").all()
+    check(m, ["estimate", "se", "df", "p", "ci_low", "ci_high"], rtol=1e-4, atol=1e-6)
+    rob = tables["did_robustness"]
+    sat = rob[rob["model"] == "lmm_multilevel_satterthwaite"].rename(columns={"df": "df_satterthwaite",
+                                                                            "p": "p_satterthwaite"})
+    m = merged(sat, r.drop(columns=["estimate"]), ["outcome", "contrast"])
+    check(m, ["df_satterthwaite", "p_satterthwaite"], rtol=1e-4, atol=1e-6)
+
+
+def test_icc(tables):
+    r = ref("icc")
+    m = merged(tables["icc"], r, ["outcome"])
+    assert len(m) == 6
+    check(m, ["var_school", "var_class", "var_resid", "icc_class", "icc_school"], rtol=1e-4, atol=1e-6)

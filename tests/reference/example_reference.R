@@ -26,6 +26,8 @@
 #                              + (1 | school:class:wave) + (1 | student), REML): DiD contrasts
 #                              with Kenward-Roger (pbkrtest, via emmeans) and Satterthwaite
 #                              (lmerTest, via emmeans) df, and the variance components
+#   example_did_multilevel_mentor.csv  example_did_multilevel's model plus (0 + mentee_post | mentor_id): the
+#                              example's primary model (section 7b)
 #   example_icc.csv            T1 null model score ~ 1 + (1 | school) + (1 | school:class), REML
 #   example_versions.json      R and package versions
 suppressPackageStartupMessages({
@@ -367,6 +369,39 @@ for (o in outcomes) {
 }
 write_full(do.call(rbind, ml_rows), "example_did_multilevel.csv")
 write_full(do.call(rbind, icc_rows), "example_icc.csv")
+
+# ---------------------------------------------------------------------------
+# 7b. The primary model of the example as mut_eval resolves its design (classes each hold
+#     one condition; mentors with two or more mentees): section 7's model plus the
+#     partially nested mentor-group term (Bauer, Sterba & Hallfors 2008),
+#     (0 + mentee_post | mentor_id), mentee_post = 1 for a mentee with a mentor at T2/T3;
+#     controls carry the mentor level "(no mentor)", whose column is all zero.
+# ---------------------------------------------------------------------------
+mentor_all <- setNames(as.character(matches$mentor_id), matches$student_id)
+mg_rows <- list()
+for (o in outcomes) {
+  d <- long[long$outcome == o, ]
+  d$condition <- factor(d$condition, levels = c("control", "mentee"))
+  d$wave <- factor(d$wave, levels = waves)
+  mid <- unname(mentor_all[d$student_id])
+  d$mentor_id <- ifelse(d$condition == "mentee" & !is.na(mid), mid, "(no mentor)")
+  d$mentee_post <- as.numeric(d$condition == "mentee" & d$wave != "T1" & d$mentor_id != "(no mentor)")
+  m <- lmer(score ~ condition * wave + (1 | school) + (1 | school:class) +
+              (1 | school:class:wave) + (1 | student_id) + (0 + mentee_post | mentor_id),
+            data = d, REML = TRUE, control = ctrl)
+  grid <- as.data.frame(emmeans(m, ~ condition * wave, lmer.df = "asymptotic"))
+  dv <- did_vectors(grid)
+  kr <- as.data.frame(summary(contrast(emmeans(m, ~ condition * wave, lmer.df = "kenward-roger"),
+                                       method = dv), infer = TRUE))
+  sa <- as.data.frame(summary(contrast(emmeans(m, ~ condition * wave, lmer.df = "satterthwaite"),
+                                       method = dv), infer = TRUE))
+  mg_rows[[length(mg_rows) + 1]] <- data.frame(
+    outcome = o, contrast = as.character(kr$contrast), estimate = kr$estimate,
+    se_kr = kr$SE, df_kr = kr$df, p_kr = kr$p.value, ci_low_kr = kr$lower.CL, ci_high_kr = kr$upper.CL,
+    se = sa$SE, df_satterthwaite = sa$df, p_satterthwaite = sa$p.value,
+    var_mentor = vc_of(m, "mentor_id"), loglik = as.numeric(logLik(m)), singular = isSingular(m))
+}
+write_full(do.call(rbind, mg_rows), "example_did_multilevel_mentor.csv")
 
 # ---------------------------------------------------------------------------
 # 8. Versions
