@@ -55,6 +55,7 @@ Random-term variances on the boundary (0) are left out of W, as lmerTest does.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -68,6 +69,11 @@ from .. import StudyError
 from .mixed import DDF_METHODS, RandomTerm, RankDeficientDesign
 
 __all__ = ["MMRMFit", "fit_mmrm"]
+
+try:        # installed with scikit-learn (pingouin); optional
+    from threadpoolctl import threadpool_limits
+except ImportError:                                         # pragma: no cover
+    threadpool_limits = None
 
 _LOG2PI = float(np.log(2.0 * np.pi))
 # σ_k² below this share of the largest residual variance counts as 0 (boundary)
@@ -114,9 +120,14 @@ class _Group:
 
 def _ft(F, M):
     """FᵀM along axis −2 of M (…, size, k), or along the last axis of a vector stack."""
-    if isinstance(F, np.ndarray) and F.ndim == 1:
+    if F.ndim == 1:
         return M[..., F, :]
-    return np.einsum("iq,...ik->...qk", F, M)
+    return F.T @ M
+
+
+def _tsum(A, B):
+    """Σ_b A_bᵀB_b over the blocks of a stack (nb, c, p), (nb, c, q)."""
+    return A.reshape(-1, A.shape[-1]).T @ B.reshape(-1, B.shape[-1])
 
 
 def _ftv(F, v):
@@ -203,11 +214,15 @@ class _Model:
             except linalg.LinAlgError:
                 return None
             logdet += 2.0 * g.nb * float(np.log(np.diag(cf)).sum())
-            U = linalg.cho_solve((cf, True), np.eye(g.size), check_finite=False)
-            UX = np.einsum("ij,bjp->bip", U, g.X)
+            U, info = linalg.lapack.dpotri(cf, lower=1)
+            if info != 0:
+                return None
+            U = U + U.T                   # dpotri fills the lower triangle only
+            U[np.diag_indices_from(U)] *= 0.5
+            UX = U @ g.X
             Uy = g.y @ U
-            XtUX = XtUX + np.einsum("bip,biq->pq", g.X, UX)
-            XtUy = XtUy + np.einsum("bip,bi->p", UX, g.y)
+            XtUX = XtUX + _tsum(g.X, UX)
+            XtUy = XtUy + UX.reshape(-1, self.p).T @ g.y.ravel()
             ytUy += float(np.sum(g.y * Uy))
             cache.append((U, UX, Uy))
         try:
@@ -229,7 +244,7 @@ class _Model:
             for j, fac in enumerate(g.factors):
                 for A, B in fac:
                     tr[j] += g.nb * _trcross(B, U, A)
-                    P[j] += np.einsum("bcp,bcq->pq", _ft(A, W), _ft(B, W))
+                    P[j] += _tsum(_ft(A, W), _ft(B, W))
                     aga[j] += float(np.sum(_ftv(A, a) * _ftv(B, a)))
         return tr - np.einsum("pq,jqp->j", st["C"], P) - aga
 
@@ -245,7 +260,7 @@ class _Model:
             for j, fac in enumerate(g.factors):
                 for A, B in fac:
                     tr[j] += g.nb * _trcross(B, U, A)
-                    P[j] += np.einsum("bcp,bcq->pq", _ft(A, W), _ft(B, W))
+                    P[j] += _tsum(_ft(A, W), _ft(B, W))
                     aga[j] += float(np.sum(_ftv(A, a) * _ftv(B, a)))
                     Ga[j] += _fv(A, _ftv(B, a), g.size)
             for i, fi in enumerate(g.factors):
@@ -254,10 +269,11 @@ class _Model:
                         for Cf, D in fj:
                             BC, AD = _cross(B, U, Cf), _cross(A, U, D)
                             Tr[i, j] += g.nb * float(np.sum(BC * AD))
-                            Q[i, j] += np.einsum("bcp,ce,beq->pq", _ft(A, W), BC, _ft(D, W))
+                            Q[i, j] += _tsum(_ft(A, W), BC @ _ft(D, W))
             UGa = Ga @ U
-            e_u += np.einsum("ibk,jbk->ij", Ga, UGa)
-            WGa += np.einsum("bkp,jbk->jp", W, Ga)
+            Ga2 = Ga.reshape(m, -1)
+            e_u += Ga2 @ UGa.reshape(m, -1).T
+            WGa += Ga2 @ W.reshape(-1, p)
         for i in range(m):
             for j in range(i):
                 Tr[j, i] = Tr[i, j]
@@ -331,7 +347,7 @@ def _optimise(model, psi0):
         return st["dev"], J.T @ model.gradient(st)
 
     res = optimize.minimize(fg, _psi_to_theta(model, psi0), jac=True, method="BFGS",
-                            options=dict(gtol=1e-6, maxiter=2000))
+                            options=dict(gtol=1e-3, maxiter=2000))
     psi = _theta_to_psi(model, res.x)[0]
     st = model.solve(psi)
     scale = float(np.max(np.diag(model.unpack(psi)[0])))
@@ -541,7 +557,10 @@ def fit_mmrm(y, X, wave_codes, subject, terms: list[RandomTerm] = (), *,
     terms = list(terms)
     T = _check(y, X, wave, subj, terms, names)
     model = _Model(y, X, wave.astype(int), subj, terms, T)
-    st, derivs, active, converged, message = _optimise(model, _start(model, wave, subj))
+    # thousands of small factorisations: BLAS threads only add overhead (10-50x here)
+    with (threadpool_limits(1, user_api="blas") if threadpool_limits
+          else contextlib.nullcontext()):
+        st, derivs, active, converged, message = _optimise(model, _start(model, wave, subj))
     S, s2k = model.unpack(st["psi"])
     return MMRMFit(
         names=names, beta=st["beta"], vcov=st["C"], sigma=S,
