@@ -85,22 +85,27 @@ def test_did_contrasts_equal_r(case, ddf, key):
 
 
 def test_gls_equals_r_mmrm(case):
-    """R mmrm (TMB, its own optimiser): KR-Linear SE and df, Satterthwaite df."""
+    """R mmrm (TMB, its own optimiser, run to a tight optimum): KR-Linear SE and df and
+    Satterthwaite df agree to 1e-6 (measured: 1e-8)."""
     name, ref, fit = case
     if "mmrm" not in ref:
         pytest.skip("R mmrm covers the designs without random terms only")
     mm = ref["mmrm"]
     np.testing.assert_allclose(fit.beta, [mm["beta"][n] for n in fit.names], atol=1e-6)
-    np.testing.assert_allclose(fit.sigma, np.array(mm["sigma"]), rtol=1e-4)
-    assert fit.loglik == pytest.approx(mm["loglik"], rel=1e-6)
+    np.testing.assert_allclose(fit.sigma, np.array(mm["sigma"]), rtol=1e-6)
+    assert fit.loglik == pytest.approx(mm["loglik"], rel=1e-9)
     L = did_matrix(fit.names)
     kr = fit.test(L, ddf="kenward-roger")
     sat = fit.test(L, ddf="satterthwaite")
     for i, c in enumerate(CONTRASTS):
-        assert kr["se"][i] == pytest.approx(mm["contrasts"][c]["kr_linear"]["se"], rel=1e-4)
-        assert kr["df"][i] == pytest.approx(mm["contrasts"][c]["kr_linear"]["df"], rel=1e-4)
-        assert sat["se"][i] == pytest.approx(mm["contrasts"][c]["satterthwaite"]["se"], rel=1e-4)
-        assert sat["df"][i] == pytest.approx(mm["contrasts"][c]["satterthwaite"]["df"], rel=1e-4)
+        assert kr["se"][i] == pytest.approx(mm["contrasts"][c]["kr_linear"]["se"], rel=1e-6)
+        assert kr["df"][i] == pytest.approx(mm["contrasts"][c]["kr_linear"]["df"], rel=1e-6)
+        assert sat["se"][i] == pytest.approx(mm["contrasts"][c]["satterthwaite"]["se"], rel=1e-6)
+        assert sat["df"][i] == pytest.approx(mm["contrasts"][c]["satterthwaite"]["df"], rel=1e-6)
+        # mmrm's default "Kenward-Roger" keeps the second derivatives of its Cholesky
+        # parametrisation: the same df, an SE that differs in the third digit
+        assert kr["df"][i] == pytest.approx(mm["contrasts"][c]["kr"]["df"], rel=1e-4)
+        assert abs(kr["se"][i] / mm["contrasts"][c]["kr"]["se"] - 1) > 1e-3
 
 
 def _small():

@@ -349,13 +349,13 @@ def _optimise(model, psi0):
     res = optimize.minimize(fg, _psi_to_theta(model, psi0), jac=True, method="BFGS",
                             options=dict(gtol=1e-3, maxiter=2000))
     psi = _theta_to_psi(model, res.x)[0]
-    st = model.solve(psi)
     scale = float(np.max(np.diag(model.unpack(psi)[0])))
     active = np.ones(model.m, bool)
     active[n_s:] = psi[n_s:] > _BOUNDARY * scale
     psi[~active] = 0.0
     st = model.solve(psi)
-    # Newton in ψ on the active set: the criterion is smooth there and H is exact
+    # Newton in ψ on the active set: the criterion is smooth there and H is exact; a
+    # σ_k² that a step would make negative is set to 0 and leaves the active set
     for _ in range(20):
         d = model.derivatives(st)
         g, H = d["grad"][active], d["H"][np.ix_(active, active)]
@@ -370,11 +370,13 @@ def _optimise(model, psi0):
         for h in (1.0, 0.5, 0.25, 0.125):
             trial = psi.copy()
             trial[active] += h * step
-            if np.any(trial[n_s:] < 0):
-                continue
+            neg = np.flatnonzero(trial < 0)
+            neg = neg[neg >= n_s]
+            trial[neg] = 0.0
             st_t = model.solve(trial)
             if st_t is not None and st_t["dev"] <= st["dev"] + 1e-12 * abs(st["dev"]):
                 psi, st, improved = trial, st_t, True
+                active[neg] = False
                 break
         if not improved or decrement < 1e-14:
             break
@@ -385,7 +387,9 @@ def _optimise(model, psi0):
         pd_ok = bool(np.all(np.linalg.eigvalsh(H) > 0))
     except np.linalg.LinAlgError:
         decrement, pd_ok = np.inf, False
-    converged = bool(pd_ok and decrement < 1e-6)
+    # at a boundary optimum the criterion must rise into the interior (KKT)
+    kkt = bool(np.all(d["grad"][~active] > -1e-6 * max(1.0, abs(st["dev"]))))
+    converged = bool(pd_ok and decrement < 1e-6 and kkt)
     return st, d, active, converged, str(res.message)
 
 
