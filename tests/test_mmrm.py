@@ -140,3 +140,20 @@ def test_waves_never_seen_together_are_a_study_error():
     keep = ~((w == 2) & d["student_id"].isin(d.loc[w == 0, "student_id"]).to_numpy())
     with pytest.raises(StudyError, match="waves 0 and 2"):
         fit_mmrm(d["score"].to_numpy()[keep], X[keep], w[keep], d["student_id"][keep])
+
+
+def test_random_term_on_the_boundary_gives_the_gls_fit():
+    """A grouping unrelated to the scores (pupil number mod 3) has REML variance 0: the
+    fit and its tests are then R's gls fit (the component leaves W, as in lmerTest)."""
+    ref = R["gls_missing"]
+    d = pd.read_csv(REF / "mmrm_classes.csv")
+    pupil = pd.factorize(d["student_id"])[0]
+    fit = fit_mmrm(d["score"].to_numpy(float), design_matrix(d, ref["beta_names"]),
+                   d["wave"].map(WAVES.index).to_numpy(), d["student_id"],
+                   [RandomTerm.from_groups(pupil % 3, "mod3")], names=ref["beta_names"])
+    assert fit.converged and fit.varcomp["mod3"] == 0.0
+    assert fit.loglik == pytest.approx(ref["loglik"], rel=1e-9)
+    np.testing.assert_allclose(fit.sigma, np.array(ref["sigma"]), rtol=1e-4)
+    res = fit.test(did_matrix(fit.names), ddf="kenward-roger")
+    np.testing.assert_allclose(res["se"], [ref["contrasts"][c]["kr"]["se"] for c in CONTRASTS], rtol=1e-4)
+    np.testing.assert_allclose(res["df"], [ref["contrasts"][c]["kr"]["df"] for c in CONTRASTS], rtol=1e-4)
