@@ -94,14 +94,31 @@ class _Group:
         self.rows = np.asarray(rows)
         self.nb, self.size = self.rows.shape
         self.X, self.y = X[self.rows], y[self.rows]
-        same = pupil[:, None] == pupil[None, :]
-        self.sel = np.where(same, wave[:, None] * T + wave[None, :], T * T)
-        self.Z, self.ZZ = [], []
-        for c, s in zip(codes, slopes):
+        self.Z = []
+        for c, sl in zip(codes, slopes):
             Z = np.zeros((self.size, int(c.max()) + 1))
-            Z[np.arange(self.size), c] = s
+            Z[np.arange(self.size), c] = sl
             self.Z.append(Z)
-            self.ZZ.append(Z @ Z.T)
+        self.Zall = np.hstack(self.Z) if self.Z else np.zeros((self.size, 0))
+        self.col_term = np.repeat(np.arange(len(self.Z)), [Z.shape[1] for Z in self.Z])
+        # R_b⁻¹ (pupil blocks of Σ[O_i, O_i]⁻¹) is filled from one inverse per wave
+        # pattern: entry (r_a, r_b) of pupil i ← entry (a, b) of its pattern's inverse
+        pats, pos, src, off = {}, [], [], 0
+        for i in np.unique(pupil):
+            r = np.flatnonzero(pupil == i)
+            key = tuple(wave[r])
+            pats.setdefault(key, 0)
+            pats[key] += 1
+        self.patterns = [np.array(k) for k in pats]
+        self.pattern_count = np.array(list(pats.values()), float)
+        start = np.concatenate([[0], np.cumsum([len(k) ** 2 for k in pats])])
+        index = {k: j for j, k in enumerate(pats)}
+        for i in np.unique(pupil):
+            r = np.flatnonzero(pupil == i)
+            j = index[tuple(wave[r])]
+            pos.append((r[:, None] * self.size + r[None, :]).ravel())
+            src.append(start[j] + np.arange(r.size ** 2))
+        self.fill_pos, self.fill_src = np.concatenate(pos), np.concatenate(src)
         self.factors = []                                   # per ψ_j: [(A, B), ...]
         at = {(int(i), int(w)): r for r, (i, w) in enumerate(zip(pupil, wave))}
         for s, t in pairs:
@@ -111,11 +128,32 @@ class _Group:
             self.factors.append([(a, a)] if s == t else [(a, b), (b, a)])
         self.factors += [[(Z, Z)] for Z in self.Z]
 
-    def V(self, sigma, s2k):
-        V = np.append(sigma.ravel(), 0.0)[self.sel]
-        for s2, ZZ in zip(s2k, self.ZZ):
-            V = V + s2 * ZZ
-        return V
+    def inverse(self, sigma, s2k):
+        """(V_b⁻¹, log|V_b|) by Woodbury over the random effects of the block:
+        V = R + ZΛ²Zᵀ, V⁻¹ = R⁻¹ − R⁻¹ZΛ M⁻¹ ΛZᵀR⁻¹ with M = I + ΛZᵀR⁻¹ZΛ and
+        |V| = |R||M| (Λ = diag σ_k: a σ_k = 0 needs no inverse of it); None if V is
+        not positive definite. Costs O(size²·q) rather than O(size³)."""
+        invs, logdet = [], 0.0
+        for w, count in zip(self.patterns, self.pattern_count):
+            try:
+                cf = linalg.cholesky(sigma[np.ix_(w, w)], lower=True, check_finite=False)
+            except linalg.LinAlgError:
+                return None
+            logdet += 2.0 * count * float(np.log(np.diag(cf)).sum())
+            invs.append(linalg.cho_solve((cf, True), np.eye(w.size), check_finite=False).ravel())
+        U = np.zeros(self.size * self.size)
+        U[self.fill_pos] = np.concatenate(invs)[self.fill_src]
+        U = U.reshape(self.size, self.size)
+        if self.Zall.shape[1]:
+            ZL = self.Zall * np.sqrt(np.maximum(s2k, 0.0))[self.col_term]
+            B = U @ ZL
+            M = ZL.T @ B
+            M[np.diag_indices_from(M)] += 1.0
+            cM = linalg.cholesky(M, lower=True, check_finite=False)
+            logdet += 2.0 * float(np.log(np.diag(cM)).sum())
+            E = linalg.solve_triangular(cM, B.T, lower=True, check_finite=False)
+            U = U - E.T @ E
+        return U, logdet
 
 
 def _ft(F, M):
@@ -209,16 +247,11 @@ class _Model:
         S, s2k = self.unpack(psi)
         logdet, XtUX, XtUy, ytUy, cache = 0.0, 0.0, 0.0, 0.0, []
         for g in self.groups:
-            try:
-                cf = linalg.cholesky(g.V(S, s2k), lower=True, check_finite=False)
-            except linalg.LinAlgError:
+            inv = g.inverse(S, s2k)
+            if inv is None:
                 return None
-            logdet += 2.0 * g.nb * float(np.log(np.diag(cf)).sum())
-            U, info = linalg.lapack.dpotri(cf, lower=1)
-            if info != 0:
-                return None
-            U = U + U.T                   # dpotri fills the lower triangle only
-            U[np.diag_indices_from(U)] *= 0.5
+            U, ld = inv
+            logdet += g.nb * ld
             UX = U @ g.X
             Uy = g.y @ U
             XtUX = XtUX + _tsum(g.X, UX)
