@@ -109,7 +109,7 @@ class _Group:
             key = tuple(wave[r])
             pats.setdefault(key, 0)
             pats[key] += 1
-        self.patterns = [np.array(k) for k in pats]
+        self.patterns = list(pats)
         self.pattern_count = np.array(list(pats.values()), float)
         start = np.concatenate([[0], np.cumsum([len(k) ** 2 for k in pats])])
         index = {k: j for j, k in enumerate(pats)}
@@ -128,19 +128,23 @@ class _Group:
             self.factors.append([(a, a)] if s == t else [(a, b), (b, a)])
         self.factors += [[(Z, Z)] for Z in self.Z]
 
-    def inverse(self, sigma, s2k):
+    def inverse(self, sigma, s2k, known: dict):
         """(V_b⁻¹, log|V_b|) by Woodbury over the random effects of the block:
         V = R + ZΛ²Zᵀ, V⁻¹ = R⁻¹ − R⁻¹ZΛ M⁻¹ ΛZᵀR⁻¹ with M = I + ΛZᵀR⁻¹ZΛ and
         |V| = |R||M| (Λ = diag σ_k: a σ_k = 0 needs no inverse of it); None if V is
-        not positive definite. Costs O(size²·q) rather than O(size³)."""
+        not positive definite. Costs O(size²·q) rather than O(size³). ``known``: the
+        (Σ[O, O]⁻¹, log|Σ[O, O]|) per wave pattern O found so far at this Σ."""
         invs, logdet = [], 0.0
         for w, count in zip(self.patterns, self.pattern_count):
-            try:
-                cf = linalg.cholesky(sigma[np.ix_(w, w)], lower=True, check_finite=False)
-            except linalg.LinAlgError:
-                return None
-            logdet += 2.0 * count * float(np.log(np.diag(cf)).sum())
-            invs.append(linalg.cho_solve((cf, True), np.eye(w.size), check_finite=False).ravel())
+            if w not in known:
+                try:
+                    cf = linalg.cholesky(sigma[np.ix_(w, w)], lower=True, check_finite=False)
+                except linalg.LinAlgError:
+                    return None
+                known[w] = (linalg.cho_solve((cf, True), np.eye(len(w)), check_finite=False).ravel(),
+                            2.0 * float(np.log(np.diag(cf)).sum()))
+            logdet += count * known[w][1]
+            invs.append(known[w][0])
         U = np.zeros(self.size * self.size)
         U[self.fill_pos] = np.concatenate(invs)[self.fill_src]
         U = U.reshape(self.size, self.size)
@@ -245,9 +249,9 @@ class _Model:
     def solve(self, psi):
         """Per-group V⁻¹, the GLS fit and −2ℓ_R at ψ; None if V is not positive definite."""
         S, s2k = self.unpack(psi)
-        logdet, XtUX, XtUy, ytUy, cache = 0.0, 0.0, 0.0, 0.0, []
+        logdet, XtUX, XtUy, ytUy, cache, known = 0.0, 0.0, 0.0, 0.0, [], {}
         for g in self.groups:
-            inv = g.inverse(S, s2k)
+            inv = g.inverse(S, s2k, known)
             if inv is None:
                 return None
             U, ld = inv

@@ -2,6 +2,11 @@
 #
 #   cd tests/reference && Rscript mmrm_reference.R
 #
+# Needs nlme, MASS, numDeriv, jsonlite (Debian r-cran-*) and, for the cross-check, R mmrm
+# (not packaged in Debian; the stored values used mmrm 0.3.18 built from its source with
+# `R CMD INSTALL` against Debian's r-cran-tmb 1.9.2 / r-cran-rcppeigen). Without mmrm the
+# script still writes every nlme-based value and the tests skip the mmrm comparison.
+#
 # Writes two seeded data sets (mmrm_classes.csv: 8 classes, mmrm_schools.csv: 10 classes
 # in 5 schools; missing waves in both) and tests/reference/mmrm_reference.json with, per
 # design:
