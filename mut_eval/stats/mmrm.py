@@ -21,12 +21,13 @@ The marginal covariance is linear in ψ = (the T(T+1)/2 distinct entries of Σ, 
 
 (E_s picks each pupil's row at wave s). V is block diagonal over the connected
 components of pupils and random-term levels (schools, classes or single pupils), so
-the REML criterion (Harville 1977; Pinheiro & Bates 2000, eq. 2.23)::
+the REML criterion (Harville 1977, *JASA* 72:320; Pinheiro & Bates 2000, ch. 2)::
 
     −2ℓ_R(ψ) = log|V| + log|XᵀV⁻¹X| + rᵀV⁻¹r + (n − p) log 2π,   r = y − Xβ̂(ψ)
 
-with the GLS β̂(ψ) = (XᵀV⁻¹X)⁻¹XᵀV⁻¹y, is summed block by block (one dense Cholesky per
-distinct block; pupils with the same wave pattern share one). It is minimised by BFGS
+with the GLS β̂(ψ) = (XᵀV⁻¹X)⁻¹XᵀV⁻¹y, is summed block by block: V_b⁻¹ and log|V_b| by
+Woodbury over the block's random effects from one Σ[O, O]⁻¹ per wave pattern O, and
+blocks with the same pattern (pupils without random terms) share one. Minimised by BFGS
 over an unconstrained parametrisation — the log-Cholesky factor of Σ (Pinheiro & Bates
 1996, *Stat. Comput.* 6:289) and σ_k — with the analytic gradient
 ∂(−2ℓ_R)/∂ψ_j = tr(PG_j) − rᵀV⁻¹G_jV⁻¹r, P = V⁻¹ − V⁻¹XCXᵀV⁻¹, C = (XᵀV⁻¹X)⁻¹,
@@ -103,22 +104,14 @@ class _Group:
         self.col_term = np.repeat(np.arange(len(self.Z)), [Z.shape[1] for Z in self.Z])
         # R_b⁻¹ (pupil blocks of Σ[O_i, O_i]⁻¹) is filled from one inverse per wave
         # pattern: entry (r_a, r_b) of pupil i ← entry (a, b) of its pattern's inverse
-        pats, pos, src, off = {}, [], [], 0
-        for i in np.unique(pupil):
-            r = np.flatnonzero(pupil == i)
-            key = tuple(wave[r])
-            pats.setdefault(key, 0)
-            pats[key] += 1
-        self.patterns = list(pats)
-        self.pattern_count = np.array(list(pats.values()), float)
-        start = np.concatenate([[0], np.cumsum([len(k) ** 2 for k in pats])])
-        index = {k: j for j, k in enumerate(pats)}
-        for i in np.unique(pupil):
-            r = np.flatnonzero(pupil == i)
-            j = index[tuple(wave[r])]
-            pos.append((r[:, None] * self.size + r[None, :]).ravel())
-            src.append(start[j] + np.arange(r.size ** 2))
-        self.fill_pos, self.fill_src = np.concatenate(pos), np.concatenate(src)
+        rows_of = [np.flatnonzero(pupil == i) for i in np.unique(pupil)]
+        keys = [tuple(wave[r]) for r in rows_of]
+        self.patterns = list(dict.fromkeys(keys))
+        index = {k: j for j, k in enumerate(self.patterns)}
+        self.pattern_count = np.bincount([index[k] for k in keys]).astype(float)
+        start = np.cumsum([0] + [len(k) ** 2 for k in self.patterns])
+        self.fill_pos = np.concatenate([(r[:, None] * self.size + r).ravel() for r in rows_of])
+        self.fill_src = np.concatenate([start[index[k]] + np.arange(len(k) ** 2) for k in keys])
         self.factors = []                                   # per ψ_j: [(A, B), ...]
         at = {(int(i), int(w)): r for r, (i, w) in enumerate(zip(pupil, wave))}
         for s, t in pairs:
@@ -161,7 +154,7 @@ class _Group:
 
 
 def _ft(F, M):
-    """FᵀM along axis −2 of M (…, size, k), or along the last axis of a vector stack."""
+    """FᵀM along axis −2 of M (…, size, k)."""
     if F.ndim == 1:
         return M[..., F, :]
     return F.T @ M
@@ -274,19 +267,12 @@ class _Model:
 
     def gradient(self, st):
         """∂(−2ℓ_R)/∂ψ_j = tr(V⁻¹G_j) − tr(CP_j) − aᵀG_ja, a = V⁻¹r."""
-        tr, aga = np.zeros(self.m), np.zeros(self.m)
-        P = np.zeros((self.m, self.p, self.p))
-        for g, (U, W, Uy) in zip(self.groups, st["cache"]):
-            a = Uy - W @ st["beta"]
-            for j, fac in enumerate(g.factors):
-                for A, B in fac:
-                    tr[j] += g.nb * _trcross(B, U, A)
-                    P[j] += _tsum(_ft(A, W), _ft(B, W))
-                    aga[j] += float(np.sum(_ftv(A, a) * _ftv(B, a)))
-        return tr - np.einsum("pq,jqp->j", st["C"], P) - aga
+        return self.derivatives(st, hessian=False)["grad"]
 
-    def derivatives(self, st):
-        """P_j, Q_ij, the gradient and the observed Hessian H of −2ℓ_R in ψ."""
+    def derivatives(self, st, hessian: bool = True):
+        """P_j, the gradient and (``hessian``) Q_ij and the observed Hessian H of −2ℓ_R
+        in ψ: H_ij = −tr(PG_iPG_j) + 2(G_ia)ᵀP(G_ja), tr(PG_iPG_j) = tr(V⁻¹G_iV⁻¹G_j)
+        − 2tr(CQ_ij) + tr(CP_iCP_j), with tr(ABᵀV⁻¹CDᵀV⁻¹) = Σ (BᵀV⁻¹C)∘(AᵀV⁻¹D)."""
         m, p, C, beta = self.m, self.p, st["C"], st["beta"]
         P, Q = np.zeros((m, p, p)), np.zeros((m, m, p, p))
         Tr, tr, aga, e_u = np.zeros((m, m)), np.zeros(m), np.zeros(m), np.zeros((m, m))
@@ -299,7 +285,10 @@ class _Model:
                     tr[j] += g.nb * _trcross(B, U, A)
                     P[j] += _tsum(_ft(A, W), _ft(B, W))
                     aga[j] += float(np.sum(_ftv(A, a) * _ftv(B, a)))
-                    Ga[j] += _fv(A, _ftv(B, a), g.size)
+                    if hessian:
+                        Ga[j] += _fv(A, _ftv(B, a), g.size)
+            if not hessian:
+                continue
             for i, fi in enumerate(g.factors):
                 for j, fj in enumerate(g.factors[: i + 1]):
                     for A, B in fi:
@@ -311,6 +300,9 @@ class _Model:
             Ga2 = Ga.reshape(m, -1)
             e_u += Ga2 @ UGa.reshape(m, -1).T
             WGa += Ga2 @ W.reshape(-1, p)
+        grad = tr - np.einsum("pq,jqp->j", C, P) - aga
+        if not hessian:
+            return dict(P=P, grad=grad)
         for i in range(m):
             for j in range(i):
                 Tr[j, i] = Tr[i, j]
@@ -320,7 +312,6 @@ class _Model:
                   + np.einsum("ipq,jqp->ij", CP, CP))
         e = e_u - WGa @ C @ WGa.T
         H = -trPGPG + 2.0 * e
-        grad = tr - np.einsum("pq,jqp->j", C, P) - aga
         return dict(P=P, Q=Q, H=(H + H.T) / 2.0, grad=grad)
 
 
