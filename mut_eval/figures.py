@@ -298,6 +298,8 @@ ROBUSTNESS_LABELS = {
     "lmm_pupil": ("Gemengd model, leerlingniveau", "Mixed model, pupil level"),
     "lmm_multilevel": ("Multilevelmodel (Kenward–Roger)", "Multilevel model (Kenward–Roger)"),
     "lmm_multilevel_satterthwaite": ("Multilevelmodel (Satterthwaite)", "Multilevel model (Satterthwaite)"),
+    "mmrm_pupil": ("MMRM, leerlingniveau", "MMRM, pupil level"),
+    "mmrm_multilevel": ("MMRM met klassen", "MMRM with classes"),
     "cr2_change": ("Veranderscore, CR2 (klas)", "Change score, CR2 (class)"),
     "cr2_ancova": ("ANCOVA, CR2 (klas)", "ANCOVA, CR2 (class)"),
     "wild_cluster_bootstrap": ("Wild cluster bootstrap (klas)", "Wild cluster bootstrap (class)"),
@@ -327,6 +329,9 @@ def fig_robustness(results, out_dir: Path, lang: str) -> Path | None:
     outcomes = outcome_order(results, d["outcome"].unique())
     models = [m for m in ROBUSTNESS_LABELS if m in set(d["model"])]
     contrasts = [c for c in EFFECT_CHANGES if c in set(d["contrast"].astype(str))]
+    did = get_table(results, "did")
+    primary = (str(did["model"].iloc[0]) if did is not None and "model" in did.columns and len(did)
+               else "lmm_pupil")
     ncol = 2 if len(outcomes) > 1 else 1
     nrow = math.ceil(len(outcomes) / ncol)
     with plt.rc_context(RC):
@@ -348,7 +353,7 @@ def fig_robustness(results, out_dir: Path, lang: str) -> Path | None:
             ax.set_ylim(len(models) - 0.5, -0.5)
             ax.set_title(_wrap(labels.get(o, o), 40), fontsize=8)
             for m_i, m in enumerate(models):
-                if m == "lmm_multilevel" or (m == "lmm_pupil" and "lmm_multilevel" not in models):
+                if m == primary:
                     ax.axhspan(m_i - 0.5, m_i + 0.5, color="#eeeeee", zorder=0)
         for ax in axes[:, 1:].ravel():
             ax.tick_params(labelleft=False)

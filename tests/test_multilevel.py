@@ -160,7 +160,7 @@ def test_did_robustness_rows_and_agreement():
     out = did_robustness(d, wide, design, icc_class=0.1, n_boot=99)
     assert list(out.columns) == ROBUSTNESS_COLUMNS
     t21 = out[out.contrast == "T2-T1"].set_index("model")
-    assert list(t21.index) == list(MODELS)
+    assert list(t21.index) == [m for m in MODELS if not m.startswith("mmrm")]   # residual: compound
     assert list(out[out.contrast == "T3-T2"].model) == ["lmm_pupil", "lmm_multilevel",
                                                        "lmm_multilevel_satterthwaite", "wwc_corrected"]
     ref = MIXED["nested"]["did"]
@@ -171,3 +171,37 @@ def test_did_robustness_rows_and_agreement():
     assert t21.loc["lmm_pupil", "g"] == pytest.approx(pupil.loc["T2-T1", "g"])
     assert np.isinf(t21.loc["lmm_pupil", "df"])
     assert (out["n_clusters"] == d.groupby(["school", "class"]).ngroups).all()
+
+
+def test_unstructured_residual_is_the_mmrm_of_the_reference():
+    """design.residual: unstructured — fit_lmm drops the pupil intercept for the MMRM's
+    unstructured covariance; on the stored design with (1|class) it equals nlme::lme with
+    corSymm + varIdent (tests/reference/mmrm_reference.R, design lme_class)."""
+    ref = json.loads((REF / "mmrm_reference.json").read_text())["lme_class"]
+    d = pd.read_csv(REF / "mmrm_classes.csv")
+    fit = fit_lmm(d, random="(1 | klass) + (1 | student_id)", residual="unstructured")
+    assert fit.residual == "unstructured" and np.isnan(fit.sigma2_student)
+    np.testing.assert_allclose(fit.params, list(ref["beta"].values()), rtol=1e-6, atol=1e-6)
+    assert fit.reml_loglik == pytest.approx(ref["loglik"], rel=1e-6)
+    kr = did(d, fit=fit, ddf="kenward-roger").set_index("contrast")
+    r = ref["contrasts"]["T2-T1"]
+    assert kr.loc["T2-T1", "estimate"] == pytest.approx(r["estimate"], abs=1e-6)
+    assert kr.loc["T2-T1", "se"] == pytest.approx(r["kr"]["se"], rel=1e-4)
+    assert kr.loc["T2-T1", "df"] == pytest.approx(r["kr"]["df"], rel=1e-4)
+    design = Design(assignment="class", levels=("class",), mentor_groups=False, residual="unstructured")
+    assert design.as_dict()["primary_model"] == "mmrm_multilevel"
+
+
+def test_did_robustness_with_the_unstructured_residual_adds_the_mmrm_row():
+    d = (pd.read_csv(REF / "mmrm_classes.csv").drop(columns=["age"])
+         .assign(**{"class": lambda x: x["klass"], "outcome": "y"}).drop(columns=["klass"]))
+    wide = d.pivot_table(index="student_id", columns="wave", values="score")
+    wide.columns = [f"y_{w}" for w in wide.columns]
+    wide = d.drop_duplicates("student_id").set_index("student_id")[["condition", "school", "class"]].join(wide)
+    design = Design(assignment="class", levels=("class",), mentor_groups=False, residual="unstructured")
+    out = did_robustness(d, wide, design, icc_class=0.05, contrasts=["T2-T1"], n_boot=99).set_index("model")
+    ref = json.loads((REF / "mmrm_reference.json").read_text())["lme_class"]["contrasts"]["T2-T1"]
+    assert out.loc["mmrm_multilevel", "se"] == pytest.approx(ref["kr"]["se"], rel=1e-4)
+    assert out.loc["mmrm_multilevel", "df"] == pytest.approx(ref["kr"]["df"], rel=1e-4)
+    assert list(out.index) == ["lmm_pupil", "lmm_multilevel", "lmm_multilevel_satterthwaite", "mmrm_multilevel",
+                               "cr2_change", "cr2_ancova", "wild_cluster_bootstrap", "wwc_corrected"]

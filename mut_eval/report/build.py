@@ -725,7 +725,8 @@ def design_of(ctx: Ctx) -> dict:
 
 def multilevel_primary(ctx: Ctx) -> bool:
     d = ctx.table("did")
-    return d is not None and "model" in d.columns and (d["model"].astype(str) == "lmm_multilevel").any()
+    return d is not None and "model" in d.columns and \
+        d["model"].astype(str).isin(["lmm_multilevel", "mmrm_multilevel"]).any()
 
 
 def model_formula(ctx: Ctx) -> str:
@@ -735,7 +736,11 @@ def model_formula(ctx: Ctx) -> str:
     if multilevel_primary(ctx) and "class" in design.get("levels", []):
         terms += [tr(ctx.lang, "(1 | school:klas)", "(1 | school:class)"),
                   tr(ctx.lang, "(1 | school:klas:meting)", "(1 | school:class:wave)")]
-    terms.append(tr(ctx.lang, "(1 | leerling)", "(1 | pupil)"))
+    if design.get("residual") == "unstructured":
+        terms.append(tr(ctx.lang, "ongestructureerde covariantie van de metingen per leerling",
+                        "unstructured covariance of each pupil's waves"))
+    else:
+        terms.append(tr(ctx.lang, "(1 | leerling)", "(1 | pupil)"))
     if multilevel_primary(ctx) and design.get("mentor_groups"):
         terms.append(tr(ctx.lang, "(0 + mentee_na_T1 | mentor)", "(0 + mentee_after_T1 | mentor)"))
     return tr(ctx.lang, "score ~ conditie × meting + ", "score ~ condition × wave + ") + " + ".join(terms)

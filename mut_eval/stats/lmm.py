@@ -39,6 +39,7 @@ from .. import CONDITIONS, WAVES, StudyError
 from .effects import improvement_index, omega_correction, pooled_sd
 from .longdata import change_pairs, check_long, single_outcome
 from .mixed import MixedFit, RankDeficientDesign, fit_mixed, parse_random
+from .mmrm import MMRMFit, fit_mmrm
 from .multiplicity import benjamini_hochberg, holm
 
 __all__ = [
@@ -78,7 +79,8 @@ class LMMFit:
     reml_loglik: float
     waves: tuple
     random: str                  # the random part, lme4 notation
-    mixed: MixedFit = field(repr=False, compare=False)  # the engine's fit (KR, df)
+    mixed: MixedFit | MMRMFit = field(repr=False, compare=False)  # the engine's fit (KR, df)
+    residual: str = "compound"   # compound (pupil intercept) or unstructured (MMRM)
     grid: dict = field(default_factory=dict)   # covariate column -> reference value
     cell_n: dict = field(default_factory=dict)  # (condition, wave) -> number of scores
 
@@ -151,7 +153,7 @@ def _prepare(data, dv, covariates, within, between, subject, who, grouping=()):
 
 def fit_lmm(data: pd.DataFrame, dv: str = "score", covariates=(), *, within: str = "wave",
             between: str = "condition", subject: str = "student_id",
-            random: str | None = None) -> LMMFit:
+            random: str | None = None, residual: str = "compound") -> LMMFit:
     """Fit ``dv ~ C(condition, ref control) * C(wave, ref T1) [+ covariates] + random``.
 
     REML on all available scores of one outcome (long format: one row per pupil ×
@@ -160,7 +162,10 @@ def fit_lmm(data: pd.DataFrame, dv: str = "score", covariates=(), *, within: str
     sorted order is the reference). Rows with a missing covariate are dropped.
     ``random``: the random part in lme4 notation over columns of ``data`` (default
     ``(1 | <subject>)``; e.g. ``(1 | school) + (1 | school:class) + (1 |
-    school:class:wave) + (1 | student_id)``). Raises :class:`~mut_eval.StudyError`
+    school:class:wave) + (1 | student_id)``). ``residual="unstructured"``: the pupil
+    intercept is replaced by an unstructured covariance of each pupil's residuals over
+    the waves — the MMRM of :func:`mut_eval.stats.mmrm.fit_mmrm` (``(1 | <subject>)`` is
+    dropped from ``random``; the other terms stay). Raises :class:`~mut_eval.StudyError`
     when the model is not estimable.
     """
     single_outcome(data, "mixed model")
@@ -168,18 +173,31 @@ def fit_lmm(data: pd.DataFrame, dv: str = "score", covariates=(), *, within: str
     grouping = [t for t in dict.fromkeys(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", random))]
     d, y, X, names, G, waves, grid, cell_n = _prepare(
         data, dv, covariates, within, between, subject, "mixed model", grouping)
+    if residual not in ("compound", "unstructured"):
+        raise ValueError(f"residual must be 'compound' or 'unstructured', not {residual!r}")
     try:
-        r = fit_mixed(y, X, parse_random(random, d), names=names)
+        if residual == "compound":
+            r = fit_mixed(y, X, parse_random(random, d), names=names)
+        else:
+            terms = [t for t in _TERMS.findall(random) if t.replace(" ", "") != f"(1|{subject})"]
+            wave_code = d[within].map({w: i for i, w in enumerate(waves)}).to_numpy(int)
+            r = fit_mmrm(y, X, wave_code, d[subject].to_numpy(object),
+                         parse_random(" + ".join(terms), d) if terms else [], names=names)
     except RankDeficientDesign as e:
         raise StudyError(f"mixed model: the model cannot be estimated — a covariate is "
                          f"constant or collinear with condition/wave ({e})") from None
     vc = r.varcomp
+    compound = residual == "compound"
     return LMMFit(params=r.params, cov=pd.DataFrame(r.vcov, index=names, columns=names),
-                  sigma2_student=float(vc.get(subject, 0.0)),
-                  sigma2_resid=float(r.sigma2), converged=bool(r.converged),
-                  singular=bool(r.singular), n_students=int(G), n_obs=int(len(y)),
-                  reml_loglik=float(r.loglik), waves=waves, random=random, mixed=r,
-                  grid=grid, cell_n=cell_n)
+                  sigma2_student=float(vc.get(subject, 0.0)) if compound else float("nan"),
+                  sigma2_resid=float(r.sigma2) if compound else float("nan"),
+                  converged=bool(r.converged),
+                  singular=bool(r.singular) if compound else bool(not np.all(r.active)),
+                  n_students=int(G), n_obs=int(len(y)), reml_loglik=float(r.loglik), waves=waves,
+                  random=random, mixed=r, residual=residual, grid=grid, cell_n=cell_n)
+
+
+_TERMS = re.compile(r"\([^()]*\|[^()]*\)")
 
 
 def _wald(est, se, alpha):

@@ -45,8 +45,8 @@ __all__ = ["Design", "resolve_design", "random_part", "with_mentor_groups", "g_t
 ROBUSTNESS_COLUMNS = ["model", "outcome", "contrast", "estimate", "se", "df", "ci_low", "ci_high",
                       "p", "g", "n_pupils", "n_clusters"]
 #: the rows of ``did_robustness``, in order
-MODELS = ("lmm_pupil", "lmm_multilevel", "lmm_multilevel_satterthwaite", "cr2_change",
-          "cr2_ancova", "wild_cluster_bootstrap", "wwc_corrected")
+MODELS = ("lmm_pupil", "lmm_multilevel", "lmm_multilevel_satterthwaite", "mmrm_pupil",
+          "mmrm_multilevel", "cr2_change", "cr2_ancova", "wild_cluster_bootstrap", "wwc_corrected")
 NO_MENTOR = "(no mentor)"
 
 
@@ -76,7 +76,8 @@ class Design:
                 "mentor_groups": self.mentor_groups, "residual": self.residual,
                 "n_schools": self.n_schools, "n_classes": self.n_classes,
                 "n_mentor_groups": self.n_mentor_groups, "primary_model":
-                "lmm_multilevel" if self.clustered else "lmm_pupil", "reasons": dict(self.reasons)}
+                ("mmrm" if self.residual == "unstructured" else "lmm") + ("_multilevel" if self.clustered else "_pupil"),
+                "reasons": dict(self.reasons)}
 
 
 def _mixed_units(students: pd.DataFrame, unit: list[str]) -> list[str]:
@@ -243,7 +244,8 @@ def _rows_from_did(t: pd.DataFrame, model: str) -> pd.DataFrame:
 def did_robustness(data: pd.DataFrame, wide: pd.DataFrame, design: Design, *, icc_class: float,
                    matches: pd.DataFrame | None = None, alpha: float = 0.05,
                    pupil_fit: LMMFit | None = None, multilevel_fit: LMMFit | None = None,
-                   n_boot: int = 9999, seed=0, contrasts=None) -> pd.DataFrame:
+                   mmrm_fit: LMMFit | None = None, n_boot: int = 9999, seed=0,
+                   contrasts=None) -> pd.DataFrame:
     """Every estimate of the DiD of ONE outcome, one row per model × contrast
     (columns :data:`ROBUSTNESS_COLUMNS`, rows in the order of :data:`MODELS`):
 
@@ -254,7 +256,10 @@ def did_robustness(data: pd.DataFrame, wide: pd.DataFrame, design: Design, *, ic
     - ``cr2_change``, ``cr2_ancova``, ``wild_cluster_bootstrap``: the class as unit
       (:func:`mut_eval.stats.cluster_robust.design_based_did`; no T3-T2 row: they compare
       a later wave with T1);
-    - ``wwc_corrected``: the pupil-level test corrected with ``icc_class`` (:func:`wwc_rows`).
+    - ``wwc_corrected``: the pupil-level test corrected with ``icc_class`` (:func:`wwc_rows`);
+    - with ``design.residual == "unstructured"`` also ``mmrm_multilevel`` (class-assigned)
+      or ``mmrm_pupil``: the unstructured within-pupil covariance (MMRM) in place of the
+      pupil intercept, Kenward–Roger (:func:`mut_eval.stats.mmrm.fit_mmrm`).
 
     ``g`` is every row's estimate on the contract's scale (ω·estimate / S, S the pooled
     SD at T1); ``n_pupils`` the pupils in that analysis, ``n_clusters`` their classes.
@@ -271,6 +276,10 @@ def did_robustness(data: pd.DataFrame, wide: pd.DataFrame, design: Design, *, ic
              _rows_from_did(did(d, fit=multilevel_fit, alpha=alpha, ddf="kenward-roger"), "lmm_multilevel"),
              _rows_from_did(did(d, fit=multilevel_fit, alpha=alpha, ddf="satterthwaite"),
                             "lmm_multilevel_satterthwaite")]
+    if design.residual == "unstructured":
+        mmrm_fit = mmrm_fit or _mmrm_fit(d, design)
+        parts.append(_rows_from_did(did(d, fit=mmrm_fit, alpha=alpha, ddf="kenward-roger"),
+                                    "mmrm_multilevel" if design.clustered else "mmrm_pupil"))
     n_bar = float(data.drop_duplicates("student_id").groupby(["school", "class"]).size().mean())
     later = [c for c in pupil["contrast"] if c.endswith("-T1")]
     if contrasts is not None:
@@ -296,6 +305,11 @@ def did_robustness(data: pd.DataFrame, wide: pd.DataFrame, design: Design, *, ic
     return out[ROBUSTNESS_COLUMNS].reset_index(drop=True)
 
 
+def _mmrm_fit(data: pd.DataFrame, design: Design) -> LMMFit:
+    """The primary model's terms with the unstructured residual covariance (MMRM)."""
+    return fit_lmm(data, random=random_part(design) if design.clustered else None, residual="unstructured")
+
+
 def _pupils_in(data: pd.DataFrame, contrast: str) -> tuple[int, int]:
     """Pupils scored at both waves of ``contrast`` and their classes (the design-based rows)."""
     later, earlier = contrast.split("-")
@@ -314,7 +328,9 @@ def effects_by_outcome(long: pd.DataFrame, wide: pd.DataFrame, design: Design, i
     whole classes or schools were assigned (``design.clustered``), else the pupil-level
     model — and ``did_robustness`` (:func:`did_robustness`).
 
-    ``did`` keeps the contract's columns and adds ``model``, ``df`` and ``g_total`` with
+    With ``design.residual == "unstructured"`` the primary model has the unstructured
+    within-pupil covariance instead of the pupil intercept (``mmrm_multilevel`` /
+    ``mmrm_pupil``, Kenward–Roger). ``did`` keeps the contract's columns and adds ``model``, ``df`` and ``g_total`` with
     its CI (:func:`g_total`, from the T1 variances and class ICC in ``icc``, the table of
     :func:`mut_eval.stats.icc.icc_table`); the WWC correction of the pupil-level test uses
     the estimated ICC.
@@ -329,14 +345,17 @@ def effects_by_outcome(long: pd.DataFrame, wide: pd.DataFrame, design: Design, i
         try:
             pupil = fit_lmm(d)
             multi = fit_lmm(d, random=rand) if design.levels or design.mentor_groups else pupil
+            mmrm = _mmrm_fit(d, design) if design.residual == "unstructured" else None
         except StudyError as e:
             raise StudyError(f"cannot estimate the mixed model for outcome '{o}': {e}") from None
         rho = float(icc_by.loc[o, "icc_class"]) if o in icc_by.index else np.nan
         parts["did_robustness"].append(did_robustness(
             d, wide, design, icc_class=rho if np.isfinite(rho) else 0.0, matches=matches, alpha=alpha,
-            pupil_fit=pupil, multilevel_fit=multi, n_boot=n_boot, seed=seed))
+            pupil_fit=pupil, multilevel_fit=multi, mmrm_fit=mmrm, n_boot=n_boot, seed=seed))
         primary, model, ddf = ((multi, "lmm_multilevel", "kenward-roger") if design.clustered
                                else (pupil, "lmm_pupil", "asymptotic"))
+        if mmrm is not None:
+            primary, model, ddf = mmrm, "mmrm_multilevel" if design.clustered else "mmrm_pupil", "kenward-roger"
         t = did(d, fit=primary, alpha=alpha, ddf=ddf).assign(model=model)
         if o in icc_by.index:
             r = icc_by.loc[o]
