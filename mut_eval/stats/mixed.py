@@ -70,6 +70,9 @@ DDF_METHODS = ("kenward-roger", "satterthwaite", "asymptotic")
 SINGULAR_TOL = 1e-4
 # at most this many distinct m_bb values are pre-summed (see _System)
 _GROUPED_MAX = 64
+# components of S up to this size are factored as dense blocks, with the analytic REML
+# gradient; a larger one goes to SuperLU with a central-difference gradient
+_DENSE_MAX = 1000
 
 
 class RankDeficientDesign(StudyError):
@@ -174,8 +177,71 @@ class _Factor:
         return out
 
 
+class _Blocks:
+    """Dense layout of an r × r symmetric sparsity pattern (rows, cols): its connected
+    components, padded with identity to a common size within bins of similar size and
+    stacked, so a matrix on the pattern is assembled, factored and inverted by batched
+    dense LAPACK. With a school term every component is one school."""
+
+    def __init__(self, rows: np.ndarray, cols: np.ndarray, r: int):
+        from scipy.sparse.csgraph import connected_components
+
+        self.rows, self.cols, self.r = rows, cols, r
+        ncomp, lab = connected_components(
+            sparse.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(r, r)), directed=False)
+        sizes = np.bincount(lab, minlength=ncomp)
+        self.largest = int(sizes.max()) if r else 0
+        order = np.argsort(lab, kind="stable")
+        local = np.empty(r, int)
+        local[order] = np.arange(r) - np.concatenate([[0], np.cumsum(sizes)[:-1]])[lab[order]]
+        key = np.ceil(np.log(np.maximum(sizes, 1)) / np.log(1.25)).astype(int)
+        self.bins = []
+        for kb in np.unique(key):
+            comps = np.flatnonzero(key == kb)
+            slot = np.full(ncomp, -1)
+            slot[comps] = np.arange(comps.size)
+            members = np.flatnonzero(slot[lab] >= 0)
+            idx = np.zeros((comps.size, int(sizes[comps].max())), int)
+            mask = np.zeros(idx.shape, bool)
+            idx[slot[lab[members]], local[members]] = members
+            mask[slot[lab[members]], local[members]] = True
+            ent = np.flatnonzero(slot[lab[rows]] >= 0)
+            self.bins.append((idx, mask, ent, slot[lab[rows[ent]]], local[rows[ent]],
+                              local[cols[ent]]))
+
+    def dense(self, data: np.ndarray, eye: bool = False) -> list:
+        """The matrix with entries ``data`` on the pattern, as stacked blocks per bin."""
+        out = []
+        for idx, mask, ent, sl, li, lj in self.bins:
+            B = np.zeros((*idx.shape, idx.shape[1]))
+            B[sl, li, lj] = data[ent]
+            if eye:
+                B += np.eye(idx.shape[1])
+            out.append(B)
+        return out
+
+    def vec(self, v: np.ndarray) -> list:
+        """Rows of v (r, …) laid out per block (padding 0)."""
+        return [np.where(mask.reshape(mask.shape + (1,) * (v.ndim - 1)), v[idx], 0.0)
+                for idx, mask, *_ in self.bins]
+
+    def unvec(self, blocks: list, like: np.ndarray) -> np.ndarray:
+        out = np.empty_like(like)
+        for (idx, mask, *_), b in zip(self.bins, blocks):
+            out[idx[mask]] = b[mask]
+        return out
+
+    def gather(self, blocks: list) -> np.ndarray:
+        """The entries of stacked blocks on the pattern."""
+        out = np.empty(self.rows.size)
+        for (idx, mask, ent, sl, li, lj), B in zip(self.bins, blocks):
+            out[ent] = B[sl, li, lj]
+        return out
+
+
 class _System:
-    """Everything about y, X and Z that does not depend on θ."""
+    """Everything about y, X and Z that does not depend on θ, and the profiled deviance
+    (with its analytic gradient) at a given θ."""
 
     def __init__(self, y, X, terms: list[RandomTerm]):
         n = y.size
@@ -190,64 +256,118 @@ class _System:
         self.Z = sparse.csc_matrix((vals, (rows, cols)), shape=(n, self.q))
         self.Zt = self.Z.T.tocsr()
         self.M = (self.Zt @ self.Z).tocsr()
-        self.ZtX, self.Zty = self.Zt @ X, self.Zt @ y
         self.XtX, self.Xty, self.yty = X.T @ X, X.T @ y, float(y @ y)
         self.big = int(np.argmax(self.levels))
         self.ib = np.arange(self.offsets[self.big], self.offsets[self.big + 1])
         self.ir = np.setdiff1d(np.arange(self.q), self.ib)
+        self.r, self.term_r = self.ir.size, self.term_of[self.ir]
         self.m_bb = self.M.diagonal()[self.ib]
         self.M_br = self.M[self.ib][:, self.ir].tocsr()
         self.M_rr = self.M[self.ir][:, self.ir].tocsr()
-        # The eliminated block enters A only through d_b = θ_b² m_bb + 1; rows of the
+        # The eliminated block enters A only through d_b = θ_b² m_bb + 1; levels of the
         # big term with the same m_bb (pupils with the same number of scores) share
         # it, so their sums are taken once here and a deviance evaluation costs
         # O(nnz(S)) whatever the number of pupils (lmm.py's trick, generalised).
-        ZtY = self.Zt @ np.column_stack([y, X])
-        Yb, Yr = ZtY[self.ib], ZtY[self.ir]
-        self.mv, grp = np.unique(self.m_bb, return_inverse=True)
-        if self.mv.size > _GROUPED_MAX:             # e.g. a slope term: one group per level
-            self.mv, grp = self.m_bb, np.arange(self.m_bb.size)
-        self.count = np.bincount(grp, minlength=self.mv.size).astype(float)
-        self.YtY = np.column_stack([y, X]).T @ np.column_stack([y, X])
-        self.Y2 = np.zeros((self.mv.size, *self.YtY.shape))
-        np.add.at(self.Y2, grp, Yb[:, :, None] * Yb[:, None, :])
-        self.Yr = Yr
-        self.Yb, self.T, self.U = Yb, None, None
-        if self.ir.size and self.mv.size <= _GROUPED_MAX:
-            self.T = [self.M_br[grp == v].T @ self.M_br[grp == v] for v in range(self.mv.size)]
-            self.U = np.stack([self.M_br[grp == v].T @ Yb[grp == v] for v in range(self.mv.size)])
+        Y = np.column_stack([y, X])
+        ZtY = self.Zt @ Y
+        self.Yb, self.Yr = ZtY[self.ib], ZtY[self.ir]
+        self.mv, self.grp = np.unique(self.m_bb, return_inverse=True)
+        self.grouped = self.mv.size <= _GROUPED_MAX
+        if not self.grouped:                        # e.g. a slope term: one group per level
+            self.mv, self.grp = self.m_bb, np.arange(self.m_bb.size)
+        G = self.mv.size
+        self.count = np.bincount(self.grp, minlength=G).astype(float)
+        self.Y2 = np.zeros((G, Y.shape[1], Y.shape[1]))
+        np.add.at(self.Y2, self.grp, self.Yb[:, :, None] * self.Yb[:, None, :])
+        self.blocks, self.dense_ok = None, True
+        if self.r:
+            self._pattern(G)
+
+    def _pattern(self, G):
+        """The fixed sparsity pattern of S = ΛZ_rᵀR_b⁻¹Z_rΛ + I (R_b the covariance of
+        the big term and the residual): M_rr plus a pair for each two reduced levels
+        that share a level of the big term; M_rr and the per-group sums T_v = Σ_{b∈v}
+        M_b·ᵀM_b· as data on it."""
+        r = self.r
+        ones = abs(self.M_br)
+        P = (abs(self.M_rr) + ones.T @ ones).tocsr()
+        P.sum_duplicates()
+        P.sort_indices()
+        P = P.tocoo()
+        self.pr, self.pc = P.row.astype(np.int64), P.col.astype(np.int64)
+        keys = self.pr * r + self.pc
+
+        def pos(i, j):
+            return np.searchsorted(keys, np.asarray(i, np.int64) * r + j)
+        Mrr = self.M_rr.tocoo()
+        self.Mrr_d = np.bincount(pos(Mrr.row, Mrr.col), weights=Mrr.data, minlength=keys.size)
+        B = self.M_br.tocsr()
+        B.sort_indices()
+        k_row = np.diff(B.indptr)
+        row_e = np.repeat(np.arange(B.shape[0]), k_row)
+        k_e = k_row[row_e]
+        e1 = np.repeat(np.arange(B.nnz), k_e)
+        e2 = B.indptr[row_e[e1]] + np.arange(e1.size) - np.repeat(np.cumsum(k_e) - k_e, k_e)
+        self.pair_b, self.pair_pos = row_e[e1], pos(B.indices[e1], B.indices[e2])
+        self.pair_val = B.data[e1] * B.data[e2]
+        if self.grouped:
+            self.Td = np.bincount(self.grp[self.pair_b] * keys.size + self.pair_pos,
+                                  weights=self.pair_val, minlength=G * keys.size
+                                  ).reshape(G, keys.size)
+            self.U = np.stack([self.M_br[self.grp == v].T @ self.Yb[self.grp == v]
+                               for v in range(G)])
+        self.blocks = _Blocks(self.pr, self.pc, r)
+        self.dense_ok = self.blocks.largest <= _DENSE_MAX
+
+    def wsum(self, c):
+        """Σ_b c_b M_b·ᵀM_b· on the pattern of S, c per group of the big term."""
+        if self.grouped:
+            return c @ self.Td
+        return np.bincount(self.pair_pos, weights=c[self.pair_b] * self.pair_val,
+                           minlength=self.pr.size)
+
+    def usum(self, c):
+        """Σ_b c_b M_b·ᵀ(ZᵀY)_b, c per group of the big term."""
+        if self.grouped:
+            return np.tensordot(c, self.U, axes=1)
+        return self.M_br.T @ (c[:, None] * self.Yb)
 
     def lam(self, theta):
         return np.repeat(np.asarray(theta, float), self.levels)
 
-    def parts(self, theta, reml: bool):
-        """(deviance, β̂, r², R_XᵀR_X Cholesky) at θ, from the block elimination of A:
-        YᵀWA⁻¹WᵀY = c_bᵀD⁻¹c_b + hᵀS⁻¹h with Y = [y X], h = c_r − FᵀD⁻¹c_b."""
+    def parts(self, theta, reml: bool, grad: bool = False):
+        """(deviance, β̂, r², R_XᵀR_X Cholesky[, gradient]) at θ, from the block
+        elimination of A: YᵀWA⁻¹WᵀY = θ_b²Σ_b c_bc_bᵀ/d_b + hᵀS⁻¹h with Y = [y X],
+        c_b = (ZᵀY)_b, h = Λ_r(Z_rᵀY − θ_b²M_rbD⁻¹c_b), S = Λ_rK_1Λ_r + I,
+        K_1 = M_rr − θ_b²M_rbD⁻¹M_br. The gradient (dense path only) is
+        ∂d/∂θ_k = (2/θ_k)[Δ_k − ⟨(R_XᵀR_X)⁻¹, u_kˣᵀu_kˣ⟩ − ‖u_kʳ‖²/σ̂²] for θ_k > 0 and 0
+        at θ_k = 0 (the deviance is even in θ_k): the REML score tr(PG_k) − yᵀPG_kPy
+        (Harville 1977) times ∂ψ_k/∂θ_k = 2σ̂²θ_k, σ̂² profiled out (envelope theorem),
+        written with u = A⁻¹ΛZᵀ[y X] (Z_kᵀṼ⁻¹Y = u_k/θ_k), uʳ = u(1, −β̂) and
+        Δ_k = tr(E_k(I − A⁻¹)) (= θ_k/2 ∂log|A|/∂θ_k). ML drops the ⟨·⟩ term."""
         theta = np.asarray(theta, float)
         tb = theta[self.big]
         dv = tb * tb * self.mv + 1.0
         quad = tb * tb * np.tensordot(1.0 / dv, self.Y2, axes=1)
         logdet = float(self.count @ np.log(dv))
-        if self.ir.size:
-            lam_r = self.lam(theta)[self.ir]
-            if self.T is not None:
-                Sm = self.M_rr - sum((tb * tb / dv[v]) * self.T[v] for v in range(dv.size))
-                h = self.Yr - tb * tb * np.tensordot(1.0 / dv, self.U, axes=1)
+        if self.r:
+            lr = self.lam(theta)[self.ir]
+            Sm = self.Mrr_d - tb * tb * self.wsum(1.0 / dv)
+            Sd = lr[self.pr] * lr[self.pc] * Sm
+            h = lr[:, None] * (self.Yr - tb * tb * self.usum(1.0 / dv))
+            if self.dense_ok:
+                Sb = self.blocks.dense(Sd, eye=True)
+                for B in Sb:        # raises LinAlgError if S is not positive definite
+                    logdet += 2.0 * float(np.log(np.diagonal(np.linalg.cholesky(B), 0, 1, 2)).sum())
+                Si = [np.linalg.inv(B) for B in Sb]
+                u = self.blocks.unvec([a @ b for a, b in zip(Si, self.blocks.vec(h))], h)
             else:
-                w = tb * tb / dv
-                Sm = self.M_rr - self.M_br.T @ sparse.diags(w) @ self.M_br
-                h = self.Yr - self.M_br.T @ (w[:, None] * self.Yb)
-            S = sparse.diags(lam_r) @ Sm @ sparse.diags(lam_r) + sparse.identity(lam_r.size)
-            h = lam_r[:, None] * h
-            if lam_r.size <= 400:
-                cS = linalg.cho_factor(S.toarray(), lower=True, check_finite=False)
-                quad = quad + h.T @ linalg.cho_solve(cS, h, check_finite=False)
-                logdet += 2.0 * float(np.log(np.diag(cS[0])).sum())
-            else:
-                lu = splu(S.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-                          options=dict(SymmetricMode=True))
-                quad = quad + h.T @ lu.solve(np.ascontiguousarray(h))
+                S = sparse.csc_matrix((Sd, (self.pr, self.pc)), shape=(self.r, self.r))
+                lu = splu((S + sparse.identity(self.r)).tocsc(), permc_spec="MMD_AT_PLUS_A",
+                          diag_pivot_thresh=0.0, options=dict(SymmetricMode=True))
+                u = lu.solve(np.ascontiguousarray(h))
                 logdet += float(np.log(np.abs(lu.U.diagonal())).sum())
+            quad = quad + h.T @ u
         RtR = self.XtX - quad[1:, 1:]
         bvec = self.Xty - quad[1:, 0]
         cf = linalg.cho_factor(RtR, lower=True, check_finite=False)
@@ -259,20 +379,52 @@ class _System:
                    + (n - p) * (1.0 + np.log(2.0 * np.pi * r2 / (n - p))))
         else:
             dev = logdet + n * (1.0 + np.log(2.0 * np.pi * r2 / n))
-        return dev, beta, r2, cf
+        if not grad:
+            return dev, beta, r2, cf
+        s2 = r2 / (n - p if reml else n)
+        Rinv = linalg.cho_solve(cf, np.eye(p), check_finite=False)
+        w = np.append(1.0, -beta)
+
+        def fit_part(uk):                       # ⟨(R_XᵀR_X)⁻¹, u_kˣᵀu_kˣ⟩ + ‖u_kʳ‖²/σ̂²
+            sq = uk.T @ uk
+            return float(w @ sq @ w) / s2 + (float(np.sum(Rinv * sq[1:, 1:])) if reml else 0.0)
+        g = np.zeros(theta.size)
+        d_b = dv[self.grp]
+        ub = self.Yb - (self.M_br @ (lr[:, None] * u) if self.r else 0.0)
+        ub = tb * ub / d_b[:, None]
+        delta_b = float(self.count @ (self.mv / dv))
+        if self.r:
+            Sinv = self.blocks.gather(Si)
+            delta_b -= float(np.sum(Sinv * lr[self.pr] * lr[self.pc] * self.wsum(dv ** -2.0)))
+            delta_r = np.bincount(self.term_r[self.pr], weights=Sinv * lr[self.pc] * Sm,
+                                  minlength=theta.size)
+            for k in np.flatnonzero(theta > 0):
+                if k != self.big:
+                    g[k] = 2.0 * (delta_r[k] - fit_part(u[self.term_r == k]) / theta[k])
+        if tb > 0:
+            g[self.big] = 2.0 * (tb * delta_b - fit_part(ub) / tb)
+        return dev, beta, r2, cf, g
 
     def deviance(self, theta, reml):
         try:
             return self.parts(theta, reml)[0]
-        except (linalg.LinAlgError, ValueError, RuntimeError):
+        except (linalg.LinAlgError, np.linalg.LinAlgError, ValueError, RuntimeError):
             return np.inf
 
 
 def _minimise(sysm: _System, reml: bool):
-    """θ̂ = argmin of the profiled deviance over θ ≥ 0 (L-BFGS-B, central differences)."""
+    """θ̂ = argmin of the profiled deviance over θ ≥ 0 (L-BFGS-B with the analytic
+    gradient; central differences when S is factored by SuperLU)."""
     K = len(sysm.terms)
 
-    def fg(th):
+    def fg_analytic(th):
+        try:
+            out = sysm.parts(th, reml, grad=True)
+            return out[0], out[4]
+        except (linalg.LinAlgError, np.linalg.LinAlgError, ValueError, RuntimeError):
+            return np.inf, np.zeros(K)
+
+    def fg_numeric(th):
         f0 = sysm.deviance(th, reml)
         g = np.empty(K)
         for k in range(K):
@@ -287,6 +439,8 @@ def _minimise(sysm: _System, reml: bool):
                 g[k] = (sysm.deviance(up, reml) - sysm.deviance(dn, reml)) / (2 * h) \
                     if th[k] > 0 else 0.0
         return f0, g
+
+    fg = fg_analytic if sysm.dense_ok else fg_numeric
 
     opts = dict(ftol=1e-13, gtol=1e-7, maxiter=1000)
     best = optimize.minimize(fg, np.ones(K), jac=True, method="L-BFGS-B",
@@ -461,23 +615,22 @@ def _kr_w(info: np.ndarray) -> np.ndarray:
 
 def _trace_vgvg(s: _System, fac: _Factor, lam: np.ndarray, s2: float,
                 block_bytes: float = 64e6) -> np.ndarray:
-    """T_kl = tr(V⁻¹G_kV⁻¹G_l) over the random terms and the residual (last), from
-    E = A⁻¹ΛM swept in column blocks: with B = MΛ,
-    σ⁴T_kl = ‖(M − BE)_kl‖²_F, σ⁴T_k,res = tr M_kk − tr (BE)_kk − ‖E_·k‖²_F,
-    σ⁴T_res,res = n − q + ‖A⁻¹‖²_F with A⁻¹ = I − EΛ."""
+    """T_kl = tr(V⁻¹G_kV⁻¹G_l) over the random terms and the residual (last): by
+    :func:`_trace_by_component` when S has small components, else from E = A⁻¹ΛM swept
+    in column blocks: with B = MΛ, σ⁴T_kl = ‖(M − BE)_kl‖²_F,
+    σ⁴T_k,res = tr M_kk − tr (BE)_kk − ‖E_·k‖²_F, σ⁴T_res,res = n − q + ‖A⁻¹‖²_F with
+    A⁻¹ = I − EΛ."""
+    T = _trace_by_component(s, lam)
+    if T is not None:
+        return T / (s2 * s2)
     K, q, n = len(s.terms), s.q, s.y.size
-    by_component = _trace_by_component(s, lam)
-    if by_component is not None:
-        rand, tr_be, norm_e, norm_ainv = by_component
-        block_bytes = 0.0                       # skip the sweep
     Lm = sparse.diags(lam)
     B = (s.M @ Lm).tocsr()
     Bt = (Lm @ s.M).tocsc()
     Mc = s.M.tocsc()
-    if by_component is None:
-        rand, tr_be, norm_e, norm_ainv = np.zeros((K, K)), np.zeros(K), np.zeros(K), 0.0
+    rand, tr_be, norm_e, norm_ainv = np.zeros((K, K)), np.zeros(K), np.zeros(K), 0.0
     step = max(1, int(block_bytes // (8 * q * 3)))
-    for j0 in range(0, q if by_component is None else 0, step):
+    for j0 in range(0, q, step):
         J = np.arange(j0, min(q, j0 + step))
         E = fac.solve(Bt[:, J].toarray())
         BE = B @ E
@@ -499,47 +652,59 @@ def _trace_vgvg(s: _System, fac: _Factor, lam: np.ndarray, s2: float,
     return T / (s2 * s2)
 
 
-def _trace_by_component(s: _System, lam: np.ndarray, max_size: int = 3000):
-    """The sums of :func:`_trace_vgvg` over the connected components of ZᵀZ (schools
-    when every term nests in school, pupils for a pupil intercept), each a small dense
-    problem; components of equal size are stacked. None if a component is too large."""
-    from scipy.sparse.csgraph import connected_components
+def _trace_by_component(s: _System, lam: np.ndarray):
+    """σ⁴T of :func:`_trace_vgvg` in the space of the reduced terms, block by block of
+    S (schools when every term nests in school); None when S is not factored densely.
 
-    K = len(s.terms)
-    ncomp, lab = connected_components(s.M, directed=False)
-    sizes = np.bincount(lab)
-    if sizes.max() > max_size:
+    With the big term b (pupils) and the residual folded into R = I + θ_b²Z_bZ_bᵀ
+    (block diagonal by pupil: R⁻ʲ = I + (d_b⁻ʲ − 1)zzᵀ/m_b), Ṽ = V/σ² = R + Z_rΛ²Z_rᵀ and
+    Ṽ⁻¹ = R⁻¹ − R⁻¹Z_rΛS⁻¹ΛZ_rᵀR⁻¹. With K_j = Z_rᵀR⁻ʲZ_r, T_j = M_rbD⁻ʲM_br,
+    W = M_rb diag(m/d³) M_br, Ψ = ΛS⁻¹Λ and Φ = I − ΨK_1 (all block diagonal):
+    Z_rᵀṼ⁻¹Z_r = K_1Φ, Z_bᵀṼ⁻¹Z_r = D⁻¹M_brΦ, Z_bᵀṼ⁻¹Z_b = diag(m/d) − D⁻¹M_brΨM_rbD⁻¹, so
+    σ⁴T_kl = ‖(K_1Φ)_kl‖²_F, σ⁴T_bl = Σ_{c∈l}(ΦᵀT_2Φ)_cc,
+    σ⁴T_bb = Σm²/d² − 2tr(ΨW) + tr((ΨT_2)²), σ⁴T_k,res = Σ_{c∈k}(ΦᵀK_2Φ)_cc,
+    σ⁴T_b,res = Σm/d² − 2tr(ΨT_3) + tr(ΨK_2ΨT_2),
+    σ⁴T_res,res = tr R⁻² − 2tr(ΨK_3) + tr((ΨK_2)²)."""
+    if not s.dense_ok:
         return None
-    order = np.argsort(lab, kind="stable")
-    start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    local = np.empty(s.q, int)
-    local[order] = np.arange(s.q) - start[lab[order]]
-    M = s.M.tocoo()
-    rand, tr_be, norm_e, norm_ainv = np.zeros((K, K)), np.zeros(K), np.zeros(K), 0.0
-    eyeK = np.eye(K)
-    for size in np.unique(sizes):
-        comps = np.flatnonzero(sizes == size)
-        gpos = np.full(ncomp, -1)
-        gpos[comps] = np.arange(comps.size)
-        members = np.flatnonzero(gpos[lab] >= 0)
-        idx = np.empty((comps.size, size), int)
-        idx[gpos[lab[members]], local[members]] = members
-        sel = gpos[lab[M.row]] >= 0
-        Ms = np.zeros((comps.size, size, size))
-        Ms[gpos[lab[M.row[sel]]], local[M.row[sel]], local[M.col[sel]]] = M.data[sel]
-        Ls, Ts = lam[idx], s.term_of[idx]
-        B = Ms * Ls[:, None, :]                                   # MΛ
-        Ainv = np.linalg.inv(Ls[:, :, None] * B + np.eye(size))
-        E = Ainv @ np.swapaxes(B, 1, 2)                           # A⁻¹ΛM
-        BE = B @ E
-        N2 = (Ms - BE) ** 2
-        oh = eyeK[Ts]
-        rand += np.einsum("cik,cil->kl", oh, N2 @ oh)
-        tr_be += np.bincount(Ts.ravel(), weights=np.diagonal(BE, axis1=1, axis2=2).ravel(),
-                             minlength=K)
-        norm_e += np.bincount(Ts.ravel(), weights=(E * E).sum(axis=1).ravel(), minlength=K)
-        norm_ainv += float((Ainv * Ainv).sum())
-    return rand, tr_be, norm_e, norm_ainv
+    K, b, n = len(s.terms), s.big, s.y.size
+    tb = float(lam[s.ib[0]])
+    dv = tb * tb * s.mv + 1.0
+    d, m = dv[s.grp], s.m_bb
+    T = np.zeros((K + 1, K + 1))
+    T[b, b] = np.sum((m / d) ** 2)
+    T[b, K] = np.sum(m / d ** 2)
+    T[K, K] = n + np.sum(d ** -2.0 - 1.0)
+    if s.r:
+        lr = lam[s.ir]
+        mz = np.where(s.mv > 0, s.mv, 1.0)
+        Kj = [s.Mrr_d + s.wsum(np.where(s.mv > 0, (dv ** -j - 1.0) / mz, 0.0)) for j in (1, 2, 3)]
+        K1, K2, K3, T2, T3, W = (s.blocks.dense(x) for x in
+                                 (*Kj, s.wsum(dv ** -2.0), s.wsum(dv ** -3.0),
+                                  s.wsum(s.mv * dv ** -3.0)))
+        Sb = s.blocks.dense(lr[s.pr] * lr[s.pc] * Kj[0], eye=True)
+        eye = np.eye(K + 1)
+        for i, (idx, mask, *_) in enumerate(s.blocks.bins):
+            lb = np.where(mask, lr[idx], 0.0)
+            lab = np.where(mask, s.term_r[idx], K)
+            Psi = lb[:, :, None] * np.linalg.inv(Sb[i]) * lb[:, None, :]
+            Phi = np.eye(idx.shape[1]) - Psi @ K1[i]
+            N = K1[i] @ Phi
+            oh = eye[lab]
+            T += np.einsum("cik,cil->kl", oh, (N * N) @ oh)
+            T[b] += np.bincount(lab.ravel(), weights=(T2[i] @ Phi * Phi).sum(1).ravel(),
+                                minlength=K + 1)
+            T[K] += np.bincount(lab.ravel(), weights=(K2[i] @ Phi * Phi).sum(1).ravel(),
+                                minlength=K + 1)
+            PT2, PK2 = Psi @ T2[i], Psi @ K2[i]
+            T[b, b] += np.sum(PT2 * PT2.swapaxes(1, 2)) - 2.0 * np.sum(Psi * W[i])
+            T[b, K] += np.sum(PK2 * PT2.swapaxes(1, 2)) - 2.0 * np.sum(Psi * T3[i])
+            T[K, K] += np.sum(PK2 * PK2.swapaxes(1, 2)) - 2.0 * np.sum(Psi * K3[i])
+    # rows b and res hold their entries; mirror them (the reduced block is symmetric)
+    rb, rres = T[b].copy(), T[K].copy()
+    rres[b] = rb[K]
+    T[b], T[:, b], T[K], T[:, K] = rb, rb, rres, rres
+    return T
 
 
 def fit_mixed(y, X, terms: list[RandomTerm], *, names=None, reml: bool = True) -> MixedFit:
