@@ -305,7 +305,7 @@ class _System:
         elimination of A: YᵀWA⁻¹WᵀY = θ_b²Σ_b c_bc_bᵀ/d_b + hᵀS⁻¹h with Y = [y X],
         c_b = (ZᵀY)_b, h = Λ_r(Z_rᵀY − θ_b²M_rbD⁻¹c_b), S = Λ_rK_1Λ_r + I,
         K_1 = M_rr − θ_b²M_rbD⁻¹M_br. The gradient (dense path only) is
-        ∂d/∂θ_k = (2/θ_k)[Δ_k − ⟨(R_XᵀR_X)⁻¹, u_kˣᵀu_kˣ⟩ − ‖u_kʳ‖²/σ̂²] for θ_k > 0 and 0
+        ∂d/∂θ_k = (2/θ_k)[Δ_k − ⟨(R_XᵀR_X)⁻¹, u_kˣᵀu_kˣ⟩ − ‖u_kʳ‖²/σ̂²] for θ_k ≠ 0 and 0
         at θ_k = 0 (the deviance is even in θ_k): the REML score tr(PG_k) − yᵀPG_kPy
         (Harville 1977) times ∂ψ_k/∂θ_k = 2σ̂²θ_k, σ̂² profiled out (envelope theorem),
         written with u = A⁻¹ΛZᵀ[y X] (Z_kᵀṼ⁻¹Y = u_k/θ_k), uʳ = u(1, −β̂) and
@@ -363,10 +363,10 @@ class _System:
             delta_b -= float(np.sum(Sinv * lr[self.pr] * lr[self.pc] * self.wsum(dv ** -2.0)))
             delta_r = np.bincount(self.term_r[self.pr], weights=Sinv * lr[self.pc] * Sm,
                                   minlength=theta.size)
-            for k in np.flatnonzero(theta > 0):
+            for k in np.flatnonzero(theta != 0):
                 if k != self.big:
                     g[k] = 2.0 * (delta_r[k] - fit_part(u[self.term_r == k]) / theta[k])
-        if tb > 0:
+        if tb != 0:
             g[self.big] = 2.0 * (tb * delta_b - fit_part(ub) / tb)
         return dev, beta, r2, cf, g
 
@@ -407,23 +407,28 @@ def _minimise(sysm: _System, reml: bool):
 
     fg = fg_analytic if sysm.dense_ok else fg_numeric
 
+    # The deviance is even in each θ_k (a sign flip of θ_k is a similarity of A), so with
+    # the analytic gradient θ runs over ℝ^K and |θ| is the estimate: a variance on its
+    # way to 0 passes through it instead of stalling on the bound, where the gradient
+    # vanishes. The difference gradient keeps the bound θ ≥ 0 (and reflects at it).
+    bounds = None if fg is fg_analytic else [(0.0, None)] * K
     opts = dict(ftol=1e-13, gtol=1e-7, maxiter=1000)
-    best = optimize.minimize(fg, np.ones(K), jac=True, method="L-BFGS-B",
-                             bounds=[(0.0, None)] * K, options=opts)
-    theta = np.where(best.x < 1e-9, 0.0, best.x)
-    # the deviance is flat in θ_k at 0, so a step onto the bound can stall there: probe
-    # the interior and restart from a better point if there is one
+    best = optimize.minimize(fg, np.ones(K), jac=True, method="L-BFGS-B", bounds=bounds,
+                             options=opts)
+    theta = np.abs(best.x)
+    theta[theta < 1e-9] = 0.0
+    # a stall at 0 all the same: probe the interior and restart from a better point
     for k in np.flatnonzero(theta == 0):
         for t in (1e-2, 1e-1):
             trial = theta.copy()
             trial[k] = t
             if sysm.deviance(trial, reml) < sysm.deviance(theta, reml) - 1e-8:
-                r = optimize.minimize(fg, trial, jac=True, method="L-BFGS-B",
-                                      bounds=[(0.0, None)] * K,
+                r = optimize.minimize(fg, trial, jac=True, method="L-BFGS-B", bounds=bounds,
                                       options=opts)
                 if r.fun < best.fun:
                     best = r
-                    theta = np.where(r.x < 1e-9, 0.0, r.x)
+                    theta = np.abs(r.x)
+                    theta[theta < 1e-9] = 0.0
                 break
     # lme4 reports a boundary fit at 0; test that 0 is not worse than the tiny θ found
     small = (theta > 0) & (theta < SINGULAR_TOL)
