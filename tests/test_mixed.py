@@ -221,3 +221,19 @@ def test_analytic_reml_gradient_equals_central_differences(design, monkeypatch):
             fd = [(s.deviance(theta + h * e, reml) - s.deviance(theta - h * e, reml)) / (2 * h)
                   for e in np.eye(len(terms))]
             np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-4)
+
+
+def test_padded_blocks_equal_lme4(monkeypatch):
+    """Components of S of unequal size stacked in one padded block (schools of 9 and of
+    13 levels) give lme4's fit and pbkrtest's df and SE."""
+    from mut_eval.stats import mixed
+    monkeypatch.setattr(mixed, "_BIN_RATIO", 1e6)
+    for design in ("nested", "missing_waves"):
+        r = R[design]
+        f = lmer(FIXED + r["random"], _data(design))
+        (idx, mask, *_), = f._system.blocks.bins
+        assert not mask.all()
+        np.testing.assert_allclose(f.beta, r["fixef"], atol=1e-6)
+        _varcomp_close(f, r["varcomp"])
+        np.testing.assert_allclose(f.test(L_DID)["df"], r["did"]["df_kr"], rtol=1e-4)
+        np.testing.assert_allclose(f.test(L_DID)["se"], r["did"]["se_kr"], rtol=1e-4)

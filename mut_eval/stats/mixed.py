@@ -68,6 +68,8 @@ _GROUPED_MAX = 64
 # otherwise by SuperLU with a central-difference gradient
 _DENSE_MAX = 400
 _DENSE_ENTRIES = 4e6
+# components whose sizes differ by less than this factor share a stack (padded)
+_BIN_RATIO = 1.25
 
 
 class RankDeficientDesign(StudyError):
@@ -157,7 +159,7 @@ class _Blocks:
         order = np.argsort(lab, kind="stable")
         local = np.empty(r, int)
         local[order] = np.arange(r) - np.concatenate([[0], np.cumsum(sizes)[:-1]])[lab[order]]
-        key = np.ceil(np.log(np.maximum(sizes, 1)) / np.log(1.25)).astype(int)
+        key = np.ceil(np.log(np.maximum(sizes, 1)) / np.log(_BIN_RATIO)).astype(int)
         self.bins = []
         for kb in np.unique(key):
             comps = np.flatnonzero(key == kb)
@@ -231,7 +233,8 @@ class _System:
         # The eliminated block enters A only through d_b = θ_b² m_bb + 1; levels of the
         # big term with the same m_bb (pupils with the same number of scores) share
         # it, so their sums are taken once here and a deviance evaluation costs
-        # O(nnz(S)) whatever the number of pupils (lmm.py's trick, generalised).
+        # O(nnz(S)) whatever the number of pupils (lmm.py's trick, generalised); the
+        # gradient adds one pass over the levels.
         Y = np.column_stack([y, X])
         ZtY = self.Zt @ Y
         self.Yb, self.Yr = ZtY[self.ib], ZtY[self.ir]
