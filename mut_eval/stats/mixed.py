@@ -43,6 +43,7 @@ Inference for contrasts (Kenward–Roger, Satterthwaite) is in
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -56,6 +57,12 @@ from .mixed_inference import (  # noqa: F401  (_kr_w: used by icc.py)
     _kr_w, derivatives, kenward_roger_df, kr_vcov, satterthwaite_df,
 )
 
+try:    # installed with scikit-learn (pingouin's dependency); without it BLAS runs as set
+    from threadpoolctl import threadpool_limits
+except ImportError:                                 # pragma: no cover
+    def threadpool_limits(limits=None):
+        return nullcontext()
+
 __all__ = ["RandomTerm", "parse_random", "MixedFit", "fit_mixed", "lmer", "DDF_METHODS"]
 
 DDF_METHODS = ("kenward-roger", "satterthwaite", "asymptotic")
@@ -68,6 +75,9 @@ _GROUPED_MAX = 64
 # otherwise by SuperLU with a central-difference gradient
 _DENSE_MAX = 400
 _DENSE_ENTRIES = 4e6
+# BLAS threads for the fit and its derivatives: the dense blocks are small, and extra
+# threads only contend (on this 2-core machine under load, 6× slower with 2 threads)
+_BLAS_THREADS = 1
 # components whose sizes differ by less than this factor share a stack (padded)
 _BIN_RATIO = 1.25
 
@@ -481,7 +491,8 @@ class MixedFit:
     def _derivatives(self) -> dict:
         """P_k, Q_kl, I_kl = tr(PG_kPG_l) and the observed REML Hessian H_kl over
         ψ = (σ_1², …, σ_K², σ²) (:func:`mixed_inference.derivatives`)."""
-        return derivatives(self._system, self.theta, self.beta, self.sigma2, self.vcov)
+        with threadpool_limits(_BLAS_THREADS):
+            return derivatives(self._system, self.theta, self.beta, self.sigma2, self.vcov)
 
     @cached_property
     def vcov_kr(self) -> np.ndarray:
@@ -548,9 +559,10 @@ def fit_mixed(y, X, terms: list[RandomTerm], *, names=None, reml: bool = True) -
     if n <= p or np.linalg.matrix_rank(X) < p:
         raise RankDeficientDesign(f"the fixed-effects design ({', '.join(map(str, names))}) "
                                   f"does not have full column rank ({n} rows)")
-    sysm = _System(y, X, terms)
-    theta, converged, message = _minimise(sysm, reml)
-    dev, beta, r2, cf = sysm.parts(theta, reml)
+    with threadpool_limits(_BLAS_THREADS):
+        sysm = _System(y, X, terms)
+        theta, converged, message = _minimise(sysm, reml)
+        dev, beta, r2, cf = sysm.parts(theta, reml)
     s2 = r2 / (n - p if reml else n)
     vc = pd.Series(np.append(theta ** 2 * s2, s2), index=[t.name for t in terms] + ["Residual"])
     return MixedFit(names=names, beta=beta, vcov=s2 * linalg.cho_solve(cf, np.eye(p)),
