@@ -58,10 +58,15 @@ from .mixed_inference import (  # noqa: F401  (_kr_w: used by icc.py)
 )
 
 try:    # installed with scikit-learn (pingouin's dependency); without it BLAS runs as set
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import ThreadpoolController
+    _POOLS = ThreadpoolController()     # the library scan once (5 ms), not per fit
 except ImportError:                                 # pragma: no cover
-    def threadpool_limits(limits=None):
-        return nullcontext()
+    _POOLS = None
+
+
+def _blas_threads():
+    """Context in which BLAS runs on ``_BLAS_THREADS`` threads."""
+    return _POOLS.limit(limits=_BLAS_THREADS) if _POOLS is not None else nullcontext()
 
 __all__ = ["RandomTerm", "parse_random", "MixedFit", "fit_mixed", "lmer", "DDF_METHODS"]
 
@@ -491,7 +496,7 @@ class MixedFit:
     def _derivatives(self) -> dict:
         """P_k, Q_kl, I_kl = tr(PG_kPG_l) and the observed REML Hessian H_kl over
         ψ = (σ_1², …, σ_K², σ²) (:func:`mixed_inference.derivatives`)."""
-        with threadpool_limits(_BLAS_THREADS):
+        with _blas_threads():
             return derivatives(self._system, self.theta, self.beta, self.sigma2, self.vcov)
 
     @cached_property
@@ -559,7 +564,7 @@ def fit_mixed(y, X, terms: list[RandomTerm], *, names=None, reml: bool = True) -
     if n <= p or np.linalg.matrix_rank(X) < p:
         raise RankDeficientDesign(f"the fixed-effects design ({', '.join(map(str, names))}) "
                                   f"does not have full column rank ({n} rows)")
-    with threadpool_limits(_BLAS_THREADS):
+    with _blas_threads():
         sysm = _System(y, X, terms)
         theta, converged, message = _minimise(sysm, reml)
         dev, beta, r2, cf = sysm.parts(theta, reml)
