@@ -23,24 +23,25 @@ ratio. Times are wall clock (CPU seconds beside them); the engine runs its BLAS 
 thread (``mixed._BLAS_THREADS``). The largest relative differences between the df, SEs
 and ICC variance components of both are printed.
 
-Measured 2026-12-03 on this machine (2 cores shared with three other jobs, load 5–9),
-6 outcomes of 58,000 rows and 23,240 random effects each; seconds wall (CPU), summed:
+Measured 2026-12-03 on this machine (2 cores shared with other jobs), 6 outcomes of
+58,000 rows and 23,240 random effects each; seconds wall (CPU), summed. "this engine"
+and lme4 from one run at 14:32 UTC (load ~5); "before" (a508f38) at 13:55 (load ~6):
 
     step                     before (a508f38)   this engine   lme4 1.1-31 / lmerTest / pbkrtest
-    design (terms)             0.8  (0.5)        0.8 (0.5)     -
-    REML fit                  21.7 (14.4)        5.3 (3.5)     83.9  lme4::lmer
-    KR df + SEs (derivatives) 25.9 (17.5)        1.4 (1.0)     -     pbkrtest: n x n, out of memory
-    Satterthwaite df           0.0               0.0           80.0  lmerTest (its own derivatives)
-    ICC null models (T1)       2.7  (1.3)        0.4 (0.3)      3.7  lme4::lmer
-    total                     51.1 (33.7)        7.9 (5.3)    167.6  (without KR)
-    KR, 1 outcome, 2 schools   2.4  (1.6)        0.2 (0.1)    119.6  lme4 + pbkrtest (2,900 rows)
+    design (terms)             0.8  (0.5)        0.6 (0.5)     -
+    REML fit                  21.7 (14.4)        4.1 (4.0)     49.0  lme4::lmer
+    KR df + SEs (derivatives) 25.9 (17.5)        1.0 (1.0)     -     pbkrtest: n x n, out of memory
+    Satterthwaite df           0.0               0.0           55.7  lmerTest (its own derivatives)
+    ICC null models (T1)       2.7  (1.3)        0.3 (0.3)      2.7  lme4::lmer
+    total                     51.1 (33.7)        6.0 (5.8)    107.4  (without KR)
+    KR, 1 outcome, 2 schools   2.4  (1.6)        0.15          61.2  lme4 + pbkrtest (2,900 rows)
 
-"before": the previous engine with BLAS on 1 thread; with the default 2 threads it took
-170 s (79 s CPU), as the threads contend on a loaded machine. Ratio lme4 / this engine:
-21× for the whole workload against lme4 + lmerTest + ICC without KR, ~670× for
-pbkrtest's KR on the subset. The df, SEs and ICC variance components of both agree to
-3e-5 relative (lme4's own convergence on 58,000 rows; the tests hold the engine to R
-at 1e-4 on the stored designs).
+"before" ran with BLAS on 1 thread; with the default 2 threads it took 170 s (79 s CPU),
+as the threads contend on a loaded machine. Ratio lme4 / this engine: 18× for the whole
+workload (lme4 + lmerTest + ICC, without KR, against ours with KR), ~400× for pbkrtest's
+KR on the subset. The df, SEs and ICC variance components of both agree to 3e-5
+relative (lme4's own convergence on 58,000 rows; the tests hold the engine to R at 1e-4
+on the stored designs).
 """
 from __future__ import annotations
 
