@@ -156,8 +156,8 @@ def test_parse_random_and_errors():
 def test_trace_sweep_equals_components(fits, monkeypatch):
     """The column sweep (used when a component of ZᵀZ is too large for dense algebra)
     gives the df of the component path, checked against pbkrtest above."""
-    from mut_eval.stats import mixed
-    monkeypatch.setattr(mixed, "_trace_by_component", lambda s, lam: None)
+    from mut_eval.stats import mixed_inference
+    monkeypatch.setattr(mixed_inference, "_trace_by_component", lambda s, lam: None)
     r = R["nested"]["did"]
     f = lmer(FIXED + R["nested"]["random"], _data("nested"))
     np.testing.assert_allclose(f.test(L_DID)["df"], r["df_kr"], rtol=1e-4)
@@ -174,3 +174,60 @@ def test_ungrouped_elimination_equals_lme4(monkeypatch):
     f = lmer(FIXED + r["random"], _data("mentor_groups"))
     np.testing.assert_allclose(f.beta, r["fixef"], atol=1e-6)
     _varcomp_close(f, r["varcomp"])
+
+
+def test_sparse_path_with_difference_gradient_equals_lme4(monkeypatch):
+    """The SuperLU path with a central-difference gradient (taken when S has a large
+    component, e.g. big crossed designs) reproduces lme4, lmerTest and pbkrtest as the
+    dense-block path with the analytic gradient does."""
+    from mut_eval.stats import mixed
+    monkeypatch.setattr(mixed, "_DENSE_MAX", 0)
+    for design in ("nested", "crossed"):
+        r = R[design]
+        f = lmer(FIXED + r["random"], _data(design))
+        assert not f._system.dense_ok
+        np.testing.assert_allclose(f.beta, r["fixef"], atol=1e-6)
+        _varcomp_close(f, r["varcomp"])
+        assert f.loglik == pytest.approx(r["loglik"], rel=1e-4)
+        np.testing.assert_allclose(f.test(L_DID)["df"], r["did"]["df_kr"], rtol=1e-4)
+        np.testing.assert_allclose(f.test(L_DID, ddf="satterthwaite")["df"],
+                                   r["did"]["df_satterthwaite"], rtol=1e-4)
+
+
+@pytest.mark.parametrize("design", ["nested", "crossed", "mentor_groups"])
+def test_analytic_reml_gradient_equals_central_differences(design, monkeypatch):
+    """The analytic gradient of the profiled deviance (the optimiser's only gradient on
+    the dense path) against central differences of the deviance, REML and ML, with the
+    pre-summed and the per-level elimination."""
+    import patsy
+    from mut_eval.stats import mixed
+    d = _data(design)
+    y, X = patsy.dmatrices(FIXED.rstrip(" +"), d, return_type="dataframe")
+    terms = parse_random(R[design]["random"], d)
+    # the optimiser runs θ over ℝ^K (the deviance is even in each θ_k): negative θ too
+    theta = np.linspace(0.3, 1.4, len(terms)) * np.resize([1.0, -1.0], len(terms))
+    for grouped in (64, 0):
+        monkeypatch.setattr(mixed, "_GROUPED_MAX", grouped)
+        s = mixed._System(y.iloc[:, 0].to_numpy(), X.to_numpy(), terms)
+        for reml in (True, False):
+            g = s.parts(theta, reml, grad=True)[4]
+            h = 1e-6
+            fd = [(s.deviance(theta + h * e, reml) - s.deviance(theta - h * e, reml)) / (2 * h)
+                  for e in np.eye(len(terms))]
+            np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-4)
+
+
+def test_padded_blocks_equal_lme4(monkeypatch):
+    """Components of S of unequal size stacked in one padded block (schools of 9 and of
+    13 levels) give lme4's fit and pbkrtest's df and SE."""
+    from mut_eval.stats import mixed
+    monkeypatch.setattr(mixed, "_BIN_RATIO", 1e6)
+    for design in ("nested", "missing_waves"):
+        r = R[design]
+        f = lmer(FIXED + r["random"], _data(design))
+        (idx, mask, *_), = f._system.blocks.bins
+        assert not mask.all()
+        np.testing.assert_allclose(f.beta, r["fixef"], atol=1e-6)
+        _varcomp_close(f, r["varcomp"])
+        np.testing.assert_allclose(f.test(L_DID)["df"], r["did"]["df_kr"], rtol=1e-4)
+        np.testing.assert_allclose(f.test(L_DID)["se"], r["did"]["se_kr"], rtol=1e-4)

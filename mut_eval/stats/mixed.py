@@ -20,39 +20,30 @@ sum of squares), and the deviance profiled over β and σ² is (their eqs. 34 an
     ML:    −2ℓ̃(θ)  = log|A| + n (1 + log(2π r²/n))
     REML:  −2ℓ̃_R(θ) = log|A| + log|R_XᵀR_X| + (n − p)(1 + log(2π r²/(n − p)))
 
-minimised over θ ≥ 0 by bounded L-BFGS-B (central-difference gradient) from lme4's
-start θ = 1; a θ_k at the bound 0 is a singular fit (variance 0, lme4's
-``isSingular``). σ̂² = r²/(n − p) (REML) or r²/n (ML); Var(β̂) = σ̂²(R_XᵀR_X)⁻¹, lme4's
-``vcov``. There is no sparse Cholesky in scipy; the structure does the work instead: the
-block of A for the term with most levels (pupils, say) is diagonal, because each row
-has one level of each term, so it is eliminated exactly and only the Schur complement
-of the other terms (classes, class × wave, schools: a few thousand levels) is factored,
-by SuperLU (``scipy.sparse.linalg.splu``). log|A| = Σ log d_b + log|S|.
+minimised over θ ≥ 0 by bounded L-BFGS-B from lme4's start θ = 1; a θ_k at the bound
+0 is a singular fit (variance 0, lme4's ``isSingular``). σ̂² = r²/(n − p) (REML) or r²/n
+(ML); Var(β̂) = σ̂²(R_XᵀR_X)⁻¹, lme4's ``vcov``.
 
-Inference for a contrast Lβ (:meth:`MixedFit.test`), with V = Σ_k ψ_k G_k the marginal
-covariance (ψ = (σ_1², …, σ_K², σ²), G_k = Z_kZ_kᵀ, G_res = I), C = (XᵀV⁻¹X)⁻¹ = Var(β̂)
-and P = V⁻¹ − V⁻¹XCXᵀV⁻¹:
+The structure does the work, as lme4's sparse Cholesky does (scipy has none): the block
+of A for the term with most levels (pupils, say) is diagonal, because each row has one
+level of each term, so it is eliminated exactly, and levels with the same number of
+rows share their sums, so an evaluation costs nothing per pupil. The Schur complement S
+of the other terms (classes, class × wave, schools) is block diagonal over the connected
+components of its pattern — one block per school when every term nests in school — and
+these blocks are stacked and factored as dense matrices (batched LAPACK), one
+factorisation per evaluation: log|A| = Σ log d_b + log|S|, and the same factor gives the
+analytic gradient of the profiled deviance (:meth:`_System.parts`), so L-BFGS-B needs one
+evaluation per step. When S has a component of more than ``_DENSE_MAX`` levels (large
+crossed designs) it is factored by SuperLU (``scipy.sparse.linalg.splu``) and the
+gradient taken by central differences.
 
-- Satterthwaite (lmerTest; Kuznetsova, Brockhoff & Christensen 2017): df = 2v²/(gᵀ Ag),
-  v = LCLᵀ, g_k = ∂v/∂ψ_k = L C XᵀV⁻¹G_kV⁻¹X C Lᵀ, A = 2H⁻¹ with H the observed Hessian
-  of the REML deviance, H_kl = −tr(PG_kPG_l) + 2 yᵀPG_kPG_lPy. lmerTest differentiates
-  numerically in (θ, σ); at the optimum gᵀH⁻¹g does not depend on the parametrisation,
-  and a component at the bound has zero gradient and drops out, as in lmerTest.
-- Kenward–Roger (Kenward & Roger 1997; pbkrtest ``vcovAdj`` and ``Lb_ddf``, Halekoh &
-  Højsgaard 2014): expected information I_kl = tr(PG_kPG_l), W = 2I⁻¹, adjusted
-  covariance Φ_A = C + 2C[Σ_kl W_kl (Q_kl − P_kCP_l)]C with P_k = XᵀV⁻¹G_kV⁻¹X and
-  Q_kl = XᵀV⁻¹G_kV⁻¹G_lV⁻¹X, and the df of Kenward & Roger (1997, eqs. 3.3–3.5);
-  SE = √(LΦ_ALᵀ). All components, also those at 0, enter, as in pbkrtest.
-
-Nothing of size n × n is formed: V⁻¹ acts through Woodbury, σ²V⁻¹ = I − W A⁻¹ Wᵀ, and
-the traces tr(V⁻¹G_kV⁻¹G_l) come from the random-effects space (σ²Z_kᵀV⁻¹Z_l = M_kl −
-(MΛA⁻¹ΛM)_kl with M = ZᵀZ; σ⁴tr(V⁻²) = n − q + ‖A⁻¹‖²_F), swept in column blocks, so
-memory stays O(n + q·block).
+Inference for contrasts (Kenward–Roger, Satterthwaite) is in
+:mod:`mut_eval.stats.mixed_inference`; :class:`MixedFit` exposes it.
 """
 from __future__ import annotations
 
 import re
-import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -62,6 +53,20 @@ from scipy import linalg, optimize, sparse, stats
 from scipy.sparse.linalg import splu
 
 from .. import StudyError
+from .mixed_inference import (  # noqa: F401  (_kr_w: used by icc.py)
+    _kr_w, derivatives, kenward_roger_df, kr_vcov, satterthwaite_df,
+)
+
+try:    # installed with scikit-learn (pingouin's dependency); without it BLAS runs as set
+    from threadpoolctl import ThreadpoolController
+    _POOLS = ThreadpoolController()     # the library scan once (5 ms), not per fit
+except ImportError:                                 # pragma: no cover
+    _POOLS = None
+
+
+def _blas_threads():
+    """Context in which BLAS runs on ``_BLAS_THREADS`` threads."""
+    return _POOLS.limit(limits=_BLAS_THREADS) if _POOLS is not None else nullcontext()
 
 __all__ = ["RandomTerm", "parse_random", "MixedFit", "fit_mixed", "lmer", "DDF_METHODS"]
 
@@ -70,6 +75,16 @@ DDF_METHODS = ("kenward-roger", "satterthwaite", "asymptotic")
 SINGULAR_TOL = 1e-4
 # at most this many distinct m_bb values are pre-summed (see _System)
 _GROUPED_MAX = 64
+# S is factored as dense blocks, with the analytic REML gradient, when its components
+# have at most _DENSE_MAX levels and the padded blocks at most _DENSE_ENTRIES entries;
+# otherwise by SuperLU with a central-difference gradient
+_DENSE_MAX = 400
+_DENSE_ENTRIES = 4e6
+# BLAS threads for the fit and its derivatives: the dense blocks are small, and extra
+# threads only contend (on this 2-core machine under load, 6× slower with 2 threads)
+_BLAS_THREADS = 1
+# components whose sizes differ by less than this factor share a stack (padded)
+_BIN_RATIO = 1.25
 
 
 class RankDeficientDesign(StudyError):
@@ -141,41 +156,73 @@ def parse_random(spec: str, data: pd.DataFrame) -> list[RandomTerm]:
 # ---------------------------------------------------------------------------
 # the random-effects system A(θ) = ΛZᵀZΛ + I, factored through its diagonal block
 # ---------------------------------------------------------------------------
-class _Factor:
-    """A(θ) with the block of term ``b`` (the one with most levels) eliminated:
-    A = [[D, F], [Fᵀ, E]], D diagonal, S = E − FᵀD⁻¹F factored by SuperLU."""
+class _Blocks:
+    """Dense layout of an r × r symmetric sparsity pattern (rows, cols): its connected
+    components, padded with identity to a common size within bins of similar size and
+    stacked, so a matrix on the pattern is assembled, factored and inverted by batched
+    dense LAPACK. With a school term every component is one school."""
 
-    def __init__(self, sysm: "_System", theta: np.ndarray):
-        b, lam = sysm.big, sysm.lam(theta)
-        tb = theta[b]
-        self.d = tb * tb * sysm.m_bb + 1.0
-        self.ib, self.ir = sysm.ib, sysm.ir
-        logdet = float(np.log(self.d).sum())
-        if self.ir.size:
-            lam_r = sparse.diags(lam[self.ir])
-            self.F = (tb * sysm.M_br) @ lam_r                      # (q_b, q_r)
-            S = lam_r @ (sysm.M_rr - sysm.M_br.T @ sparse.diags(tb * tb / self.d) @ sysm.M_br) @ lam_r
-            S = (S + sparse.identity(self.ir.size)).tocsc()
-            self.lu = splu(S, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-                           options=dict(SymmetricMode=True))
-            logdet += float(np.log(np.abs(self.lu.U.diagonal())).sum())
-        self.logdet = logdet
+    def __init__(self, rows: np.ndarray, cols: np.ndarray, r: int):
+        from scipy.sparse.csgraph import connected_components
 
-    def solve(self, R: np.ndarray) -> np.ndarray:
-        """A⁻¹R for R (q, m) in the term order of the system."""
-        out = np.empty_like(R)
-        Rb = R[self.ib]
-        if self.ir.size:
-            xr = self.lu.solve(np.ascontiguousarray(R[self.ir] - self.F.T @ (Rb / self.d[:, None])))
-            out[self.ir] = xr
-            out[self.ib] = (Rb - self.F @ xr) / self.d[:, None]
-        else:
-            out[self.ib] = Rb / self.d[:, None]
+        self.rows, self.cols, self.r = rows, cols, r
+        ncomp, lab = connected_components(
+            sparse.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(r, r)), directed=False)
+        sizes = np.bincount(lab, minlength=ncomp)
+        self.largest = int(sizes.max()) if r else 0
+        self.entries = 0
+        order = np.argsort(lab, kind="stable")
+        local = np.empty(r, int)
+        local[order] = np.arange(r) - np.concatenate([[0], np.cumsum(sizes)[:-1]])[lab[order]]
+        key = np.ceil(np.log(np.maximum(sizes, 1)) / np.log(_BIN_RATIO)).astype(int)
+        self.bins = []
+        for kb in np.unique(key):
+            comps = np.flatnonzero(key == kb)
+            slot = np.full(ncomp, -1)
+            slot[comps] = np.arange(comps.size)
+            members = np.flatnonzero(slot[lab] >= 0)
+            idx = np.zeros((comps.size, int(sizes[comps].max())), int)
+            self.entries += idx.size * idx.shape[1]
+            mask = np.zeros(idx.shape, bool)
+            idx[slot[lab[members]], local[members]] = members
+            mask[slot[lab[members]], local[members]] = True
+            ent = np.flatnonzero(slot[lab[rows]] >= 0)
+            self.bins.append((idx, mask, ent, slot[lab[rows[ent]]], local[rows[ent]],
+                              local[cols[ent]]))
+
+    def dense(self, data: np.ndarray, eye: bool = False) -> list:
+        """The matrix with entries ``data`` on the pattern, as stacked blocks per bin."""
+        out = []
+        for idx, mask, ent, sl, li, lj in self.bins:
+            B = np.zeros((*idx.shape, idx.shape[1]))
+            B[sl, li, lj] = data[ent]
+            if eye:
+                B += np.eye(idx.shape[1])
+            out.append(B)
+        return out
+
+    def vec(self, v: np.ndarray) -> list:
+        """Rows of v (r, …) laid out per block (padding 0)."""
+        return [np.where(mask.reshape(mask.shape + (1,) * (v.ndim - 1)), v[idx], 0.0)
+                for idx, mask, *_ in self.bins]
+
+    def unvec(self, blocks: list, like: np.ndarray) -> np.ndarray:
+        out = np.empty_like(like)
+        for (idx, mask, *_), b in zip(self.bins, blocks):
+            out[idx[mask]] = b[mask]
+        return out
+
+    def gather(self, blocks: list) -> np.ndarray:
+        """The entries of stacked blocks on the pattern."""
+        out = np.empty(self.rows.size)
+        for (idx, mask, ent, sl, li, lj), B in zip(self.bins, blocks):
+            out[ent] = B[sl, li, lj]
         return out
 
 
 class _System:
-    """Everything about y, X and Z that does not depend on θ."""
+    """Everything about y, X and Z that does not depend on θ, and the profiled deviance
+    (with its analytic gradient) at a given θ."""
 
     def __init__(self, y, X, terms: list[RandomTerm]):
         n = y.size
@@ -190,64 +237,120 @@ class _System:
         self.Z = sparse.csc_matrix((vals, (rows, cols)), shape=(n, self.q))
         self.Zt = self.Z.T.tocsr()
         self.M = (self.Zt @ self.Z).tocsr()
-        self.ZtX, self.Zty = self.Zt @ X, self.Zt @ y
         self.XtX, self.Xty, self.yty = X.T @ X, X.T @ y, float(y @ y)
         self.big = int(np.argmax(self.levels))
         self.ib = np.arange(self.offsets[self.big], self.offsets[self.big + 1])
         self.ir = np.setdiff1d(np.arange(self.q), self.ib)
+        self.r, self.term_r = self.ir.size, self.term_of[self.ir]
         self.m_bb = self.M.diagonal()[self.ib]
         self.M_br = self.M[self.ib][:, self.ir].tocsr()
         self.M_rr = self.M[self.ir][:, self.ir].tocsr()
-        # The eliminated block enters A only through d_b = θ_b² m_bb + 1; rows of the
+        # The eliminated block enters A only through d_b = θ_b² m_bb + 1; levels of the
         # big term with the same m_bb (pupils with the same number of scores) share
         # it, so their sums are taken once here and a deviance evaluation costs
-        # O(nnz(S)) whatever the number of pupils (lmm.py's trick, generalised).
-        ZtY = self.Zt @ np.column_stack([y, X])
-        Yb, Yr = ZtY[self.ib], ZtY[self.ir]
-        self.mv, grp = np.unique(self.m_bb, return_inverse=True)
-        if self.mv.size > _GROUPED_MAX:             # e.g. a slope term: one group per level
-            self.mv, grp = self.m_bb, np.arange(self.m_bb.size)
-        self.count = np.bincount(grp, minlength=self.mv.size).astype(float)
-        self.YtY = np.column_stack([y, X]).T @ np.column_stack([y, X])
-        self.Y2 = np.zeros((self.mv.size, *self.YtY.shape))
-        np.add.at(self.Y2, grp, Yb[:, :, None] * Yb[:, None, :])
-        self.Yr = Yr
-        self.Yb, self.T, self.U = Yb, None, None
-        if self.ir.size and self.mv.size <= _GROUPED_MAX:
-            self.T = [self.M_br[grp == v].T @ self.M_br[grp == v] for v in range(self.mv.size)]
-            self.U = np.stack([self.M_br[grp == v].T @ Yb[grp == v] for v in range(self.mv.size)])
+        # O(nnz(S)) whatever the number of pupils (lmm.py's trick, generalised); the
+        # gradient adds one pass over the levels.
+        Y = np.column_stack([y, X])
+        ZtY = self.Zt @ Y
+        self.Yb, self.Yr = ZtY[self.ib], ZtY[self.ir]
+        self.mv, self.grp = np.unique(self.m_bb, return_inverse=True)
+        self.grouped = self.mv.size <= _GROUPED_MAX
+        if not self.grouped:                        # e.g. a slope term: one group per level
+            self.mv, self.grp = self.m_bb, np.arange(self.m_bb.size)
+        G = self.mv.size
+        self.count = np.bincount(self.grp, minlength=G).astype(float)
+        self.Y2 = np.zeros((G, Y.shape[1], Y.shape[1]))
+        np.add.at(self.Y2, self.grp, self.Yb[:, :, None] * self.Yb[:, None, :])
+        self.blocks, self.dense_ok = None, True
+        if self.r:
+            self._pattern(G)
+
+    def _pattern(self, G):
+        """The fixed sparsity pattern of S = ΛZ_rᵀR_b⁻¹Z_rΛ + I (R_b the covariance of
+        the big term and the residual): M_rr plus a pair for each two reduced levels
+        that share a level of the big term; M_rr and the per-group sums T_v = Σ_{b∈v}
+        M_b·ᵀM_b· as data on it."""
+        r = self.r
+        ones = abs(self.M_br)
+        P = (abs(self.M_rr) + ones.T @ ones).tocsr()
+        P.sum_duplicates()
+        P.sort_indices()
+        P = P.tocoo()
+        self.pr, self.pc = P.row.astype(np.int64), P.col.astype(np.int64)
+        keys = self.pr * r + self.pc
+
+        def pos(i, j):
+            return np.searchsorted(keys, np.asarray(i, np.int64) * r + j)
+        Mrr = self.M_rr.tocoo()
+        self.Mrr_d = np.bincount(pos(Mrr.row, Mrr.col), weights=Mrr.data, minlength=keys.size)
+        B = self.M_br.tocsr()
+        B.sort_indices()
+        k_row = np.diff(B.indptr)
+        row_e = np.repeat(np.arange(B.shape[0]), k_row)
+        k_e = k_row[row_e]
+        e1 = np.repeat(np.arange(B.nnz), k_e)
+        e2 = B.indptr[row_e[e1]] + np.arange(e1.size) - np.repeat(np.cumsum(k_e) - k_e, k_e)
+        self.pair_b, self.pair_pos = row_e[e1], pos(B.indices[e1], B.indices[e2])
+        self.pair_val = B.data[e1] * B.data[e2]
+        if self.grouped:
+            self.Td = np.bincount(self.grp[self.pair_b] * keys.size + self.pair_pos,
+                                  weights=self.pair_val, minlength=G * keys.size
+                                  ).reshape(G, keys.size)
+            self.U = np.stack([self.M_br[self.grp == v].T @ self.Yb[self.grp == v]
+                               for v in range(G)])
+        self.blocks = _Blocks(self.pr, self.pc, r)
+        self.dense_ok = (self.blocks.largest <= _DENSE_MAX
+                         and self.blocks.entries <= _DENSE_ENTRIES)
+
+    def wsum(self, c):
+        """Σ_b c_b M_b·ᵀM_b· on the pattern of S, c per group of the big term."""
+        if self.grouped:
+            return c @ self.Td
+        return np.bincount(self.pair_pos, weights=c[self.pair_b] * self.pair_val,
+                           minlength=self.pr.size)
+
+    def usum(self, c):
+        """Σ_b c_b M_b·ᵀ(ZᵀY)_b, c per group of the big term."""
+        if self.grouped:
+            return np.tensordot(c, self.U, axes=1)
+        return self.M_br.T @ (c[:, None] * self.Yb)
 
     def lam(self, theta):
         return np.repeat(np.asarray(theta, float), self.levels)
 
-    def parts(self, theta, reml: bool):
-        """(deviance, β̂, r², R_XᵀR_X Cholesky) at θ, from the block elimination of A:
-        YᵀWA⁻¹WᵀY = c_bᵀD⁻¹c_b + hᵀS⁻¹h with Y = [y X], h = c_r − FᵀD⁻¹c_b."""
+    def parts(self, theta, reml: bool, grad: bool = False):
+        """(deviance, β̂, r², R_XᵀR_X Cholesky[, gradient]) at θ, from the block
+        elimination of A: YᵀWA⁻¹WᵀY = θ_b²Σ_b c_bc_bᵀ/d_b + hᵀS⁻¹h with Y = [y X],
+        c_b = (ZᵀY)_b, h = Λ_r(Z_rᵀY − θ_b²M_rbD⁻¹c_b), S = Λ_rK_1Λ_r + I,
+        K_1 = M_rr − θ_b²M_rbD⁻¹M_br. The gradient (dense path only) is
+        ∂d/∂θ_k = (2/θ_k)[Δ_k − ⟨(R_XᵀR_X)⁻¹, u_kˣᵀu_kˣ⟩ − ‖u_kʳ‖²/σ̂²] for θ_k ≠ 0 and 0
+        at θ_k = 0 (the deviance is even in θ_k): the REML score tr(PG_k) − yᵀPG_kPy
+        (Harville 1977) times ∂ψ_k/∂θ_k = 2σ̂²θ_k, σ̂² profiled out (envelope theorem),
+        written with u = A⁻¹ΛZᵀ[y X] (Z_kᵀṼ⁻¹Y = u_k/θ_k), uʳ = u(1, −β̂) and
+        Δ_k = tr(E_k(I − A⁻¹)) (= θ_k/2 ∂log|A|/∂θ_k). ML drops the ⟨·⟩ term."""
         theta = np.asarray(theta, float)
         tb = theta[self.big]
         dv = tb * tb * self.mv + 1.0
         quad = tb * tb * np.tensordot(1.0 / dv, self.Y2, axes=1)
         logdet = float(self.count @ np.log(dv))
-        if self.ir.size:
-            lam_r = self.lam(theta)[self.ir]
-            if self.T is not None:
-                Sm = self.M_rr - sum((tb * tb / dv[v]) * self.T[v] for v in range(dv.size))
-                h = self.Yr - tb * tb * np.tensordot(1.0 / dv, self.U, axes=1)
+        if self.r:
+            lr = self.lam(theta)[self.ir]
+            Sm = self.Mrr_d - tb * tb * self.wsum(1.0 / dv)
+            Sd = lr[self.pr] * lr[self.pc] * Sm
+            h = lr[:, None] * (self.Yr - tb * tb * self.usum(1.0 / dv))
+            if self.dense_ok:
+                Sb = self.blocks.dense(Sd, eye=True)
+                for B in Sb:        # raises LinAlgError if S is not positive definite
+                    logdet += 2.0 * float(np.log(np.diagonal(np.linalg.cholesky(B), 0, 1, 2)).sum())
+                Si = [np.linalg.inv(B) for B in Sb]
+                u = self.blocks.unvec([a @ b for a, b in zip(Si, self.blocks.vec(h))], h)
             else:
-                w = tb * tb / dv
-                Sm = self.M_rr - self.M_br.T @ sparse.diags(w) @ self.M_br
-                h = self.Yr - self.M_br.T @ (w[:, None] * self.Yb)
-            S = sparse.diags(lam_r) @ Sm @ sparse.diags(lam_r) + sparse.identity(lam_r.size)
-            h = lam_r[:, None] * h
-            if lam_r.size <= 400:
-                cS = linalg.cho_factor(S.toarray(), lower=True, check_finite=False)
-                quad = quad + h.T @ linalg.cho_solve(cS, h, check_finite=False)
-                logdet += 2.0 * float(np.log(np.diag(cS[0])).sum())
-            else:
-                lu = splu(S.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-                          options=dict(SymmetricMode=True))
-                quad = quad + h.T @ lu.solve(np.ascontiguousarray(h))
+                S = sparse.csc_matrix((Sd, (self.pr, self.pc)), shape=(self.r, self.r))
+                lu = splu((S + sparse.identity(self.r)).tocsc(), permc_spec="MMD_AT_PLUS_A",
+                          diag_pivot_thresh=0.0, options=dict(SymmetricMode=True))
+                u = lu.solve(np.ascontiguousarray(h))
                 logdet += float(np.log(np.abs(lu.U.diagonal())).sum())
+            quad = quad + h.T @ u
         RtR = self.XtX - quad[1:, 1:]
         bvec = self.Xty - quad[1:, 0]
         cf = linalg.cho_factor(RtR, lower=True, check_finite=False)
@@ -259,20 +362,52 @@ class _System:
                    + (n - p) * (1.0 + np.log(2.0 * np.pi * r2 / (n - p))))
         else:
             dev = logdet + n * (1.0 + np.log(2.0 * np.pi * r2 / n))
-        return dev, beta, r2, cf
+        if not grad:
+            return dev, beta, r2, cf
+        s2 = r2 / (n - p if reml else n)
+        Rinv = linalg.cho_solve(cf, np.eye(p), check_finite=False)
+        w = np.append(1.0, -beta)
+
+        def fit_part(uk):                       # ⟨(R_XᵀR_X)⁻¹, u_kˣᵀu_kˣ⟩ + ‖u_kʳ‖²/σ̂²
+            sq = uk.T @ uk
+            return float(w @ sq @ w) / s2 + (float(np.sum(Rinv * sq[1:, 1:])) if reml else 0.0)
+        g = np.zeros(theta.size)
+        d_b = dv[self.grp]
+        ub = self.Yb - (self.M_br @ (lr[:, None] * u) if self.r else 0.0)
+        ub = tb * ub / d_b[:, None]
+        delta_b = float(self.count @ (self.mv / dv))
+        if self.r:
+            Sinv = self.blocks.gather(Si)
+            delta_b -= float(np.sum(Sinv * lr[self.pr] * lr[self.pc] * self.wsum(dv ** -2.0)))
+            delta_r = np.bincount(self.term_r[self.pr], weights=Sinv * lr[self.pc] * Sm,
+                                  minlength=theta.size)
+            for k in np.flatnonzero(theta != 0):
+                if k != self.big:
+                    g[k] = 2.0 * (delta_r[k] - fit_part(u[self.term_r == k]) / theta[k])
+        if tb != 0:
+            g[self.big] = 2.0 * (tb * delta_b - fit_part(ub) / tb)
+        return dev, beta, r2, cf, g
 
     def deviance(self, theta, reml):
         try:
             return self.parts(theta, reml)[0]
-        except (linalg.LinAlgError, ValueError, RuntimeError):
+        except (linalg.LinAlgError, np.linalg.LinAlgError, ValueError, RuntimeError):
             return np.inf
 
 
 def _minimise(sysm: _System, reml: bool):
-    """θ̂ = argmin of the profiled deviance over θ ≥ 0 (L-BFGS-B, central differences)."""
+    """θ̂ = argmin of the profiled deviance over θ ≥ 0 (L-BFGS-B with the analytic
+    gradient; central differences when S is factored by SuperLU)."""
     K = len(sysm.terms)
 
-    def fg(th):
+    def fg_analytic(th):
+        try:
+            out = sysm.parts(th, reml, grad=True)
+            return out[0], out[4]
+        except (linalg.LinAlgError, np.linalg.LinAlgError, ValueError, RuntimeError):
+            return np.inf, np.zeros(K)
+
+    def fg_numeric(th):
         f0 = sysm.deviance(th, reml)
         g = np.empty(K)
         for k in range(K):
@@ -288,23 +423,30 @@ def _minimise(sysm: _System, reml: bool):
                     if th[k] > 0 else 0.0
         return f0, g
 
+    fg = fg_analytic if sysm.dense_ok else fg_numeric
+
+    # The deviance is even in each θ_k (a sign flip of θ_k is a similarity of A), so with
+    # the analytic gradient θ runs over ℝ^K and |θ| is the estimate: a variance on its
+    # way to 0 passes through it instead of stalling on the bound, where the gradient
+    # vanishes. The difference gradient keeps the bound θ ≥ 0 (and reflects at it).
+    bounds = None if fg is fg_analytic else [(0.0, None)] * K
     opts = dict(ftol=1e-13, gtol=1e-7, maxiter=1000)
-    best = optimize.minimize(fg, np.ones(K), jac=True, method="L-BFGS-B",
-                             bounds=[(0.0, None)] * K, options=opts)
-    theta = np.where(best.x < 1e-9, 0.0, best.x)
-    # the deviance is flat in θ_k at 0, so a step onto the bound can stall there: probe
-    # the interior and restart from a better point if there is one
+    best = optimize.minimize(fg, np.ones(K), jac=True, method="L-BFGS-B", bounds=bounds,
+                             options=opts)
+    theta = np.abs(best.x)
+    theta[theta < 1e-9] = 0.0
+    # a stall at 0 all the same: probe the interior and restart from a better point
     for k in np.flatnonzero(theta == 0):
         for t in (1e-2, 1e-1):
             trial = theta.copy()
             trial[k] = t
             if sysm.deviance(trial, reml) < sysm.deviance(theta, reml) - 1e-8:
-                r = optimize.minimize(fg, trial, jac=True, method="L-BFGS-B",
-                                      bounds=[(0.0, None)] * K,
+                r = optimize.minimize(fg, trial, jac=True, method="L-BFGS-B", bounds=bounds,
                                       options=opts)
                 if r.fun < best.fun:
                     best = r
-                    theta = np.where(r.x < 1e-9, 0.0, r.x)
+                    theta = np.abs(r.x)
+                    theta[theta < 1e-9] = 0.0
                 break
     # lme4 reports a boundary fit at 0; test that 0 is not worse than the tiny θ found
     small = (theta > 0) & (theta < SINGULAR_TOL)
@@ -353,77 +495,22 @@ class MixedFit:
     @cached_property
     def _derivatives(self) -> dict:
         """P_k, Q_kl, I_kl = tr(PG_kPG_l) and the observed REML Hessian H_kl over
-        ψ = (σ_1², …, σ_K², σ²) — see the module docstring."""
-        s, s2, C = self._system, self.sigma2, self.vcov
-        K = len(s.terms)
-        lam = s.lam(self.theta)
-        fac = _Factor(s, self.theta)
-
-        def vinv(R):
-            return (R - s.Z @ (lam[:, None] * fac.solve(lam[:, None] * (s.Zt @ R)))) / s2
-
-        blocks = [s.Z[:, s.offsets[k]:s.offsets[k + 1]] for k in range(K)]
-
-        def G(k, R):
-            return blocks[k] @ (blocks[k].T @ R) if k < K else R
-
-        VX = vinv(s.X)
-        GVX = [G(k, VX) for k in range(K + 1)]
-        FV = [vinv(g) for g in GVX]
-        P = [VX.T @ g for g in GVX]
-        Q = [[GVX[k].T @ FV[l] for l in range(K + 1)] for k in range(K + 1)]
-        Kt = _trace_vgvg(s, fac, lam, s2)
-        info = np.empty((K + 1, K + 1))
-        for k in range(K + 1):
-            for l in range(K + 1):
-                info[k, l] = Kt[k, l] - 2 * np.sum(C * Q[k][l].T) + np.sum((C @ P[k]) * (C @ P[l]).T)
-        r = vinv((s.y - s.X @ self.beta)[:, None])
-        Gr = np.column_stack([G(k, r)[:, 0] for k in range(K + 1)])
-        PGr = vinv(Gr) - VX @ (C @ (VX.T @ Gr))
-        hess = -info + 2.0 * (Gr.T @ PGr)
-        return dict(P=P, Q=Q, info=(info + info.T) / 2, hess=(hess + hess.T) / 2)
+        ψ = (σ_1², …, σ_K², σ²) (:func:`mixed_inference.derivatives`)."""
+        with _blas_threads():
+            return derivatives(self._system, self.theta, self.beta, self.sigma2, self.vcov)
 
     @cached_property
     def vcov_kr(self) -> np.ndarray:
         """Kenward–Roger adjusted Var(β̂), Φ_A (pbkrtest ``vcovAdj``)."""
-        d, C = self._derivatives, self.vcov
-        W = _kr_w(d["info"])
-        P, Q = d["P"], d["Q"]
-        m = len(P)
-        U = sum(W[k, l] * (Q[k][l] - P[k] @ C @ P[l]) for k in range(m) for l in range(m))
-        return C + 2.0 * C @ U @ C
+        return kr_vcov(self._derivatives, self.vcov)
 
     def df_satterthwaite(self, L) -> np.ndarray:
         """Satterthwaite df for each row l of L (lmerTest ``contest1D``)."""
-        L = np.atleast_2d(np.asarray(L, float))
-        d, C = self._derivatives, self.vcov
-        active = np.append(self.theta > 1e-6, True)
-        H = d["hess"][np.ix_(active, active)]
-        out = []
-        for l in L:
-            v = float(l @ C @ l)
-            g = np.array([float(l @ C @ Pk @ C @ l) for Pk in d["P"]])[active]
-            out.append(v * v / float(g @ np.linalg.solve(H, g)))
-        return np.array(out)
+        return satterthwaite_df(self._derivatives, self.vcov, self.theta, L)
 
     def df_kenward_roger(self, L) -> float:
         """Kenward–Roger denominator df of the hypothesis Lβ = 0 (pbkrtest ``Lb_ddf``)."""
-        L = np.atleast_2d(np.asarray(L, float))
-        d, C = self._derivatives, self.vcov
-        W = _kr_w(d["info"])
-        Theta = L.T @ np.linalg.solve(L @ C @ L.T, L)
-        u = [Theta @ C @ Pk @ C for Pk in d["P"]]
-        m = len(u)
-        A1 = sum(W[i, j] * np.trace(u[i]) * np.trace(u[j]) for i in range(m) for j in range(m))
-        A2 = sum(W[i, j] * np.sum(u[i] * u[j].T) for i in range(m) for j in range(m))
-        q = np.linalg.matrix_rank(L)
-        B = (A1 + 6 * A2) / (2 * q)
-        g = ((q + 1) * A1 - (q + 4) * A2) / ((q + 2) * A2)
-        c1, c2, c3 = (np.array([g, q - g, q + 2 - g]) / (3 * q + 2 * (1 - g)))
-        V0, V1, V2 = 1 + c1 * B, 1 - c2 * B, 1 - c3 * B
-        V0 = 0.0 if abs(V0) < 1e-10 else V0
-        rho = (1 / q) * (((1 - A2 / q) / V1) if V1 != 0 else 0.0) ** 2 * V0 / V2
-        return float(4 + (q + 2) / (q * rho - 1))
+        return kenward_roger_df(self._derivatives, self.vcov, L)
 
     def test(self, L, ddf: str = "kenward-roger", alpha: float = 0.05,
              labels=None) -> pd.DataFrame:
@@ -453,95 +540,6 @@ class MixedFit:
             "ci_low": est - q * se, "ci_high": est + q * se})
 
 
-def _kr_w(info: np.ndarray) -> np.ndarray:
-    """W = 2·I⁻¹, the generalised inverse when I is (nearly) singular, as pbkrtest."""
-    ev = np.linalg.eigvalsh(info)
-    return 2.0 * (np.linalg.inv(info) if np.min(np.abs(ev)) > 1e-10 else np.linalg.pinv(info))
-
-
-def _trace_vgvg(s: _System, fac: _Factor, lam: np.ndarray, s2: float,
-                block_bytes: float = 64e6) -> np.ndarray:
-    """T_kl = tr(V⁻¹G_kV⁻¹G_l) over the random terms and the residual (last), from
-    E = A⁻¹ΛM swept in column blocks: with B = MΛ,
-    σ⁴T_kl = ‖(M − BE)_kl‖²_F, σ⁴T_k,res = tr M_kk − tr (BE)_kk − ‖E_·k‖²_F,
-    σ⁴T_res,res = n − q + ‖A⁻¹‖²_F with A⁻¹ = I − EΛ."""
-    K, q, n = len(s.terms), s.q, s.y.size
-    by_component = _trace_by_component(s, lam)
-    if by_component is not None:
-        rand, tr_be, norm_e, norm_ainv = by_component
-        block_bytes = 0.0                       # skip the sweep
-    Lm = sparse.diags(lam)
-    B = (s.M @ Lm).tocsr()
-    Bt = (Lm @ s.M).tocsc()
-    Mc = s.M.tocsc()
-    if by_component is None:
-        rand, tr_be, norm_e, norm_ainv = np.zeros((K, K)), np.zeros(K), np.zeros(K), 0.0
-    step = max(1, int(block_bytes // (8 * q * 3)))
-    for j0 in range(0, q if by_component is None else 0, step):
-        J = np.arange(j0, min(q, j0 + step))
-        E = fac.solve(Bt[:, J].toarray())
-        BE = B @ E
-        N = Mc[:, J].toarray() - BE
-        col_term = s.term_of[J]
-        onehot = np.zeros((J.size, K))
-        onehot[np.arange(J.size), col_term] = 1.0
-        rand += np.add.reduceat(N * N, s.offsets[:-1], axis=0) @ onehot
-        tr_be += np.bincount(col_term, weights=BE[J, np.arange(J.size)], minlength=K)
-        norm_e += np.bincount(col_term, weights=(E * E).sum(axis=0), minlength=K)
-        Ainv = -E * lam[J]
-        Ainv[J, np.arange(J.size)] += 1.0
-        norm_ainv += float((Ainv * Ainv).sum())
-    tr_m = np.bincount(s.term_of, weights=s.M.diagonal(), minlength=K)
-    T = np.empty((K + 1, K + 1))
-    T[:K, :K] = (rand + rand.T) / 2
-    T[:K, K] = T[K, :K] = tr_m - tr_be - norm_e
-    T[K, K] = n - q + norm_ainv
-    return T / (s2 * s2)
-
-
-def _trace_by_component(s: _System, lam: np.ndarray, max_size: int = 3000):
-    """The sums of :func:`_trace_vgvg` over the connected components of ZᵀZ (schools
-    when every term nests in school, pupils for a pupil intercept), each a small dense
-    problem; components of equal size are stacked. None if a component is too large."""
-    from scipy.sparse.csgraph import connected_components
-
-    K = len(s.terms)
-    ncomp, lab = connected_components(s.M, directed=False)
-    sizes = np.bincount(lab)
-    if sizes.max() > max_size:
-        return None
-    order = np.argsort(lab, kind="stable")
-    start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    local = np.empty(s.q, int)
-    local[order] = np.arange(s.q) - start[lab[order]]
-    M = s.M.tocoo()
-    rand, tr_be, norm_e, norm_ainv = np.zeros((K, K)), np.zeros(K), np.zeros(K), 0.0
-    eyeK = np.eye(K)
-    for size in np.unique(sizes):
-        comps = np.flatnonzero(sizes == size)
-        gpos = np.full(ncomp, -1)
-        gpos[comps] = np.arange(comps.size)
-        members = np.flatnonzero(gpos[lab] >= 0)
-        idx = np.empty((comps.size, size), int)
-        idx[gpos[lab[members]], local[members]] = members
-        sel = gpos[lab[M.row]] >= 0
-        Ms = np.zeros((comps.size, size, size))
-        Ms[gpos[lab[M.row[sel]]], local[M.row[sel]], local[M.col[sel]]] = M.data[sel]
-        Ls, Ts = lam[idx], s.term_of[idx]
-        B = Ms * Ls[:, None, :]                                   # MΛ
-        Ainv = np.linalg.inv(Ls[:, :, None] * B + np.eye(size))
-        E = Ainv @ np.swapaxes(B, 1, 2)                           # A⁻¹ΛM
-        BE = B @ E
-        N2 = (Ms - BE) ** 2
-        oh = eyeK[Ts]
-        rand += np.einsum("cik,cil->kl", oh, N2 @ oh)
-        tr_be += np.bincount(Ts.ravel(), weights=np.diagonal(BE, axis1=1, axis2=2).ravel(),
-                             minlength=K)
-        norm_e += np.bincount(Ts.ravel(), weights=(E * E).sum(axis=1).ravel(), minlength=K)
-        norm_ainv += float((Ainv * Ainv).sum())
-    return rand, tr_be, norm_e, norm_ainv
-
-
 def fit_mixed(y, X, terms: list[RandomTerm], *, names=None, reml: bool = True) -> MixedFit:
     """Fit ``y = Xβ + Σ_k Z_k b_k + e`` by REML (default) or ML — lme4's
     ``lmer(y ~ 0 + X + <terms>, REML = reml)``.
@@ -566,9 +564,10 @@ def fit_mixed(y, X, terms: list[RandomTerm], *, names=None, reml: bool = True) -
     if n <= p or np.linalg.matrix_rank(X) < p:
         raise RankDeficientDesign(f"the fixed-effects design ({', '.join(map(str, names))}) "
                                   f"does not have full column rank ({n} rows)")
-    sysm = _System(y, X, terms)
-    theta, converged, message = _minimise(sysm, reml)
-    dev, beta, r2, cf = sysm.parts(theta, reml)
+    with _blas_threads():
+        sysm = _System(y, X, terms)
+        theta, converged, message = _minimise(sysm, reml)
+        dev, beta, r2, cf = sysm.parts(theta, reml)
     s2 = r2 / (n - p if reml else n)
     vc = pd.Series(np.append(theta ** 2 * s2, s2), index=[t.name for t in terms] + ["Residual"])
     return MixedFit(names=names, beta=beta, vcov=s2 * linalg.cho_solve(cf, np.eye(p)),
