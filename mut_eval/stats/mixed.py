@@ -43,7 +43,6 @@ Inference for contrasts (Kenward–Roger, Satterthwaite) is in
 from __future__ import annotations
 
 import re
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -51,22 +50,20 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, sparse, stats
 from scipy.sparse.linalg import splu
+from threadpoolctl import ThreadpoolController
 
 from .. import StudyError
 from .mixed_inference import (  # noqa: F401  (_kr_w: used by icc.py)
     _kr_w, derivatives, kenward_roger_df, kr_vcov, satterthwaite_df,
 )
 
-try:    # installed with scikit-learn (pingouin's dependency); without it BLAS runs as set
-    from threadpoolctl import ThreadpoolController
-    _POOLS = ThreadpoolController()     # the library scan once (5 ms), not per fit
-except ImportError:                                 # pragma: no cover
-    _POOLS = None
+_POOLS = ThreadpoolController()     # the library scan once (5 ms), not per fit
 
 
-def _blas_threads():
-    """Context in which BLAS runs on ``_BLAS_THREADS`` threads."""
-    return _POOLS.limit(limits=_BLAS_THREADS) if _POOLS is not None else nullcontext()
+def single_threaded_blas():
+    """Context in which BLAS runs on ``_BLAS_THREADS`` threads: thousands of small
+    factorisations, where extra threads only contend (also used by :mod:`.mmrm`)."""
+    return _POOLS.limit(limits=_BLAS_THREADS, user_api="blas")
 
 __all__ = ["RandomTerm", "parse_random", "MixedFit", "fit_mixed", "lmer", "DDF_METHODS"]
 
@@ -496,7 +493,7 @@ class MixedFit:
     def _derivatives(self) -> dict:
         """P_k, Q_kl, I_kl = tr(PG_kPG_l) and the observed REML Hessian H_kl over
         ψ = (σ_1², …, σ_K², σ²) (:func:`mixed_inference.derivatives`)."""
-        with _blas_threads():
+        with single_threaded_blas():
             return derivatives(self._system, self.theta, self.beta, self.sigma2, self.vcov)
 
     @cached_property
@@ -564,7 +561,7 @@ def fit_mixed(y, X, terms: list[RandomTerm], *, names=None, reml: bool = True) -
     if n <= p or np.linalg.matrix_rank(X) < p:
         raise RankDeficientDesign(f"the fixed-effects design ({', '.join(map(str, names))}) "
                                   f"does not have full column rank ({n} rows)")
-    with _blas_threads():
+    with single_threaded_blas():
         sysm = _System(y, X, terms)
         theta, converged, message = _minimise(sysm, reml)
         dev, beta, r2, cf = sysm.parts(theta, reml)

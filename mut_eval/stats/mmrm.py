@@ -56,7 +56,6 @@ Random-term variances on the boundary (0) are left out of W, as lmerTest does.
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -67,14 +66,10 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .. import StudyError
-from .mixed import DDF_METHODS, RandomTerm, RankDeficientDesign
+from .mixed import DDF_METHODS, RandomTerm, RankDeficientDesign, single_threaded_blas
 
 __all__ = ["MMRMFit", "fit_mmrm"]
 
-try:        # installed with scikit-learn (pingouin); optional
-    from threadpoolctl import threadpool_limits
-except ImportError:                                         # pragma: no cover
-    threadpool_limits = None
 
 _LOG2PI = float(np.log(2.0 * np.pi))
 # σ_k² below this share of the largest residual variance counts as 0 (boundary)
@@ -590,8 +585,7 @@ def fit_mmrm(y, X, wave_codes, subject, terms: list[RandomTerm] = (), *,
     T = _check(y, X, wave, subj, terms, names)
     model = _Model(y, X, wave.astype(int), subj, terms, T)
     # thousands of small factorisations: BLAS threads only add overhead (10-50x here)
-    with (threadpool_limits(1, user_api="blas") if threadpool_limits
-          else contextlib.nullcontext()):
+    with single_threaded_blas():
         st, derivs, active, converged, message = _optimise(model, _start(model, wave, subj))
     S, s2k = model.unpack(st["psi"])
     return MMRMFit(
