@@ -48,6 +48,12 @@ share of singular (some variance at 0) and of non-converged fits.
 
 Every replication has its own seed, SeedSequence((seed, condition index, replication)),
 so results do not depend on the number of processes or the order of the work.
+
+This study supersedes ``validation/sim_cluster_robust.py`` (the design-based checks
+only, 8 classes, ICC .10 half wave-specific; at 1000 replications it found cr2_change
+.043/.041, cr2_ancova .025/.049, the wild cluster bootstrap .062/.063 and the
+pupil-level OLS change test .212/.261 for T2−T1/T3−T1); its fast test is part of
+``tests/test_sim_multilevel.py``.
 """
 from __future__ import annotations
 
