@@ -320,7 +320,16 @@ def _one(task) -> list[dict]:
     cond = CONDITIONS[ci]
     rng = np.random.default_rng(np.random.SeedSequence((seed, ci, rep)))
     long, wide = simulate_cohort(rng, cond)
-    rows = fit_models(long, wide, models)
+    try:
+        rows = fit_models(long, wide, models)
+    except Exception:       # noqa: BLE001 — one model's failure must not stop the study
+        rows = []
+        for m in models:
+            try:
+                rows += fit_models(long, wide, (m,))
+            except Exception as exc:    # noqa: BLE001 — recorded, counted as `failed`
+                rows += [{**_row(m, c, *[np.nan] * 6), "error": f"{type(exc).__name__}: {exc}"[:200]}
+                         for c in CONTRASTS]
     seconds = time.process_time() - start
     for r in rows:
         r["condition"], r["rep"], r["seconds"] = cond.name, rep, seconds
