@@ -11,7 +11,7 @@ LANG_REPORT ?=
 STUDY_LANG := $(or $(shell sed -n 's/^language:[[:space:]]*["'"'"']\{0,1\}\([a-z]*\).*/\1/p' $(STUDY)/study.yaml 2>/dev/null),nl)
 OUT    ?= reports/$(NAME)$(if $(filter-out $(STUDY_LANG),$(LANG_REPORT)),_$(LANG_REPORT))
 
-.PHONY: install test report analyze bench notebooks clean
+.PHONY: install test report analyze bench validate notebooks clean
 
 install: $(STAMP)
 
@@ -32,6 +32,11 @@ analyze: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# The simulation study of the DiD models (issue 12 item 9): >= 1000 replications per
+# condition on 2 processes (hours); writes validation/RESULTS.md as each condition ends.
+validate: $(STAMP)
+	PYTHONPATH=. $(BIN)/python validation/sim_multilevel.py --reps 1000 --procs 2
 
 notebooks: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
