@@ -36,7 +36,11 @@ bench: $(STAMP)
 # The simulation study of the DiD models (issue 12 item 9): >= 1000 replications per
 # condition on 2 processes (hours); writes validation/RESULTS.md as each condition ends.
 validate: $(STAMP)
-	PYTHONPATH=. $(BIN)/python validation/sim_multilevel.py --reps 1000 --procs 2
+	PYTHONPATH=. $(BIN)/python validation/sim_multilevel.py --reps 1000 --procs 2 \
+	  --models lmm_pupil lmm_multilevel lmm_multilevel_satterthwaite cr2_change cr2_ancova wild_cluster_bootstrap wwc_corrected
+	PYTHONPATH=. $(BIN)/python validation/sim_multilevel.py --reps 1000 --procs 2 \
+	  --models lmm_multilevel mmrm_multilevel --conditions icc0.10_wholly icc0.10_half icc0.10_stable icc0.10_half_effect0.3 \
+	  --out validation/RESULTS_mmrm.md --raw validation/raw/mmrm
 
 notebooks: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

@@ -207,3 +207,16 @@ def test_pupil_without_condition_is_an_error():
     d.loc[[0, 1], "condition"] = np.nan
     with pytest.raises(StudyError, match="2 pupil.*no condition"):
         design_based_did(d, OUT, "T2-T1")
+
+
+def test_bootstrap_ci_is_the_whole_line_when_no_value_can_be_rejected():
+    """4 classes: 2^4 = 16 sign vectors, p ≥ 2/16 = .125 > .05 for every null value, so
+    the inverted interval is (−inf, inf) — found by the simulation study (it used to bisect
+    through rounding noise)."""
+    rng = np.random.default_rng(4)
+    cl = np.repeat(np.arange(4), 10)
+    m = (cl % 2 == 0).astype(float)
+    y = 0.3 * m + rng.normal(size=cl.size) + rng.normal(size=4)[cl]
+    res = wild_cluster_bootstrap(y, np.column_stack([np.ones(cl.size), m]), cl, 1)
+    assert res.draws == "enumeration" and res.n_draws == 16
+    assert res.p >= 2 / 16 and (res.ci_low, res.ci_high) == (-np.inf, np.inf)

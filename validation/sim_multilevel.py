@@ -30,6 +30,9 @@ all through the library's public functions (:func:`fit_models`):
 - ``lmm_multilevel``: ``+ (1 | school) + (1 | school:class) + (1 | school:class:wave)
   + (1 | student_id)``, Kenward–Roger SE and df; ``lmm_multilevel_satterthwaite``: the
   same fit with Satterthwaite df;
+- ``mmrm_multilevel``: the same class terms with an unstructured covariance of each
+  pupil's waves instead of the pupil intercept (``design.residual: unstructured``,
+  :func:`mut_eval.stats.mmrm.fit_mmrm`), Kenward–Roger;
 - ``cr2_change``, ``cr2_ancova``, ``wild_cluster_bootstrap``:
   :func:`mut_eval.stats.cluster_robust.design_based_did` (the bootstrap enumerates the
   2^G Rademacher vectors, G ≤ 12 classes);
@@ -72,14 +75,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mut_eval.stats.cluster_robust import design_based_did, unique_clusters, wild_cluster_bootstrap
+from mut_eval.stats.cluster_robust import design_based_did
 from mut_eval.stats.effects import cluster_correction
 from mut_eval.stats.mixed import RandomTerm, fit_mixed
+from mut_eval.stats.mmrm import fit_mmrm
 
 WAVES = ("T1", "T2", "T3")
 CONTRASTS = ("T2-T1", "T3-T1")
-MODELS = ("lmm_pupil", "lmm_multilevel", "lmm_multilevel_satterthwaite", "cr2_change",
-          "cr2_ancova", "wild_cluster_bootstrap", "wwc_corrected")
+MODELS = ("lmm_pupil", "lmm_multilevel", "lmm_multilevel_satterthwaite", "mmrm_multilevel",
+          "cr2_change", "cr2_ancova", "wild_cluster_bootstrap", "wwc_corrected")
 ITEM_A, ITEM_B, ITEM_SD = 3.3, 0.75, 0.55       # item = clip(round(A + B·L + e), 1, 5)
 TARGET_CORR = {(0, 1): 0.70, (0, 2): 0.55, (1, 2): 0.65}
 MISSING = (0.05, 0.18, 0.12)                     # share of scores missing at T1, T2, T3
@@ -250,16 +254,6 @@ def _row(model, contrast, estimate, se, df, lo, hi, p, singular=np.nan, converge
                 ci_low=lo, ci_high=hi, p=p, singular=singular, converged=converged)
 
 
-def _bootstrap_without_ci(wide: pd.DataFrame, contrast: str, alpha: float) -> dict:
-    """The wild cluster bootstrap row of the change model when its CI is the whole line."""
-    later, earlier = contrast.split("-")
-    d = wide.dropna(subset=[f"score_{later}", f"score_{earlier}"])
-    X = np.column_stack([np.ones(len(d)), (d["condition"] == "mentee").to_numpy(float)])
-    wb = wild_cluster_bootstrap(d[f"score_{later}"] - d[f"score_{earlier}"], X,
-                                unique_clusters(d), 1, draws="enumeration", alpha=alpha, ci=False)
-    return _row("wild_cluster_bootstrap", contrast, wb.estimate, wb.se, np.nan, -np.inf, np.inf, wb.p)
-
-
 def fit_models(long: pd.DataFrame, wide: pd.DataFrame, models=MODELS, alpha: float = 0.05) -> list[dict]:
     """Every model in ``models`` on one cohort: one row per model × contrast."""
     rows = []
@@ -278,22 +272,22 @@ def fit_models(long: pd.DataFrame, wide: pd.DataFrame, models=MODELS, alpha: flo
                 res = f.test(L, ddf=ddf, alpha=alpha, labels=list(CONTRASTS))
                 rows += [_row(model, r.contrast, r.estimate, r.se, r.df, r.ci_low, r.ci_high, r.p,
                               f.singular, f.converged) for r in res.itertuples()]
+    if "mmrm_multilevel" in models:
+        # design.residual: unstructured — the class terms with an unstructured covariance of
+        # each pupil's waves in place of the pupil intercept
+        f = fit_mmrm(y, X, long["wave"].map({w: i for i, w in enumerate(WAVES)}).to_numpy(int),
+                     long["student_id"].to_numpy(object), _terms(long, multilevel=True)[:-1])
+        res = f.test(L, ddf="kenward-roger", alpha=alpha, labels=list(CONTRASTS))
+        rows += [_row("mmrm_multilevel", r.contrast, r.estimate, r.se, r.df, r.ci_low, r.ci_high, r.p,
+                      bool(not np.all(f.active)), f.converged) for r in res.itertuples()]
     design = [m for m in ("cr2_change", "cr2_ancova", "wild_cluster_bootstrap") if m in models]
     if design:
-        # With G classes the enumerated bootstrap p is at least 2/2^G; when that exceeds α
-        # no value is ever rejected and the inverted CI is the whole line — but
-        # design_based_did's bisection then chases rounding noise far out and does not
-        # end (found here; reported), so those cohorts get the p alone and CI (−∞, ∞).
-        G = int(wide.groupby(["school", "class"]).ngroups)
-        invertible = 2.0 / 2 ** G <= alpha
+        # with G <= 5 classes the enumerated p is at least 2/2^G > α: CI (−∞, ∞)
         boot = "wild_cluster_bootstrap" in models
         for contrast in CONTRASTS:
-            out = design_based_did(wide, "score", contrast, alpha=alpha, bootstrap=boot and invertible,
-                                   draws="enumeration")
+            out = design_based_did(wide, "score", contrast, alpha=alpha, bootstrap=boot, draws="enumeration")
             rows += [_row(r.model, contrast, r.estimate, r.se, r.df, r.ci_low, r.ci_high, r.p)
                      for r in out.itertuples() if r.model in design]
-            if boot and not invertible:
-                rows.append(_bootstrap_without_ci(wide, contrast, alpha))
     if "wwc_corrected" in models:
         t1 = long[long["wave"] == "T1"]
         null = fit_mixed(t1["score"].to_numpy(float), np.ones((len(t1), 1)),
@@ -523,6 +517,8 @@ def main(argv=None) -> None:
     ap.add_argument("--procs", type=int, default=1)
     ap.add_argument("--conditions", nargs="*", default=[c.name for c in CONDITIONS],
                     help="condition names (default: all, in the order of CONDITIONS)")
+    ap.add_argument("--models", nargs="*", default=list(MODELS), choices=MODELS,
+                    help="models to fit (default: all)")
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("RESULTS.md"))
     ap.add_argument("--raw", type=Path, default=Path(__file__).with_name("raw"),
                     help="folder for the per-replication results (one csv.gz per condition)")
@@ -549,7 +545,7 @@ def main(argv=None) -> None:
         print(f"{(time.perf_counter() - t0) / 60:.1f} min: {n.min()}-{n.max()} replications per condition",
               file=sys.stderr, flush=True)
 
-    simulate(conds, a.reps, a.seed, a.procs, on_progress=on_progress)
+    simulate(conds, a.reps, a.seed, a.procs, models=tuple(a.models), on_progress=on_progress)
     print(f"wrote {a.out}", file=sys.stderr)
 
 

@@ -367,7 +367,14 @@ def wild_cluster_bootstrap(y, X, cluster, coef: int, *, weights=None, null: floa
     V, kind = _bootstrap_weights(d.n_clusters, draws, n_boot, seed)
     boot = _RestrictedBootstrap(d, int(coef), V, vcov)
     est = float(boot.beta[int(coef)])
-    lo, hi = _invert(boot.p_value, est, boot.se_cr1, alpha) if ci else (np.nan, np.nan)
+    if not ci:
+        lo, hi = np.nan, np.nan
+    elif kind == "enumeration" and 2.0 / V.shape[0] > alpha:
+        # v and −v give the same |t*|, so p ≥ 2/2^G: with G ≤ 5 classes at α = .05 no
+        # value is ever rejected and the interval is the whole line
+        lo, hi = -np.inf, np.inf
+    else:
+        lo, hi = _invert(boot.p_value, est, boot.se_cr1, alpha)
     return WildBootstrapResult(estimate=est, se=boot.se_cr1, t=(est - null) / boot.se_cr1,
                                p=boot.p_value(null), ci_low=lo, ci_high=hi, draws=kind,
                                n_draws=V.shape[0], n_clusters=d.n_clusters, n_obs=d.y.size)
