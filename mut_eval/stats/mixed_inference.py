@@ -106,15 +106,22 @@ def kr_vcov(d: dict, C: np.ndarray) -> np.ndarray:
 
 
 def satterthwaite_df(d: dict, C: np.ndarray, theta: np.ndarray, L) -> np.ndarray:
-    """Satterthwaite df for each row l of L (lmerTest ``contest1D``)."""
+    """Satterthwaite df for each row l of L (lmerTest ``contest1D``). When the Hessian of
+    the active variance parameters is singular (e.g. a level with a single pupil), its
+    generalised inverse is used, as for the KR W (pbkrtest)."""
     L = np.atleast_2d(np.asarray(L, float))
     active = np.append(theta > 1e-6, True)
     H = d["hess"][np.ix_(active, active)]
+    try:
+        Hinv = np.linalg.inv(H) if np.min(np.abs(np.linalg.eigvalsh(H))) > 1e-10 else np.linalg.pinv(H)
+    except np.linalg.LinAlgError:
+        Hinv = np.linalg.pinv(H)
     out = []
     for l in L:
         v = float(l @ C @ l)
         g = np.array([float(l @ C @ Pk @ C @ l) for Pk in d["P"]])[active]
-        out.append(v * v / float(g @ np.linalg.solve(H, g)))
+        den = float(g @ Hinv @ g)
+        out.append(v * v / den if den > 0 else np.inf)
     return np.array(out)
 
 
