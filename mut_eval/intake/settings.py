@@ -240,7 +240,8 @@ class DesignSettings:
     - ``mentor_groups``: ``true`` adds the partially nested term of mentees who share a
       mentor after T1 (default: true when some mentor has two or more mentees);
     - ``residual``: ``compound`` (a pupil random intercept) or ``unstructured`` (the MMRM
-      within-pupil covariance; default ``compound``).
+      within-pupil covariance; default ``compound``, which the simulation study
+      ``validation/RESULTS_mmrm.md`` found as well calibrated and as powerful).
     """
     assignment: str | None = None
     levels: tuple[str, ...] | None = None
