@@ -268,7 +268,9 @@ def analyze(panel: Panel, options: AnalysisSettings | dict | None = None) -> Res
             data = with_mentor_groups(data, panel.matches)
         t["did_adjusted"] = did_by_outcome(
             data, covariates=covariates, outcomes=panel.outcomes, alpha=options.alpha,
-            **(dict(random=random_part(design), ddf="kenward-roger") if design.clustered else {}))
+            residual=design.residual,
+            **(dict(random=random_part(design), ddf="kenward-roger") if design.clustered or
+               design.residual == "unstructured" else {}))
     t["baseline_equivalence"] = _by_outcome(panel, baseline_equivalence)
     enrolled = panel.students["condition"].value_counts().to_dict()
     t["attrition"] = _by_outcome(panel, attrition, enrolled=enrolled)

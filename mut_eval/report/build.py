@@ -1183,6 +1183,9 @@ def limitation_facts(ctx: Ctx) -> dict:
                    "multilevel": multilevel_primary(ctx)}
     facts["n_mentee"], facts["n_control"] = group_sizes(ctx)
     rows = did_rows(ctx)
+    rhos = {round(float(r["icc"]), 6) for r in rows if fmt.is_number(r.get("icc"))}
+    if rhos:   # the ICC the check used: analysis.icc, or the estimated ICC of each outcome
+        facts["icc"] = rhos.pop() if len(rhos) == 1 else None
     if rows and all("p_cluster" in r for r in rows):
         # The clustering check: do the effects significant after the Holm correction keep p < alpha
         # when the DiD test is corrected for pupils sharing a class?

@@ -347,14 +347,14 @@ def adjust_across(table: pd.DataFrame, p: str = "p", by="contrast") -> pd.DataFr
 def mixed_model_by_outcome(data: pd.DataFrame, dv: str = "score", covariates=(), *,
                            outcomes=None, alpha: float = 0.05, within: str = "wave",
                            between: str = "condition", subject: str = "student_id",
-                           random: str | None = None,
-                           ddf: str = "asymptotic") -> dict[str, pd.DataFrame]:
+                           random: str | None = None, ddf: str = "asymptotic",
+                           residual: str = "compound") -> dict[str, pd.DataFrame]:
     """The mixed model fitted once per outcome of a long table, and its three tables:
     ``lmm_fixed``, ``lmm_emm`` and ``did`` (each led by ``outcome``); the ``did`` p values
     are adjusted across outcomes per contrast (:func:`adjust_across`).
 
-    ``outcomes``: which outcomes, in order (default: order of appearance); ``random``
-    and ``ddf`` as in :func:`fit_lmm` and :func:`did`.
+    ``outcomes``: which outcomes, in order (default: order of appearance); ``random``,
+    ``residual`` and ``ddf`` as in :func:`fit_lmm` and :func:`did`.
     """
     if "outcome" not in data.columns:
         raise StudyError("mixed model by outcome: column 'outcome' not found")
@@ -363,7 +363,7 @@ def mixed_model_by_outcome(data: pd.DataFrame, dv: str = "score", covariates=(),
     parts: dict[str, list] = {"lmm_fixed": [], "lmm_emm": [], "did": []}
     for o in outcomes:
         d = data[data["outcome"] == o]
-        fit = fit_lmm(d, dv, covariates, random=random, **kw)
+        fit = fit_lmm(d, dv, covariates, random=random, residual=residual, **kw)
         parts["lmm_fixed"].append(lmm_fixed(d, dv, covariates, fit=fit, alpha=alpha, **kw)
                                   .assign(outcome=o))
         parts["lmm_emm"].append(lmm_emm(d, dv, covariates, fit=fit, alpha=alpha, **kw)
@@ -391,10 +391,11 @@ def stack_by_outcome(parts: dict[str, list]) -> dict[str, pd.DataFrame]:
 def did_by_outcome(data: pd.DataFrame, dv: str = "score", covariates=(), *,
                    outcomes=None, alpha: float = 0.05, within: str = "wave",
                    between: str = "condition", subject: str = "student_id",
-                   random: str | None = None, ddf: str = "asymptotic") -> pd.DataFrame:
+                   random: str | None = None, ddf: str = "asymptotic",
+                   residual: str = "compound") -> pd.DataFrame:
     """:func:`did` for every outcome of a long table, with ``p_holm``/``p_bh`` across
     outcomes per contrast — the contract's ``did`` table (see
     :func:`mixed_model_by_outcome`, which also gives the fixed effects and EMMs)."""
     return mixed_model_by_outcome(data, dv, covariates, outcomes=outcomes, alpha=alpha, within=within,
                                   between=between, subject=subject, random=random,
-                                  ddf=ddf)["did"]
+                                  ddf=ddf, residual=residual)["did"]
