@@ -296,7 +296,7 @@ def did_robustness(data: pd.DataFrame, wide: pd.DataFrame, design: Design, *, ic
     if contrasts is not None:
         out = out[out["contrast"].isin(contrasts)]
     out["g"] = _g_scale(data) * out["estimate"]
-    pupils = {c: _pupils_in(data, c) for c in out["contrast"].unique()}
+    pupils = _pupils_in(data, out["contrast"].unique())
     out["n_pupils"] = [pupils[c][0] if m.startswith(("cr2", "wild")) else pupil_fit.n_students
                        for m, c in zip(out["model"], out["contrast"])]
     out["n_clusters"] = [pupils[c][1] if m.startswith(("cr2", "wild")) else
@@ -314,14 +314,20 @@ def _mmrm_fit(data: pd.DataFrame, design: Design) -> LMMFit:
     return fit_lmm(data, random=random_part(design) if design.clustered else None, residual="unstructured")
 
 
-def _pupils_in(data: pd.DataFrame, contrast: str) -> tuple[int, int]:
-    """Pupils scored at both waves of ``contrast`` and their classes (the design-based rows)."""
-    later, earlier = contrast.split("-")
+def _pupils_in(data: pd.DataFrame, contrasts) -> dict[str, tuple[int, int]]:
+    """Per contrast: the pupils scored at both of its waves and their classes (the
+    design-based rows)."""
     w = data.pivot_table(index="student_id", columns="wave", values="score", aggfunc="first")
-    ok = w.index[w.get(later, pd.Series(dtype=float)).notna() & w.get(earlier, pd.Series(dtype=float)).notna()]
-    p = data[data["student_id"].isin(ok)].drop_duplicates("student_id")
-    return int(len(ok)), int(p.groupby(["school", "class"]).ngroups)
-
+    where = data.drop_duplicates("student_id").set_index("student_id")[["school", "class"]]
+    out = {}
+    for c in contrasts:
+        later, earlier = c.split("-")
+        if later not in w.columns or earlier not in w.columns:
+            out[c] = (0, 0)
+            continue
+        ok = w.index[w[later].notna() & w[earlier].notna()]
+        out[c] = (int(len(ok)), int(where.loc[ok].drop_duplicates().shape[0]))
+    return out
 
 
 def effects_by_outcome(long: pd.DataFrame, wide: pd.DataFrame, design: Design, icc: pd.DataFrame, *,
