@@ -225,7 +225,7 @@ def balance_table(X: pd.DataFrame, treated, weights=None) -> pd.DataFrame:
     >>> X = pd.DataFrame({"age": [12., 13, 14, 12, 13, 15], "girl": [1, 0, 1, 0, 0, 1]})
     >>> t = np.array([True, True, True, False, False, False])
     >>> balance_table(X, t)[["covariate", "type", "smd"]].round(3).values.tolist()
-    [['age', 'continuous', -0.333], ['girl', 'binary', 0.0]]
+    [['age', 'continuous', -0.333], ['girl', 'binary', 0.333]]
     """
     t, w = _check_inputs(X, treated, weights)
     rows = []
