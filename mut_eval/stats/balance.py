@@ -82,6 +82,12 @@ def _levels(s: pd.Series) -> list:
     return sorted(pd.unique(s.dropna()).tolist(), key=lambda v: (str(type(v)), v))
 
 
+def _level_label(v) -> str:
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))            # a 0/1 column read as float: level "1", not "1.0"
+    return str(v)
+
+
 def _terms(X: pd.DataFrame) -> list[_Term]:
     """Expand the covariates into numeric terms as cobalt does (see module docstring)."""
     terms: list[_Term] = []
@@ -102,9 +108,9 @@ def _terms(X: pd.DataFrame) -> list[_Term]:
                 levels = [None] + levels
             keep = levels[1:] if len(levels) == 2 else levels
             for i, lev in enumerate(keep):
-                v = (s == lev).astype(float).to_numpy()
+                v = np.array(s == lev, dtype=float)
                 v[miss] = np.nan
-                terms.append(_Term(str(name), str(lev), "binary", v,
+                terms.append(_Term(str(name), _level_label(lev), "binary", v,
                                    len(levels) > 2 and i == 0))
         if miss.any():
             terms.append(_Term(str(name), "missing", "binary", miss.astype(float), False))
@@ -395,8 +401,8 @@ def entropy_weights(X: pd.DataFrame, treated, moments: int = 1, tol: float = 1e-
         raise StudyError(
             "entropy balancing did not converge: the controls cannot reach the mentees' "
             f"means of {', '.join(repr(n) for n in worst)} jointly (no overlap; largest "
-            f"remaining difference {gmax:.2g} SD); drop or combine covariates, or use "
-            "moments: 1")
+            f"remaining difference {gmax:.2g} SD); drop or combine covariates"
+            + (", or use moments: 1" if moments == 2 else ""))
     w = np.ones(len(X))
     w[~t] = p * t.sum()
     return pd.Series(w, index=X.index, name="weight")
@@ -444,9 +450,13 @@ def logistic_att_weights(X: pd.DataFrame, treated, trim: float | None = None):
         except Exception as exc:   # statsmodels' PerfectSeparationError and kin
             raise separated from exc
     ps = np.asarray(fit.fittedvalues, dtype=float)
-    if not fit.converged or np.any(ps[~t] > 1 - 1e-8) or np.any(ps[t] < 1e-8):
+    # For the ATT every mentee needs comparable controls: a mentee with e ≈ 1 has none
+    # (what (quasi-)separation produces; R glm warns "fitted probabilities numerically
+    # 0 or 1 occurred")
+    if not fit.converged or np.any(ps[t] > 1 - 1e-8):
         raise separated
-    w = np.where(t, 1.0, ps / (1.0 - ps))
+    w = np.ones(len(X))
+    w[~t] = ps[~t] / (1.0 - ps[~t])
     if trim is not None:
         if not 0 < trim < 1:
             raise StudyError(f"weighting.trim must lie between 0 and 1, not {trim!r}")
