@@ -230,6 +230,20 @@ def test_entropy_second_moments_match_population_variance():
         assert v_c == pytest.approx(v_t, abs=1e-8)
 
 
+def test_entropy_second_moments_in_cobalt_variance_ratio():
+    # the balance table's variance ratio uses cobalt's unbiased forms: the mentees'
+    # n/(n-1)·v_pop over the controls' v_pop/(1 - Σw~²); after moments = 2 the
+    # population variances are equal, so the ratio is (n/(n-1))·(1 - Σw~²), not 1
+    X, t = _selection_data()
+    w = entropy_weights(X, t, moments=2).to_numpy()
+    wc = w[~t] / w[~t].sum()
+    n = t.sum()
+    expect = n / (n - 1) * (1 - np.sum(wc ** 2))
+    tab = balance_table(X, t, w).set_index("covariate")
+    assert tab.loc["age", "var_ratio_weighted"] == pytest.approx(expect, rel=1e-8)
+    assert tab.loc["ses", "var_ratio_weighted"] == pytest.approx(expect, rel=1e-8)
+
+
 def test_entropy_no_overlap_names_the_covariate():
     X, t = _selection_data()
     X = X.assign(age=np.where(t, X.age + 10, X.age))   # every mentee older than any control
@@ -275,6 +289,10 @@ def test_logistic_coefficients_equal_irls_and_weights_by_formula():
     Xd = np.column_stack([np.ones(len(X)), _dummies(X)])
     beta = _irls(Xd, t.astype(float))
     assert np.max(np.abs(np.asarray(fit.params) - beta)) < 1e-8
+    # and statsmodels' Logit (Newton on the log-likelihood, not IRLS)
+    import statsmodels.api as sm
+    logit = sm.Logit(t.astype(float), Xd).fit(disp=0, method="newton", tol=1e-12)
+    assert np.max(np.abs(np.asarray(fit.params) - logit.params)) < 1e-8
     e = 1 / (1 + np.exp(-(Xd @ beta)))
     assert np.max(np.abs(ps.to_numpy() - e)) < 1e-10
     # ATT weights: 1 for mentees, the odds e/(1 - e) for controls
