@@ -343,3 +343,10 @@ def test_covariate_design_reference_levels():
     D = covariate_design(SMALL.drop(columns="ses"))
     # gender: "girl" indicator; origin: MA is the first sorted level, so NL and TR
     assert list(D.columns) == ["age", "gender[girl]", "origin[NL]", "origin[TR]"]
+
+
+def test_entropy_with_nothing_to_balance_gives_equal_weights():
+    # a covariate constant in both groups: the controls keep equal weights, n_t/n_c each
+    X = pd.DataFrame({"school_year": [2.0] * 8})
+    w = entropy_weights(X, T).to_numpy()
+    assert np.allclose(w, [1, 1, 1, 1, 1, 1, 1, 1])

@@ -394,7 +394,10 @@ def entropy_weights(X: pd.DataFrame, treated, moments: int = 1, tol: float = 1e-
             + ", ".join(repr(n) for n in outside)
             + " lies outside the range of the controls (no overlap); drop or recode "
             "these covariates, or use weighting.method: logistic or none")
-    lam, p, gmax, ok = _entropy_dual_newton(Z, tol, max_iter)
+    if Z.shape[1] == 0:      # nothing varies: every weighting balances, keep them equal
+        lam, p, gmax, ok = np.zeros(0), np.full(Z.shape[0], 1 / Z.shape[0]), 0.0, True
+    else:
+        lam, p, gmax, ok = _entropy_dual_newton(Z, tol, max_iter)
     if not ok:
         g = np.abs(p @ Z)
         worst = [names[j] for j in np.argsort(-g) if g[j] >= tol][:5]
