@@ -247,9 +247,11 @@ def test_partial_r2_bound_by_hand_and_errors():
     assert adjusted_se(2.0, 100, r2dz, r2yz) == pytest.approx(
         math.sqrt(1 - r2yz) / math.sqrt(1 - r2dz) * 2.0 * math.sqrt(100 / 99), rel=1e-14)
     # sensemakr test-07 "Bounds error": r2dxj.x = 1 or r2yxj.dx = 2 are errors;
-    # r2yxj.dx = 1 there only warns (capped); here it cannot be scaled -> error too
+    # r2yxj.dx = 1 only warns there and caps R2_yz.dx at 1
     with pytest.raises(StudyError):
         ovb_partial_r2_bound(1.0, 0.1)
+    assert ovb_partial_r2_bound(0.1, 1.0) == {"r2dz_x": pytest.approx(0.1 / 0.9),
+                                              "r2yz_dx": 1.0, "capped": True}
     with pytest.raises(StudyError):
         ovb_partial_r2_bound(0.1, 2.0)
     with pytest.raises(StudyError, match="kd"):

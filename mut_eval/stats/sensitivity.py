@@ -221,9 +221,9 @@ def ovb_partial_r2_bound(r2dxj_x: float, r2yxj_dx: float, kd: float = 1.0,
     ky = kd if ky is None else ky
     _check_r2("r2dxj_x", r2dxj_x)
     _check_r2("r2yxj_dx", r2yxj_dx)
-    if r2dxj_x >= 1 or r2yxj_dx >= 1:
+    if r2dxj_x >= 1:
         raise StudyError("sensitivity bounds: a benchmark covariate with partial R² = 1 "
-                         "cannot be scaled")
+                         "with the treatment cannot be scaled")
     r2dz_x = kd * r2dxj_x / (1.0 - r2dxj_x)
     if r2dz_x >= 1:
         raise StudyError(f"sensitivity bounds: kd = {kd} implies R²(D~Z|X) ≥ 1; "
@@ -232,8 +232,8 @@ def ovb_partial_r2_bound(r2dxj_x: float, r2yxj_dx: float, kd: float = 1.0,
     if eta2 >= 1:
         raise StudyError(f"sensitivity bounds: kd = {kd} is impossible for this benchmark; "
                          "choose a smaller kd")
-    r2yz_dx = ((math.sqrt(ky) + math.sqrt(eta2)) / math.sqrt(1.0 - eta2)) ** 2 \
-        * r2yxj_dx / (1.0 - r2yxj_dx)
+    odds_y = r2yxj_dx / (1.0 - r2yxj_dx) if r2yxj_dx < 1 else math.inf
+    r2yz_dx = ((math.sqrt(ky) + math.sqrt(eta2)) / math.sqrt(1.0 - eta2)) ** 2 * odds_y
     capped = r2yz_dx > 1
     return {"r2dz_x": r2dz_x, "r2yz_dx": min(r2yz_dx, 1.0), "capped": bool(capped)}
 
