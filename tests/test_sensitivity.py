@@ -27,6 +27,8 @@ from mut_eval.stats.sensitivity import (
     adjusted_estimate,
     adjusted_se,
     benchmark_bounds,
+    benchmark_partial_r2,
+    group_partial_r2,
     evalue_ci_rr,
     evalue_rr,
     evalues_rr,
@@ -258,6 +260,38 @@ def test_partial_r2_bound_by_hand_and_errors():
         ovb_partial_r2_bound(0.4, 0.1, kd=3)   # 3 * .4/.6 = 2 >= 1
     capped = ovb_partial_r2_bound(0.1, 0.6, kd=2)
     assert capped["capped"] and capped["r2yz_dx"] == 1.0
+
+
+def _ssr(y, X):
+    resid = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
+    return float(resid @ resid)
+
+
+def test_benchmark_partial_r2_by_frisch_waugh():
+    # partial R2 of a group G = (SSR without G - SSR with G) / SSR without G, computed
+    # from two least-squares fits (a different route from the F statistic of the code)
+    rng = np.random.default_rng(13)
+    n = 60
+    x1 = rng.normal(size=n)
+    grp = rng.integers(0, 3, size=n)
+    g1, g2 = (grp == 1).astype(float), (grp == 2).astype(float)
+    d = (0.5 * x1 + 0.4 * g1 + rng.normal(size=n) > 0).astype(float)
+    y = 0.3 * d + 0.6 * x1 - 0.5 * g2 + rng.normal(size=n)
+    X = np.column_stack([np.ones(n), d, x1, g1, g2])
+    names = ["(Intercept)", "d", "x1", "g1", "g2"]
+    out = benchmark_partial_r2(y, X, names, "d", ["g1", "g2"])
+    full, no_g = _ssr(y, X), _ssr(y, X[:, [0, 1, 2]])
+    assert out["r2yxj_dx"] == pytest.approx((no_g - full) / no_g, rel=1e-10)
+    Xd = X[:, [0, 2, 3, 4]]
+    full_d, no_g_d = _ssr(d, Xd), _ssr(d, Xd[:, [0, 1]])
+    assert out["r2dxj_x"] == pytest.approx((no_g_d - full_d) / no_g_d, rel=1e-10)
+    # one column: t^2/(t^2 + df)
+    one = benchmark_partial_r2(y, X, names, "d", "x1")
+    no_x1 = _ssr(y, X[:, [0, 1, 3, 4]])
+    assert one["r2yxj_dx"] == pytest.approx((no_x1 - full) / no_x1, rel=1e-10)
+    assert group_partial_r2(2.0, 0.25, 50) == pytest.approx(16 / 66, rel=1e-15)
+    with pytest.raises(StudyError, match="not in the model"):
+        benchmark_partial_r2(y, X, names, "d", "x9")
 
 
 # ------------------------------------------------------------- the tidy table

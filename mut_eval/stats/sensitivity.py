@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from .. import StudyError
+from .moderation import _ols  # the project's OLS with the classical covariance
 
 __all__ = [
     "evalue_rr",
@@ -36,6 +37,8 @@ __all__ = [
     "partial_f2",
     "robustness_value",
     "extreme_robustness_value",
+    "group_partial_r2",
+    "benchmark_partial_r2",
     "ovb_partial_r2_bound",
     "bias",
     "adjusted_estimate",
@@ -202,6 +205,45 @@ def _check_r2(name: str, value: float) -> None:
     if not (0 <= value <= 1):
         raise StudyError(f"sensitivity bounds: {name} must be a partial R² in [0, 1] "
                          f"(got {value})")
+
+
+def group_partial_r2(beta, cov, dof: float) -> float:
+    """Partial R² of a group of p coefficients (sensemakr ``group_partial_r2``).
+
+    F = β'V⁻¹β/p with V the classical OLS covariance of the group, R² = F·p/(F·p + df);
+    for one coefficient this is t²/(t² + df).
+    """
+    b = np.atleast_1d(np.asarray(beta, dtype=float))
+    v = np.atleast_2d(np.asarray(cov, dtype=float))
+    fp = float(b @ np.linalg.solve(v, b))
+    return fp / (fp + float(dof))
+
+
+def benchmark_partial_r2(y, X, names, treatment: str, benchmark) -> dict:
+    """The benchmark's partial R²s from the OLS design, as sensemakr ``ovb_partial_r2_bound.lm``.
+
+    ``X`` is the full design matrix (intercept included) with column ``names``;
+    ``benchmark`` is one column name or a list (a categorical covariate's dummies, taken
+    as a group). Returns ``r2yxj_dx`` = R²_{Y~X_j|X_{−j},D} from y ~ X and ``r2dxj_x`` =
+    R²_{D~X_j|X_{−j}} from the treatment column regressed on the other columns, both
+    via :func:`group_partial_r2` with classical OLS covariances.
+    """
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
+    names = list(names)
+    bench = [benchmark] if isinstance(benchmark, str) else list(benchmark)
+    unknown = [b for b in bench + [treatment] if b not in names]
+    if unknown:
+        raise StudyError(f"sensitivity benchmark: column(s) {unknown} not in the model")
+    beta, cov, dof, _ = _ols(X, y, None)
+    ib = [names.index(b) for b in bench]
+    r2y = group_partial_r2(beta[ib], cov[np.ix_(ib, ib)], dof)
+    keep = [i for i, n in enumerate(names) if n != treatment]
+    names_d = [names[i] for i in keep]
+    beta_d, cov_d, dof_d, _ = _ols(X[:, keep], X[:, names.index(treatment)], None)
+    ibd = [names_d.index(b) for b in bench]
+    r2d = group_partial_r2(beta_d[ibd], cov_d[np.ix_(ibd, ibd)], dof_d)
+    return {"r2yxj_dx": r2y, "r2dxj_x": r2d}
 
 
 def ovb_partial_r2_bound(r2dxj_x: float, r2yxj_dx: float, kd: float = 1.0,
