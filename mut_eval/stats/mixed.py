@@ -48,13 +48,13 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, optimize, sparse, stats
+from scipy import linalg, optimize, sparse
 from scipy.sparse.linalg import splu
 from threadpoolctl import ThreadpoolController
 
 from .. import StudyError
 from .mixed_inference import (  # noqa: F401  (_kr_w: used by icc.py)
-    _kr_w, derivatives, kenward_roger_df, kr_vcov, satterthwaite_df,
+    DDF_METHODS, _kr_w, contrast_tests, derivatives, kenward_roger_df, kr_vcov, satterthwaite_df,
 )
 
 _POOLS = ThreadpoolController()     # the library scan once (5 ms), not per fit
@@ -67,7 +67,6 @@ def single_threaded_blas():
 
 __all__ = ["RandomTerm", "parse_random", "MixedFit", "fit_mixed", "lmer", "DDF_METHODS"]
 
-DDF_METHODS = ("kenward-roger", "satterthwaite", "asymptotic")
 # θ below this counts as on the boundary (lme4's isSingular tolerance is 1e-4)
 SINGULAR_TOL = 1e-4
 # at most this many distinct m_bb values are pre-summed (see _System)
@@ -515,26 +514,9 @@ class MixedFit:
         p, ci_low, ci_high``. ``ddf``: ``kenward-roger`` (SE from Φ_A, as emmeans
         ``lmer.df = "kenward-roger"``), ``satterthwaite`` (SE from vcov, as lmerTest) or
         ``asymptotic`` (z, df = ∞)."""
-        if ddf not in DDF_METHODS:
-            raise ValueError(f"ddf must be one of {DDF_METHODS}, not {ddf!r}")
         if ddf != "asymptotic" and not self.reml:
             raise ValueError("Satterthwaite / Kenward-Roger df need a REML fit")
-        L = np.atleast_2d(np.asarray(L, float))
-        est = L @ self.beta
-        V = self.vcov_kr if ddf == "kenward-roger" else self.vcov
-        se = np.sqrt(np.einsum("ij,jk,ik->i", L, V, L))
-        if ddf == "kenward-roger":
-            df = np.array([self.df_kenward_roger(l) for l in L])
-        elif ddf == "satterthwaite":
-            df = self.df_satterthwaite(L)
-        else:
-            df = np.full(len(L), np.inf)
-        t = est / se
-        q = stats.t.ppf(1 - alpha / 2, df)
-        return pd.DataFrame({
-            "contrast": labels if labels is not None else [f"L{i + 1}" for i in range(len(L))],
-            "estimate": est, "se": se, "df": df, "t": t, "p": 2 * stats.t.sf(np.abs(t), df),
-            "ci_low": est - q * se, "ci_high": est + q * se})
+        return contrast_tests(self, L, ddf, alpha, labels)
 
 
 def fit_mixed(y, X, terms: list[RandomTerm], *, names=None, reml: bool = True) -> MixedFit:

@@ -27,7 +27,8 @@ space of the reduced terms, the big term and the residual folded in analytically
 from __future__ import annotations
 
 import numpy as np
-from scipy import sparse
+import pandas as pd
+from scipy import sparse, stats
 from scipy.sparse.linalg import splu
 
 
@@ -242,3 +243,32 @@ def _trace_by_component(s, lam: np.ndarray):
     rres[b] = rb[K]
     T[b], T[:, b], T[K], T[:, K] = rb, rb, rres, rres
     return T
+
+
+DDF_METHODS = ("kenward-roger", "satterthwaite", "asymptotic")
+
+
+def contrast_tests(fit, L, ddf: str = "kenward-roger", alpha: float = 0.05, labels=None) -> pd.DataFrame:
+    """t tests of single contrasts lᵀβ (rows of L) of a fit with ``beta``, ``vcov``,
+    ``vcov_kr``, ``df_kenward_roger`` and ``df_satterthwaite`` (MixedFit, MMRMFit):
+    ``contrast, estimate, se, df, t, p, ci_low, ci_high``. ``kenward-roger``: SE from the
+    KR-adjusted covariance Φ_A and KR df; ``satterthwaite``: SE from Var(β̂) and
+    Satterthwaite df; ``asymptotic``: z (df = ∞)."""
+    if ddf not in DDF_METHODS:
+        raise ValueError(f"ddf must be one of {DDF_METHODS}, not {ddf!r}")
+    L = np.atleast_2d(np.asarray(L, float))
+    est = L @ fit.beta
+    V = fit.vcov_kr if ddf == "kenward-roger" else fit.vcov
+    se = np.sqrt(np.einsum("ij,jk,ik->i", L, V, L))
+    if ddf == "kenward-roger":
+        df = np.array([fit.df_kenward_roger(l) for l in L])
+    elif ddf == "satterthwaite":
+        df = fit.df_satterthwaite(L)
+    else:
+        df = np.full(len(L), np.inf)
+    t = est / se
+    q = stats.t.ppf(1 - alpha / 2, df)
+    return pd.DataFrame({
+        "contrast": labels if labels is not None else [f"L{i + 1}" for i in range(len(L))],
+        "estimate": est, "se": se, "df": df, "t": t, "p": 2 * stats.t.sf(np.abs(t), df),
+        "ci_low": est - q * se, "ci_high": est + q * se})

@@ -61,12 +61,13 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, optimize, stats
+from scipy import linalg, optimize
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .. import StudyError
-from .mixed import DDF_METHODS, RandomTerm, RankDeficientDesign, single_threaded_blas
+from .mixed import RandomTerm, RankDeficientDesign, single_threaded_blas
+from .mixed_inference import contrast_tests
 
 __all__ = ["MMRMFit", "fit_mmrm"]
 
@@ -504,24 +505,7 @@ class MMRMFit:
         """t tests of single contrasts lᵀβ (rows of L): ``contrast, estimate, se, df, t,
         p, ci_low, ci_high``. ``kenward-roger``: SE from Φ_A and KR df (mmrm
         ``Kenward-Roger-Linear``); ``satterthwaite``: SE from C; ``asymptotic``: z."""
-        if ddf not in DDF_METHODS:
-            raise ValueError(f"ddf must be one of {DDF_METHODS}, not {ddf!r}")
-        L = np.atleast_2d(np.asarray(L, float))
-        est = L @ self.beta
-        V = self.vcov_kr if ddf == "kenward-roger" else self.vcov
-        se = np.sqrt(np.einsum("ij,jk,ik->i", L, V, L))
-        if ddf == "kenward-roger":
-            df = np.array([self.df_kenward_roger(l) for l in L])
-        elif ddf == "satterthwaite":
-            df = self.df_satterthwaite(L)
-        else:
-            df = np.full(len(L), np.inf)
-        t = est / se
-        q = stats.t.ppf(1 - alpha / 2, df)
-        return pd.DataFrame({
-            "contrast": labels if labels is not None else [f"L{i + 1}" for i in range(len(L))],
-            "estimate": est, "se": se, "df": df, "t": t, "p": 2 * stats.t.sf(np.abs(t), df),
-            "ci_low": est - q * se, "ci_high": est + q * se})
+        return contrast_tests(self, L, ddf, alpha, labels)
 
 
 def _check(y, X, wave, subj, terms, names):

@@ -325,6 +325,12 @@ vc_of <- function(m, grp) {
   v <- vc$vcov[vc$grp == grp & is.na(vc$var2)]
   if (length(v) == 1) v else NA_real_
 }
+# The DiD contrasts of a fitted lmer with the df method of emmeans (lmer.df)
+did_contrasts <- function(m, df_method) {
+  dv <- did_vectors(as.data.frame(emmeans(m, ~ condition * wave, lmer.df = "asymptotic")))
+  as.data.frame(summary(contrast(emmeans(m, ~ condition * wave, lmer.df = df_method), method = dv),
+                        infer = TRUE))
+}
 ml_rows <- list(); icc_rows <- list()
 for (o in outcomes) {
   d <- long[long$outcome == o, ]
@@ -335,12 +341,8 @@ for (o in outcomes) {
   m <- lmer(score ~ condition * wave + (1 | school) + (1 | school:class) +
               (1 | school:class:wave) + (1 | student_id),
             data = d, REML = TRUE, control = ctrl)
-  grid <- as.data.frame(emmeans(m, ~ condition * wave, lmer.df = "asymptotic"))
-  dv <- did_vectors(grid)
-  kr <- as.data.frame(summary(contrast(emmeans(m, ~ condition * wave, lmer.df = "kenward-roger"),
-                                       method = dv), infer = TRUE))
-  sa <- as.data.frame(summary(contrast(emmeans(m, ~ condition * wave, lmer.df = "satterthwaite"),
-                                       method = dv), infer = TRUE))
+  kr <- did_contrasts(m, "kenward-roger")
+  sa <- did_contrasts(m, "satterthwaite")
   stopifnot(identical(as.character(kr$contrast), as.character(sa$contrast)))
   ml_rows[[length(ml_rows) + 1]] <- data.frame(
     outcome = o, contrast = as.character(kr$contrast), estimate = kr$estimate,
@@ -389,12 +391,8 @@ for (o in outcomes) {
   m <- lmer(score ~ condition * wave + (1 | school) + (1 | school:class) +
               (1 | school:class:wave) + (1 | student_id) + (0 + mentee_post | mentor_id),
             data = d, REML = TRUE, control = ctrl)
-  grid <- as.data.frame(emmeans(m, ~ condition * wave, lmer.df = "asymptotic"))
-  dv <- did_vectors(grid)
-  kr <- as.data.frame(summary(contrast(emmeans(m, ~ condition * wave, lmer.df = "kenward-roger"),
-                                       method = dv), infer = TRUE))
-  sa <- as.data.frame(summary(contrast(emmeans(m, ~ condition * wave, lmer.df = "satterthwaite"),
-                                       method = dv), infer = TRUE))
+  kr <- did_contrasts(m, "kenward-roger")
+  sa <- did_contrasts(m, "satterthwaite")
   mg_rows[[length(mg_rows) + 1]] <- data.frame(
     outcome = o, contrast = as.character(kr$contrast), estimate = kr$estimate,
     se_kr = kr$SE, df_kr = kr$df, p_kr = kr$p.value, ci_low_kr = kr$lower.CL, ci_high_kr = kr$upper.CL,
