@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import CHANGES, CONDITIONS, WAVES, StudyError, __version__, outfolder
@@ -21,7 +22,11 @@ from .disclosure import small_groups
 from .panel import Panel, load_panel
 from .privacy import is_id_column, sanitise_config
 from .results import Results, atomic_dir, write_results
+from .stats.adjustment import (WEIGHTING_COVARIATES, adjusted_rows, att_weights, baseline_covariates,
+                               pool_sparse_levels, propensity_overlap, sensitivity_with_benchmark)
 from .stats.anova import interaction_contrasts, mixed_anova
+from .stats.balance import balance_table, weights_summary
+from .stats.cluster_robust import unique_clusters
 from .intake.codebook import codebook_summary
 from .match import MATCH_COLUMNS, match_moderators
 from .stats.descriptives import descriptives_table
@@ -255,8 +260,13 @@ def analyze(panel: Panel, options: AnalysisSettings | dict | None = None) -> Res
     t1 = panel.long[panel.long["wave"] == "T1"]
     t["icc"] = (icc_table(t1, levels=design.levels, alpha=options.alpha) if "class" in design.levels
                 else pd.DataFrame(columns=ICC_COLUMNS))
+    balance, adjusted, weighting = comparability(panel, design, options)
+    t.update(balance)
     t.update(effects_by_outcome(panel.long, panel.wide, design, t["icc"], outcomes=panel.outcomes,
-                                matches=panel.matches, alpha=options.alpha, seed=options.seed))
+                                matches=panel.matches, alpha=options.alpha, seed=options.seed,
+                                additional=adjusted))
+    t["sensitivity"] = sensitivity_with_benchmark(t["did"], panel.wide, weighting.pop("X"),
+                                                  options.benchmark, options.alpha)
     if not design.clustered:
         # the WWC correction with the estimated ICC (the assumed analysis.icc without classes)
         est = dict(zip(t["icc"]["outcome"], t["icc"]["icc_class"])) if len(t["icc"]) else options.icc
@@ -283,7 +293,45 @@ def analyze(panel: Panel, options: AnalysisSettings | dict | None = None) -> Res
         t["qsort_summary"] = qsort_summary(panel.qsort.drop(columns=["student_id"]))
     # the outcomes analysed (after `analysis.outcomes`); run_analysis adds the rest of meta
     return Results(tables=t, meta={"outcomes": panel.outcomes, "variables": variables_meta(panel),
-                                   "design": design.as_dict()})
+                                   "design": design.as_dict(), "weighting": weighting})
+
+
+def comparability(panel: Panel, design, options: AnalysisSettings) -> tuple[dict, pd.DataFrame, dict]:
+    """Were the groups comparable? The ``balance``, ``weights_summary`` and
+    ``propensity_overlap`` tables, the adjusted and weighted DiD rows for
+    ``did_robustness`` (:func:`mut_eval.stats.adjustment.adjusted_rows`) and a
+    ``meta["weighting"]`` record (method, covariates, pooled levels, pupils without
+    every covariate, and the problem when weights cannot be found: then the balance
+    table has no weighted columns and only ``covariate_adjusted`` rows are made)."""
+    wide, students, outcomes = panel.wide, panel.students, panel.outcomes
+    ws = options.weighting
+    names = (list(ws.covariates) if ws.covariates is not None else
+             [c for c in WEIGHTING_COVARIATES if c in students.columns] + [f"{o}_T1" for o in outcomes])
+    treated = (wide["condition"] == CONDITIONS[0]).to_numpy()
+    X = baseline_covariates(students, wide, outcomes, names, unknown_as_level=True)
+    complete = X.notna().all(axis=1).to_numpy()
+    Xw, pooled = pool_sparse_levels(X[complete], treated[complete])
+    meta = {"method": ws.method, "moments": ws.moments, "trim": ws.trim, "covariates": names,
+            "pooled_levels": pooled, "pupils_without_covariates": int((~complete).sum()), "problem": None}
+    weights = ps = None
+    try:
+        weights, ps = att_weights(Xw, treated[complete], ws.method, ws.moments, ws.trim)
+    except StudyError as e:
+        meta["problem"] = str(e)
+    shown = list(dict.fromkeys([c for c in names if not c.endswith("_T1")] +
+                               [c for c in students.columns if c in panel.variables or c == "origin"] +
+                               [c for c in names if c.endswith("_T1")]))
+    Xb = baseline_covariates(students, wide, outcomes, shown)[complete]
+    tables = {"balance": balance_table(Xb, treated[complete], weights),
+              "weights_summary": weights_summary(weights if weights is not None else np.ones(len(Xw)),
+                                                 treated[complete], ws.method if weights is not None else "none"),
+              "propensity_overlap": propensity_overlap(ps, treated[complete])}
+    clusters = unique_clusters(wide) if design.clustered else None
+    w_all = weights.reindex(wide.index) if weights is not None and ws.method != "none" else None
+    rows = [adjusted_rows(wide, o, ("T2-T1", "T3-T1"), Xw.reindex(wide.index), weights=w_all,
+                          clusters=clusters, alpha=options.alpha).assign(outcome=o) for o in outcomes]
+    meta["X"] = Xw.reindex(wide.index)
+    return tables, pd.concat(rows, ignore_index=True), meta
 
 
 def study_design(panel: Panel):

@@ -8,7 +8,8 @@ The keys (every one optional; the defaults apply when it is left out):
 
 ``analysis``
     see :class:`AnalysisSettings` (bootstrap, seed, alpha, min_cell, outcomes, moderators,
-    prespecified_moderators, covariates, probe, icc, hc, center, staff_edition).
+    prespecified_moderators, covariates, probe, icc, hc, center, staff_edition, weighting,
+    imputation, benchmark).
 ``ids``
     ``{pad: 6, strip: true}`` — see :class:`IdSettings`.
 ``missing_codes``
@@ -68,6 +69,105 @@ def _names(v) -> bool:
     return isinstance(v, list) and all(isinstance(x, str) for x in v)
 
 
+WEIGHTING_METHODS = ("entropy", "logistic", "none")
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+@dataclass(frozen=True)
+class WeightingSettings:
+    """``analysis.weighting`` — weights that make the control group resemble the mentees
+    (the ATT), for the balance table and the doubly robust estimates:
+
+    - ``method`` (``entropy``): ``entropy`` balancing (the controls' covariate means
+      equal to the mentees' exactly, with the weights as even as possible; Hainmueller
+      2012), ``logistic`` propensity scores with weights e/(1 − e), or ``none``;
+    - ``covariates`` (age, gender, ses, migration_background, first_generation and every
+      outcome's T1 score, those the study has): pupil columns or ``{outcome}_T1``;
+    - ``moments`` (1): 1 balances means, 2 also the variances of continuous covariates;
+    - ``trim`` (none): with ``logistic``, control weights above this quantile (e.g.
+      0.99) are set to it.
+    """
+    method: str = "entropy"
+    covariates: tuple[str, ...] | None = None
+    moments: int = 1
+    trim: float | None = None
+
+    @classmethod
+    def from_mapping(cls, raw, where: str = "study.yaml") -> "WeightingSettings":
+        if isinstance(raw, cls):
+            return raw
+        if isinstance(raw, str):
+            raw = {"method": raw}
+        if raw is not None and not isinstance(raw, Mapping):
+            raise StudyError(f"{where}: analysis.weighting must be a mapping such as "
+                             f"{{method: entropy}}, not {raw!r}")
+        raw = dict(raw or {})
+        bad = sorted(str(k) for k in raw if k not in {f.name for f in fields(cls)})
+        if bad:
+            raise StudyError(f"{where}: analysis.weighting: unknown key(s) {', '.join(bad)}; allowed: "
+                             "method, covariates, moments, trim")
+
+        def fail(key, msg):
+            raise StudyError(f"{where}: analysis.weighting.{key}: {msg}")
+        method = raw.get("method", "entropy")
+        if method not in WEIGHTING_METHODS:
+            fail("method", f"must be one of {', '.join(WEIGHTING_METHODS)}, not {method!r}")
+        cov = raw.get("covariates")
+        if isinstance(cov, tuple):
+            cov = list(cov)
+        if cov is not None and (not _names(cov) or not cov):
+            fail("covariates", f"must be a list of names (e.g. [age, ses, self_efficacy_T1]), not {cov!r}")
+        moments = raw.get("moments", 1)
+        if moments not in (1, 2) or isinstance(moments, bool):
+            fail("moments", f"must be 1 (means) or 2 (means and variances), not {moments!r}")
+        trim = raw.get("trim")
+        if trim is not None and (not _number(trim) or not 0.5 < trim < 1):
+            fail("trim", f"must be a quantile between 0.5 and 1 (e.g. 0.99), not {trim!r}")
+        return cls(method=method, covariates=tuple(cov) if cov is not None else None,
+                   moments=int(moments), trim=None if trim is None else float(trim))
+
+
+@dataclass(frozen=True)
+class ImputationSettings:
+    """``analysis.imputation`` — multiple imputation of missing covariates and outcome
+    waves as a sensitivity analysis (row ``multiple_imputation`` of ``did_robustness``):
+
+    - ``m`` (20): imputed data sets; 0 switches the analysis off;
+    - ``donors`` (5): candidates of predictive mean matching (as R ``mice``);
+    - ``maxit`` (5): iterations of the chained equations (as ``mice``).
+    The seed is ``analysis.seed``.
+    """
+    m: int = 20
+    donors: int = 5
+    maxit: int = 5
+
+    @classmethod
+    def from_mapping(cls, raw, where: str = "study.yaml") -> "ImputationSettings":
+        if isinstance(raw, cls):
+            return raw
+        if raw is False:
+            raw = {"m": 0}
+        if raw is not None and not isinstance(raw, Mapping):
+            raise StudyError(f"{where}: analysis.imputation must be a mapping such as {{m: 20}}, not {raw!r}")
+        raw = dict(raw or {})
+        bad = sorted(str(k) for k in raw if k not in {f.name for f in fields(cls)})
+        if bad:
+            raise StudyError(f"{where}: analysis.imputation: unknown key(s) {', '.join(bad)}; allowed: "
+                             "m, donors, maxit")
+        a = {f.name: raw.get(f.name, f.default) for f in fields(cls)}
+        for key, low in (("m", 0), ("donors", 1), ("maxit", 1)):
+            if not _whole(a[key]) or a[key] < low:
+                raise StudyError(f"{where}: analysis.imputation.{key}: must be a whole number >= {low}, "
+                                 f"not {a[key]!r}")
+        if a["m"] == 1:
+            raise StudyError(f"{where}: analysis.imputation.m: one imputation has no between-imputation "
+                             "variance; use 0 (off) or at least 2 (20 recommended)")
+        return cls(**a)
+
+
 @dataclass(frozen=True)
 class AnalysisSettings:
     """``analysis:`` in study.yaml.
@@ -84,7 +184,11 @@ class AnalysisSettings:
     - ``icc`` (0.10): WWC default intraclass correlation for the clustering correction;
     - ``hc`` (none = OLS): moderation standard errors HC0..HC4 (HC3 recommended);
     - ``center`` (false): mean-centre a numeric moderator (PROCESS's centering);
-    - ``staff_edition`` (false): results.xlsx with small cells suppressed, for staff.
+    - ``staff_edition`` (false): results.xlsx with small cells suppressed, for staff;
+    - ``weighting``: see :class:`WeightingSettings`;
+    - ``imputation``: see :class:`ImputationSettings`;
+    - ``benchmark`` (``migration_background``): the observed covariate against which the
+      sensitivity to an unmeasured confounder is expressed ("k times as strong as").
     """
     bootstrap: int = 5000
     seed: int = 2020
@@ -99,6 +203,9 @@ class AnalysisSettings:
     hc: str | None = None
     center: bool = False
     staff_edition: bool = False
+    weighting: WeightingSettings = field(default_factory=WeightingSettings)
+    imputation: ImputationSettings = field(default_factory=ImputationSettings)
+    benchmark: str | None = "migration_background"
 
     @classmethod
     def from_mapping(cls, raw: Mapping | None, where: str = "study.yaml") -> "AnalysisSettings":
@@ -146,14 +253,19 @@ class AnalysisSettings:
                 isinstance(x, dict) and set(x) <= {"outcome", "change", "moderator"} for x in pre)):
             fail(f"'prespecified_moderators' must be a list of {{outcome, change, moderator}} entries, not {pre!r}")
         a["prespecified_moderators"] = tuple(dict(x) for x in pre)
+        a["weighting"] = WeightingSettings.from_mapping(raw.get("weighting"), where)
+        a["imputation"] = ImputationSettings.from_mapping(raw.get("imputation"), where)
+        if a["benchmark"] is not None and not isinstance(a["benchmark"], str):
+            fail(f"'benchmark' must be the name of a pupil covariate, not {a['benchmark']!r}")
         return cls(**a)
 
     def as_dict(self) -> dict:
         """Plain data (lists, not tuples) as written to ``results.json`` meta ``options``."""
         d = asdict(self)
-        for k, v in d.items():
-            if isinstance(v, tuple):
-                d[k] = list(v)
+        for part in (d, d["weighting"]):
+            for k, v in part.items():
+                if isinstance(v, tuple):
+                    part[k] = list(v)
         return d
 
     def with_overrides(self, **kw) -> "AnalysisSettings":

@@ -43,10 +43,12 @@ __all__ = ["Design", "resolve_design", "random_part", "with_mentor_groups", "g_t
            "ROBUSTNESS_COLUMNS", "did_robustness", "wwc_rows", "MODELS", "effects_by_outcome"]
 
 ROBUSTNESS_COLUMNS = ["model", "outcome", "contrast", "estimate", "se", "df", "ci_low", "ci_high",
-                      "p", "g", "n_pupils", "n_clusters"]
+                      "p", "g", "n_pupils", "n_clusters", "fmi"]
 #: the rows of ``did_robustness``, in order
 MODELS = ("lmm_pupil", "lmm_multilevel", "lmm_multilevel_satterthwaite", "mmrm_pupil",
-          "mmrm_multilevel", "cr2_change", "cr2_ancova", "wild_cluster_bootstrap", "wwc_corrected")
+          "mmrm_multilevel", "cr2_change", "cr2_ancova", "wild_cluster_bootstrap",
+          "covariate_adjusted", "weighted_dr", "weighted_dr_change", "multiple_imputation",
+          "wwc_corrected")
 NO_MENTOR = "(no mentor)"
 
 
@@ -249,7 +251,7 @@ def did_robustness(data: pd.DataFrame, wide: pd.DataFrame, design: Design, *, ic
                    matches: pd.DataFrame | None = None, alpha: float = 0.05,
                    pupil_fit: LMMFit | None = None, multilevel_fit: LMMFit | None = None,
                    mmrm_fit: LMMFit | None = None, n_boot: int = 9999, seed=0,
-                   contrasts=None) -> pd.DataFrame:
+                   contrasts=None, additional: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every estimate of the DiD of ONE outcome, one row per model × contrast
     (columns :data:`ROBUSTNESS_COLUMNS`, rows in the order of :data:`MODELS`):
 
@@ -261,6 +263,11 @@ def did_robustness(data: pd.DataFrame, wide: pd.DataFrame, design: Design, *, ic
       (:func:`mut_eval.stats.cluster_robust.design_based_did`; no T3-T2 row: they compare
       a later wave with T1);
     - ``wwc_corrected``: the pupil-level test corrected with ``icc_class`` (:func:`wwc_rows`);
+    - ``additional``: rows estimated elsewhere for this outcome, with their own
+      ``n_pupils``/``n_clusters`` (and ``fmi``) — the adjusted and weighted estimates of
+      :func:`mut_eval.stats.adjustment.adjusted_rows` and the pooled multiple imputation
+      (:func:`mut_eval.stats.imputation.mi_did`); ``fmi`` (fraction of missing
+      information) is empty for the other rows;
     - with ``design.residual == "unstructured"`` also ``mmrm_multilevel`` (class-assigned)
       or ``mmrm_pupil``: the unstructured within-pupil covariance (MMRM) in place of the
       pupil intercept, Kenward–Roger (:func:`mut_eval.stats.mmrm.fit_mmrm`).
@@ -292,16 +299,22 @@ def did_robustness(data: pd.DataFrame, wide: pd.DataFrame, design: Design, *, ic
         db = design_based_checks(wide, [outcome], later, alpha=alpha, n_boot=n_boot, seed=seed)
         parts.append(db.drop(columns=["outcome", "n_pupils", "n_clusters"]))
     parts.append(wwc_rows(pupil, icc_class, n_bar, alpha))
-    out = pd.concat(parts, ignore_index=True)
+    own = ["n_pupils", "n_clusters", "fmi"]
+    if additional is not None and len(additional):
+        extra = additional[additional["outcome"] == outcome] if "outcome" in additional.columns else additional
+        parts.append(extra.drop(columns=["outcome"], errors="ignore").reindex(
+            columns=["model", "contrast", "estimate", "se", "df", "ci_low", "ci_high", "p", *own]))
+    out = pd.concat([p.reindex(columns=[*p.columns, *[c for c in own if c not in p.columns]]) for p in parts],
+                    ignore_index=True)
     if contrasts is not None:
         out = out[out["contrast"].isin(contrasts)]
     out["g"] = _g_scale(data) * out["estimate"]
     pupils = _pupils_in(data, out["contrast"].unique())
-    out["n_pupils"] = [pupils[c][0] if m.startswith(("cr2", "wild")) else pupil_fit.n_students
-                       for m, c in zip(out["model"], out["contrast"])]
-    out["n_clusters"] = [pupils[c][1] if m.startswith(("cr2", "wild")) else
-                         int(data.groupby(["school", "class"]).ngroups)
-                         for m, c in zip(out["model"], out["contrast"])]
+    n_classes = int(data.groupby(["school", "class"]).ngroups)
+    design_based = out["model"].str.startswith(("cr2", "wild")).to_numpy()
+    for col, k, whole in (("n_pupils", 0, pupil_fit.n_students), ("n_clusters", 1, n_classes)):
+        default = [pupils[c][k] if db else whole for db, c in zip(design_based, out["contrast"])]
+        out[col] = out[col].astype(float).fillna(pd.Series(default, index=out.index, dtype=float)).astype(int)
     out["outcome"] = outcome
     order = {m: i for i, m in enumerate(MODELS)}
     out = out.sort_values(["contrast", "model"], key=lambda s: s.map(order) if s.name == "model" else s,
@@ -332,7 +345,8 @@ def _pupils_in(data: pd.DataFrame, contrasts) -> dict[str, tuple[int, int]]:
 
 def effects_by_outcome(long: pd.DataFrame, wide: pd.DataFrame, design: Design, icc: pd.DataFrame, *,
                        outcomes=None, matches: pd.DataFrame | None = None, alpha: float = 0.05,
-                       n_boot: int = 9999, seed=0) -> dict[str, pd.DataFrame]:
+                       n_boot: int = 9999, seed=0, additional: pd.DataFrame | None = None
+                       ) -> dict[str, pd.DataFrame]:
     """The effect tables of every outcome under ``design``: ``lmm_fixed``, ``lmm_emm`` and
     ``did`` of the primary model — the multilevel model with Kenward–Roger inference when
     whole classes or schools were assigned (``design.clustered``), else the pupil-level
@@ -343,7 +357,8 @@ def effects_by_outcome(long: pd.DataFrame, wide: pd.DataFrame, design: Design, i
     ``mmrm_pupil``, Kenward–Roger). ``did`` keeps the contract's columns and adds ``model``, ``df`` and ``g_total`` with
     its CI (:func:`g_total`, from the T1 variances and class ICC in ``icc``, the table of
     :func:`mut_eval.stats.icc.icc_table`); the WWC correction of the pupil-level test uses
-    the estimated ICC.
+    the estimated ICC. ``additional``: rows for ``did_robustness`` estimated elsewhere
+    (with an ``outcome`` column; see :func:`did_robustness`).
     """
     outcomes = list(pd.unique(long["outcome"])) if outcomes is None else list(outcomes)
     rand = random_part(design)
@@ -361,7 +376,8 @@ def effects_by_outcome(long: pd.DataFrame, wide: pd.DataFrame, design: Design, i
         rho = float(icc_by.loc[o, "icc_class"]) if o in icc_by.index else np.nan
         parts["did_robustness"].append(did_robustness(
             d, wide, design, icc_class=rho if np.isfinite(rho) else 0.0, matches=matches, alpha=alpha,
-            pupil_fit=pupil, multilevel_fit=multi, mmrm_fit=mmrm, n_boot=n_boot, seed=seed))
+            pupil_fit=pupil, multilevel_fit=multi, mmrm_fit=mmrm, n_boot=n_boot, seed=seed,
+            additional=additional))
         primary, model, ddf = ((multi, "lmm_multilevel", "kenward-roger") if design.clustered
                                else (pupil, "lmm_pupil", "asymptotic"))
         if mmrm is not None:
