@@ -157,10 +157,19 @@ def test_did_robustness_rows_and_agreement():
     wide.columns = [f"y_{w}" for w in wide.columns]
     wide = d.drop_duplicates("student_id").set_index("student_id")[["condition", "school", "class"]].join(wide)
     design = Design(assignment="class", levels=("school", "class"), mentor_groups=False)
-    out = did_robustness(d, wide, design, icc_class=0.1, n_boot=99)
+    extra = pd.DataFrame([{"outcome": "y", "model": "multiple_imputation", "contrast": "T2-T1",
+                           "estimate": 0.1, "se": 0.05, "df": 30.0, "ci_low": 0.0, "ci_high": 0.2,
+                           "p": 0.05, "n_pupils": 77, "n_clusters": 7, "fmi": 0.2},
+                          {"outcome": "other", "model": "weighted_dr", "contrast": "T2-T1"}])
+    out = did_robustness(d, wide, design, icc_class=0.1, n_boot=99, additional=extra)
     assert list(out.columns) == ROBUSTNESS_COLUMNS
     t21 = out[out.contrast == "T2-T1"].set_index("model")
-    assert list(t21.index) == [m for m in MODELS if not m.startswith("mmrm")]   # residual: compound
+    # residual: compound (no MMRM rows); of the additional rows only this outcome's
+    assert list(t21.index) == [m for m in MODELS if not m.startswith("mmrm") and m not in (
+        "covariate_adjusted", "weighted_dr", "weighted_dr_change")]
+    mi = t21.loc["multiple_imputation"]
+    assert (mi["n_pupils"], mi["n_clusters"], mi["fmi"]) == (77, 7, 0.2)
+    assert t21.drop(index="multiple_imputation")["fmi"].isna().all()
     assert list(out[out.contrast == "T3-T2"].model) == ["lmm_pupil", "lmm_multilevel",
                                                        "lmm_multilevel_satterthwaite", "wwc_corrected"]
     ref = MIXED["nested"]["did"]
@@ -170,7 +179,7 @@ def test_did_robustness_rows_and_agreement():
     assert t21.loc["lmm_pupil", "estimate"] == pytest.approx(pupil.loc["T2-T1", "estimate"])
     assert t21.loc["lmm_pupil", "g"] == pytest.approx(pupil.loc["T2-T1", "g"])
     assert np.isinf(t21.loc["lmm_pupil", "df"])
-    assert (out["n_clusters"] == d.groupby(["school", "class"]).ngroups).all()
+    assert (out.loc[out.model != "multiple_imputation", "n_clusters"] == d.groupby(["school", "class"]).ngroups).all()
 
 
 def test_unstructured_residual_is_the_mmrm_of_the_reference():
