@@ -303,6 +303,10 @@ ROBUSTNESS_LABELS = {
     "cr2_change": ("Veranderscore, CR2 (klas)", "Change score, CR2 (class)"),
     "cr2_ancova": ("ANCOVA, CR2 (klas)", "ANCOVA, CR2 (class)"),
     "wild_cluster_bootstrap": ("Wild cluster bootstrap (klas)", "Wild cluster bootstrap (class)"),
+    "covariate_adjusted": ("Gecorrigeerd voor kenmerken (klas)", "Adjusted for characteristics (class)"),
+    "weighted_dr": ("Gewogen + gecorrigeerd (dubbel robuust)", "Weighted + adjusted (doubly robust)"),
+    "weighted_dr_change": ("Gewogen, veranderscore (dubbel robuust)", "Weighted, change score (doubly robust)"),
+    "multiple_imputation": ("Meervoudige imputatie", "Multiple imputation"),
     "wwc_corrected": ("WWC-correctie (geschatte ICC)", "WWC correction (estimated ICC)"),
 }
 
@@ -665,14 +669,18 @@ def make_figures(results, out_dir, lang: str = "nl", max_moderation_figures: int
     """Draw every figure the tables allow into ``out_dir``; return ``{name: svg_path}`` (a
     :class:`Figures`, which also says which moderation each moderation figure shows).
 
-    Names: ``trajectories``, ``forest``, ``robustness``, ``flow``, ``qsort`` and
-    ``moderation_<outcome>_<change>_<moderator>``; each also as ``<name>.png``.
+    Names: ``trajectories``, ``forest``, ``robustness``, ``love_plot``, ``overlap``,
+    ``flow``, ``qsort`` and ``moderation_<outcome>_<change>_<moderator>``; each also as
+    ``<name>.png``.
     """
+    from .figures_comparability import fig_love, fig_overlap   # it builds on this module
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     figs = Figures()
     for name, fn in (("flow", fig_flow), ("trajectories", fig_trajectories), ("forest", fig_forest),
-                     ("robustness", fig_robustness), ("qsort", fig_qsort)):
+                     ("robustness", fig_robustness), ("love_plot", fig_love), ("overlap", fig_overlap),
+                     ("qsort", fig_qsort)):
         path = fn(results, out, lang)
         if path is not None:
             figs[name] = path

@@ -35,6 +35,7 @@ from ..intake.codebook import codebook_of
 from ..results import _jsonable
 from . import format as fmt
 from . import text as txt
+from .comparability import section_comparability
 from .text import tr
 
 TEMPLATE = "template.typ"
@@ -1209,6 +1210,8 @@ def limitation_facts(ctx: Ctx) -> dict:
     if s is not None and {"characteristic", "p"} <= set(s.columns):
         facts["sample_differences"] = [txt.moderator_label(c, ctx.lang) for c in sample_differences(ctx, s)]
     facts["covariates_adjusted"] = ctx.table("did_adjusted") is not None
+    rob = ctx.table("did_robustness")
+    facts["weighted"] = rob is not None and "weighted_dr" in set(rob["model"].astype(str))
     facts["n_tests_effects"] = len(rows)
     facts["n_tests_moderation"] = moderation_info(ctx)[1]
     facts["completers_only_anova"] = ctx.table("mixed_anova") is not None
@@ -1356,8 +1359,8 @@ def assemble(results, lang: str, figures: dict, root: Path) -> dict:
     ctx = Ctx(results, lang, figures, Path(root))
     meta = ctx.meta
     sections = []
-    for fn in (section_summary, section_sample, section_measures, section_effects, section_moderation,
-               section_qsort, section_methods, section_appendix):
+    for fn in (section_summary, section_sample, section_measures, section_effects, section_comparability,
+               section_moderation, section_qsort, section_methods, section_appendix):
         try:
             sections.append(fn(ctx))
         except (KeyError, ValueError, TypeError, IndexError, AttributeError) as e:

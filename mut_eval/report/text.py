@@ -795,7 +795,7 @@ def limitations(facts: dict, lang: str = "en") -> list[str]:
     differed at T1), ``n_mentee``, ``n_control``, ``n_tests_effects``,
     ``n_tests_moderation``, ``n_classes``, ``n_schools``, ``icc``, ``n_significant``,
     ``n_significant_cluster``, ``alpha`` (see :func:`clustering_limitation`), ``covariates_adjusted``
-    (bool), ``completers_only_anova`` (bool), ``qsort_n``.
+    (bool), ``weighted`` (bool: weighted doubly robust estimates were made), ``completers_only_anova`` (bool), ``qsort_n``.
     """
     nl = lang == "nl"
     out: list[str] = []
@@ -812,7 +812,18 @@ def limitations(facts: dict, lang: str = "en") -> list[str]:
     sd = facts.get("sample_differences") or []
     if sd:
         lst = join_list([lower_first(x) for x in sd], lang)
-        if facts.get("covariates_adjusted"):
+        if facts.get("weighted"):
+            out.append(f"De groepen verschilden bij de start in {lst}. Het hoofdmodel corrigeert daar niet voor; "
+                       f"daarom is de controlegroep ook gewogen naar de kenmerken van de mentees en is het effect "
+                       f"opnieuw geschat (hoofdstuk 'Zijn de groepen vergelijkbaar?'). Weging en correctie helpen "
+                       f"alleen voor gemeten kenmerken; hoe sterk een onbekende factor zou moeten zijn, staat daar "
+                       f"ook." if nl else
+                       f"The groups differed at the start in {lst}. The main model does not adjust for this; the "
+                       f"control group was therefore also weighted to the mentees' characteristics and the effect "
+                       f"estimated again (chapter 'Were the groups comparable?'). Weighting and adjustment only help "
+                       f"for measured characteristics; how strong an unknown factor would have to be is shown there "
+                       f"too.")
+        elif facts.get("covariates_adjusted"):
             out.append(f"De groepen verschilden bij de start in {lst}; de hoofdanalyses corrigeren daar niet voor, "
                        f"een aanvullende analyse met covariaten staat in de tabellen (did_adjusted)." if nl else
                        f"The groups differed at the start in {lst}; the main analyses do not adjust for this, an "
