@@ -108,7 +108,25 @@ RULES: dict[str, Rule] = {
 RESEARCH_ONLY = ("accounting",)
 # Comparisons of the conditions on one outcome (withheld when a condition is small).
 COMPARISONS = ("mixed_anova", "interaction_contrasts", "did", "did_adjusted", "baseline_equivalence",
-               "attrition", "did_by_moderator", "lmm_emm", "lmm_fixed", "icc", "did_robustness")
+               "attrition", "did_by_moderator", "lmm_emm", "lmm_fixed", "icc", "did_robustness", "sensitivity")
+# Comparisons of the conditions on all pupils at once (withheld when a condition is small).
+STUDY_COMPARISONS = ("balance", "weights_summary", "propensity_overlap")
+
+
+def small_balance_rows(balance: pd.DataFrame, weights_summary: pd.DataFrame | None, min_cell: int) -> pd.Series:
+    """True for the binary rows of ``balance`` whose level (or its complement) is held by
+    fewer than ``min_cell`` pupils in either group: its proportions would give the count
+    back. Group sizes come from ``weights_summary`` (the pupils in the balance table)."""
+    if weights_summary is None or balance is None or not len(balance):
+        return pd.Series(False, index=getattr(balance, "index", None), dtype=bool)
+    n = dict(zip(weights_summary["condition"].astype(str), pd.to_numeric(weights_summary["n"], errors="coerce")))
+    binary = balance["type"].astype(str) == "binary"
+    small = pd.Series(False, index=balance.index)
+    for cond, col in (("mentee", "mean_mentee"), ("control", "mean_control")):
+        share = pd.to_numeric(balance[col], errors="coerce")
+        count = (share * n.get(cond, np.nan)).round()
+        small |= (count < min_cell) | ((n.get(cond, np.nan) - count) < min_cell)
+    return binary & small
 
 
 def _rule(name: str, df: pd.DataFrame) -> Rule | None:
@@ -432,6 +450,12 @@ def staff_view(results, min_cell: int | None = None):
         if t is None or "outcome" not in t.columns:
             continue
         out_tables[name] = t.iloc[0:0] if "*" in gone else t[~t["outcome"].astype(str).isin(gone)]
+    for name in STUDY_COMPARISONS:
+        if name in out_tables and "*" in gone:
+            out_tables[name] = out_tables[name].iloc[0:0]
+    if "balance" in out_tables and len(out_tables["balance"]):
+        b = tables["balance"]
+        out_tables["balance"] = out_tables["balance"][~small_balance_rows(b, tables.get("weights_summary"), mc)]
     for name in ("descriptives",):
         t = out_tables.get(name)
         if t is not None and len(withheld):

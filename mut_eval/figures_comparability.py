@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import CONDITIONS
+from .disclosure import small_balance_rows
 from .figures import COLORS, RC, _save, _wrap, get_table, min_cell, outcome_labels
 from .report import text as txt
 from .report.text import tr
@@ -35,24 +36,16 @@ def balance_label(covariate: str, level: str, lang: str, labels: dict) -> str:
 
 
 def love_data(results) -> pd.DataFrame | None:
-    """Rows of ``balance`` to draw, with |SMD| before and after weighting; levels held by
-    fewer than min_cell pupils in a group are dropped (disclosure), as are rows without
-    an SMD."""
+    """Rows of ``balance`` to draw: those with an SMD, without the levels held by fewer
+    than min_cell pupils in a group (:func:`mut_eval.disclosure.small_balance_rows`)."""
     b = get_table(results, "balance")
     ws = get_table(results, "weights_summary")
     if b is None or ws is None:
         return None
-    n = dict(zip(ws["condition"], pd.to_numeric(ws["n"], errors="coerce")))
-    mc = min_cell(results)
     b = b.copy()
     for c in ("smd", "smd_weighted", "mean_mentee", "mean_control"):
         b[c] = pd.to_numeric(b[c], errors="coerce")
-    binary = b["type"].astype(str) == "binary"
-    counts = pd.concat([b["mean_mentee"] * n.get(CONDITIONS[0], np.nan),
-                        b["mean_control"] * n.get(CONDITIONS[1], np.nan),
-                        (1 - b["mean_mentee"]) * n.get(CONDITIONS[0], np.nan),
-                        (1 - b["mean_control"]) * n.get(CONDITIONS[1], np.nan)], axis=1).min(axis=1)
-    keep = b["smd"].notna() & ~(binary & (counts.round() < mc))
+    keep = b["smd"].notna() & ~small_balance_rows(b, ws, min_cell(results))
     return b[keep].reset_index(drop=True)
 
 

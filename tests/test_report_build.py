@@ -60,7 +60,7 @@ def test_pdf_exists_with_pages(built, lang):
     assert pdf == d / "report.pdf" and pdf.read_bytes()[:5] == b"%PDF-"
     assert pages > 5
     data = json.loads((d / "report_data.json").read_text(encoding="utf-8"))
-    assert data["lang"] == lang and len(data["sections"]) == 8
+    assert data["lang"] == lang and len(data["sections"]) == 9
     assert (d / "figures" / "forest.svg").exists()
 
 

@@ -70,3 +70,19 @@ def test_no_pupil_identifier_in_any_output(report):
         if f.is_file():
             data = f.read_bytes()
             assert not any(i.encode() in data for i in ids), f.name
+
+
+def test_comparability_chapter(report):
+    """Issue 13: the chapter, its figures, the numbers of its sentences from the tables, and
+    the limitation that says what was done instead of "the analyses do not adjust"."""
+    lang, out, text, results = report
+    flat = "".join(text.split()).replace("\xad", "-")
+    title = "Zijn de groepen vergelijkbaar?" if lang == "nl" else "Were the groups comparable?"
+    assert "".join(title.split()) in flat
+    assert (out / "figures" / "love_plot.svg").exists() and (out / "figures" / "overlap.svg").exists()
+    ws = {r["condition"]: r for r in results["tables"]["weights_summary"]}
+    ess = _fmt(ws["control"]["ess"], lang, 0)
+    assert ("controlegroeptelt daardoorals".replace(" ", "") + ess if lang == "nl" else "thereforecountsas" + ess) in flat
+    assert ("Eenonbekendefactorzou" if lang == "nl" else "Anunknownfactorwouldhavetoberelated") in flat
+    assert ("daaromisdecontrolegroepookgewogen" if lang == "nl" else "thecontrolgroupwasthereforealsoweighted") in flat
+    assert "analysescorrigerendaarnietvoor" not in flat and "analysesdonotadjustforthis" not in flat

@@ -42,11 +42,11 @@ def balance_sentences(ctx, bal: pd.DataFrame, ws: pd.DataFrame, meta: dict) -> l
         i = int(smd.values.argmax())
         out.append(tr(lang,
                       f"Bij de start verschilden de groepen op {big} van de {len(rows)} kenmerken meer dan "
-                      f"{fmt.nolead(BALANCE_LINE, 2, lang)} standaarddeviatie (grootste verschil: "
-                      f"{txt.lower_first(names[i])}, {fmt.nolead(smd.iloc[i], 2, lang)}).",
-                      f"At the start the groups differed by more than {fmt.nolead(BALANCE_LINE, 2, lang)} standard "
+                      f"{fmt.num(BALANCE_LINE, 2, lang)} standaarddeviatie (grootste verschil: "
+                      f"{txt.lower_first(names[i])}, {fmt.num(smd.iloc[i], 2, lang)}).",
+                      f"At the start the groups differed by more than {fmt.num(BALANCE_LINE, 2, lang)} standard "
                       f"deviations on {big} of {len(rows)} characteristics (largest: {txt.lower_first(names[i])}, "
-                      f"{fmt.nolead(smd.iloc[i], 2, lang)})."))
+                      f"{fmt.num(smd.iloc[i], 2, lang)})."))
     if meta.get("problem"):
         out.append(tr(lang, f"Wegen lukte niet: {meta['problem']}.", f"Weighting was not possible: {meta['problem']}."))
         return out
@@ -55,11 +55,11 @@ def balance_sentences(ctx, bal: pd.DataFrame, ws: pd.DataFrame, meta: dict) -> l
         return out
     left = [n for n, v in zip(names, smdw) if v > BALANCE_LINE]
     words = METHOD_WORDS.get(method, (method, method))
-    after = (tr(lang, "daarna zijn alle verschillen kleiner dan " + fmt.nolead(BALANCE_LINE, 2, lang),
-                "afterwards every difference is below " + fmt.nolead(BALANCE_LINE, 2, lang)) if not left else
-             tr(lang, f"daarna blijft een verschil groter dan {fmt.nolead(BALANCE_LINE, 2, lang)} bij "
+    after = (tr(lang, "daarna zijn alle verschillen kleiner dan " + fmt.num(BALANCE_LINE, 2, lang),
+                "afterwards every difference is below " + fmt.num(BALANCE_LINE, 2, lang)) if not left else
+             tr(lang, f"daarna blijft een verschil groter dan {fmt.num(BALANCE_LINE, 2, lang)} bij "
                       f"{txt.join_list([txt.lower_first(x) for x in left], lang)}",
-                f"afterwards a difference above {fmt.nolead(BALANCE_LINE, 2, lang)} remains for "
+                f"afterwards a difference above {fmt.num(BALANCE_LINE, 2, lang)} remains for "
                 f"{txt.join_list([txt.lower_first(x) for x in left], lang)}"))
     out.append(tr(lang, f"De controlegroep is gewogen ({words[0]}); {after}.",
                   f"The control group was weighted ({words[1]}); {after}."))
@@ -194,12 +194,12 @@ def section_comparability(ctx) -> dict:
     blocks.append(p(" ".join(balance_sentences(ctx, bal, ws, meta))))
     fig = ctx.figure("love_plot", tr(
         lang, f"Verschil tussen mentees en controlegroep per kenmerk vóór en na weging (gestandaardiseerd; bij ja/nee-"
-              f"kenmerken het verschil in proportie). Stippellijn: {fmt.nolead(BALANCE_LINE, 2, lang)} (in balans); "
-              f"streepjeslijn: ,25 (grens van de WWC). Kenmerken met minder dan {ctx.mc} leerlingen in een groep "
+              f"kenmerken het verschil in proportie). Stippellijn: {fmt.num(BALANCE_LINE, 2, lang)} (in balans); "
+              f"streepjeslijn: 0,25 (grens van de WWC). Kenmerken met minder dan {ctx.mc} leerlingen in een groep "
               f"staan er niet in.",
         f"Difference between mentees and controls per characteristic before and after weighting (standardised; for "
-        f"yes/no characteristics the difference in proportion). Dotted: {fmt.nolead(BALANCE_LINE, 2, lang)} "
-        f"(balanced); dashed: .25 (the WWC's limit). Characteristics held by fewer than {ctx.mc} pupils in a group "
+        f"yes/no characteristics the difference in proportion). Dotted: {fmt.num(BALANCE_LINE, 2, lang)} "
+        f"(balanced); dashed: 0.25 (the WWC's limit). Characteristics held by fewer than {ctx.mc} pupils in a group "
         f"are not shown."), "90%")
     if fig:
         blocks.append(fig)
