@@ -60,7 +60,7 @@ from .. import CHANGES, CONDITIONS, WAVES, StudyError
 from .cluster_robust import _cr2_adjustments, _design
 from .mixed import single_threaded_blas
 
-__all__ = ["pmm_impute", "pool_rubin", "mi_did", "did_imputed", "MI_COLUMNS", "UNKNOWN"]
+__all__ = ["pmm_impute", "pool_rubin", "mi_did", "mi_completed", "did_imputed", "MI_COLUMNS", "UNKNOWN"]
 
 MI_COLUMNS = ["model", "outcome", "contrast", "estimate", "se", "df", "ci_low", "ci_high", "p",
               "fmi", "riv", "n_pupils", "n_clusters", "m"]
@@ -439,33 +439,12 @@ def did_imputed(completed, outcomes, contrasts=("T2-T1", "T3-T1"), *, clusters=N
     return per, pd.DataFrame(rows, columns=MI_COLUMNS)
 
 
-def mi_did(wide: pd.DataFrame, outcomes, contrasts=("T2-T1", "T3-T1"), *,
-           covariates: pd.DataFrame | None = None, clusters: pd.Series | None = None,
-           m: int = 20, seed: int = 0, alpha: float = 0.05, donors: int = 5,
-           maxit: int = 5) -> pd.DataFrame:
-    """The change-score difference-in-differences under multiple imputation: one row per
-    outcome × contrast (columns :data:`MI_COLUMNS`, ``model`` = ``multiple_imputation``,
-    ``estimate`` = mentee − control).
-
-    The imputation model (:func:`pmm_impute`, m imputations seeded by ``seed``) holds
-    every wave (T1–T3) of every outcome, the baseline ``covariates`` (aligned with
-    ``wide``'s index; the code ``"unknown"`` counts as missing; imputed and used as
-    predictors, not in the analysis model) and the condition (fully observed); one set
-    of imputations serves all outcomes and contrasts. The imputation model is single
-    level: it does not include the class. The analysis per completed data set and the
-    pooling: :func:`did_imputed` over all pupils of ``wide``, with ``clusters`` (class
-    within school, e.g. :func:`.cluster_robust.unique_clusters`) or each pupil its own
-    cluster when None.
-
-    Example::
-
-        p = load_panel("mut_eval/data/example_study")
-        mi_did(p.wide, ["self_efficacy"], covariates=p.wide[["age", "gender", "ses"]],
-               clusters=unique_clusters(p.wide), m=20, seed=1)
-    """
-    bad = [c for c in contrasts if c not in CHANGES]
-    if bad:
-        raise StudyError(f"multiple imputation: contrast(s) {bad} not among {list(CHANGES)}")
+def mi_completed(wide: pd.DataFrame, outcomes, *, covariates: pd.DataFrame | None = None,
+                 m: int = 20, seed: int = 0, donors: int = 5, maxit: int = 5) -> list[pd.DataFrame]:
+    """The m completed data sets of :func:`mi_did`: every wave (T1–T3) of every outcome,
+    the baseline ``covariates`` (aligned with ``wide``'s index; ``"unknown"`` counts as
+    missing) and ``mentee`` (1/0, fully observed), imputed by :func:`pmm_impute`; the
+    ``condition`` column is added back to each. One set serves all outcomes and contrasts."""
     if "condition" not in wide.columns:
         raise StudyError("multiple imputation: the wide data have no column 'condition'")
     cond = wide["condition"]
@@ -487,19 +466,48 @@ def mi_did(wide: pd.DataFrame, outcomes, contrasts=("T2-T1", "T3-T1"), *,
         if not covariates.index.equals(wide.index):
             raise StudyError("multiple imputation: the covariates must have the rows of the wide "
                              "data, in the same order")
-        clash = [c for c in covariates.columns if c in frame.columns or c == "mentee"]
+        clash = [c for c in covariates.columns if c in frame.columns or c in ("mentee", "condition")]
         if clash:
             raise StudyError(f"multiple imputation: covariate name(s) {clash} clash with outcome columns")
         frame = frame.join(covariates.mask(covariates.astype(object) == UNKNOWN))
     frame["mentee"] = (cond == CONDITIONS[0]).astype(float)
+    completed = pmm_impute(frame, m=m, seed=seed, donors=donors, maxit=maxit)
+    for done in completed:
+        done["condition"] = cond.to_numpy()
+    return completed
+
+
+def mi_did(wide: pd.DataFrame, outcomes, contrasts=("T2-T1", "T3-T1"), *,
+           covariates: pd.DataFrame | None = None, clusters: pd.Series | None = None,
+           m: int = 20, seed: int = 0, alpha: float = 0.05, donors: int = 5,
+           maxit: int = 5) -> pd.DataFrame:
+    """The change-score difference-in-differences under multiple imputation: one row per
+    outcome × contrast (columns :data:`MI_COLUMNS`, ``model`` = ``multiple_imputation``,
+    ``estimate`` = mentee − control).
+
+    The imputation model (:func:`mi_completed`, m imputations seeded by ``seed``) holds
+    every wave of every outcome, the baseline ``covariates`` (imputed and used as
+    predictors, not in the analysis model; ``"unknown"`` is missing) and the condition.
+    It is single level: it does not include the class. The analysis per completed data
+    set and the pooling: :func:`did_imputed` over all pupils of ``wide``, with
+    ``clusters`` (class within school, e.g. :func:`.cluster_robust.unique_clusters`) or
+    each pupil its own cluster when None.
+
+    Example::
+
+        p = load_panel("mut_eval/data/example_study")
+        mi_did(p.wide, ["self_efficacy"], covariates=p.wide[["age", "gender", "ses"]],
+               clusters=unique_clusters(p.wide), m=20, seed=1)
+    """
+    bad = [c for c in contrasts if c not in CHANGES]
+    if bad:
+        raise StudyError(f"multiple imputation: contrast(s) {bad} not among {list(CHANGES)}")
     if clusters is not None:
         clusters = pd.Series(clusters)
         if len(clusters) != len(wide) or clusters.isna().any():
             raise StudyError("multiple imputation: every pupil of the wide data needs a class "
                              "(cluster)")
-    completed = pmm_impute(frame, m=m, seed=seed, donors=donors, maxit=maxit)
-    for done in completed:
-        done["condition"] = cond.to_numpy()
-    _, pooled = did_imputed(completed, outcomes, contrasts, alpha=alpha,
-                            clusters=None if clusters is None else clusters.to_numpy())
-    return pooled
+        clusters = clusters.to_numpy()
+    completed = mi_completed(wide, outcomes, covariates=covariates, m=m, seed=seed,
+                             donors=donors, maxit=maxit)
+    return did_imputed(completed, outcomes, contrasts, alpha=alpha, clusters=clusters)[1]
