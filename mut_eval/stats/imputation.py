@@ -483,15 +483,10 @@ def mi_did(wide: pd.DataFrame, outcomes, contrasts=("T2-T1", "T3-T1"), *,
            maxit: int = 5) -> pd.DataFrame:
     """The change-score difference-in-differences under multiple imputation: one row per
     outcome × contrast (columns :data:`MI_COLUMNS`, ``model`` = ``multiple_imputation``,
-    ``estimate`` = mentee − control).
-
-    The imputation model (:func:`mi_completed`, m imputations seeded by ``seed``) holds
-    every wave of every outcome, the baseline ``covariates`` (imputed and used as
-    predictors, not in the analysis model; ``"unknown"`` is missing) and the condition.
-    It is single level: it does not include the class. The analysis per completed data
-    set and the pooling: :func:`did_imputed` over all pupils of ``wide``, with
-    ``clusters`` (class within school, e.g. :func:`.cluster_robust.unique_clusters`) or
-    each pupil its own cluster when None.
+    ``estimate`` = mentee − control): :func:`mi_completed` (the imputation model, single
+    level: the class is not in it), then :func:`did_imputed` over all pupils of ``wide``,
+    clustered by ``clusters`` (class within school, :func:`.cluster_robust.unique_clusters`)
+    or with each pupil its own cluster when None.
 
     Example::
 

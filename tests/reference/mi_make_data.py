@@ -53,6 +53,7 @@ if __name__ == "__main__":
     for col in ["y_T1", "y_T2", "y_T3", "z_T1", "z_T2", "z_T3", "age", "ses"]:
         original[col] = wide[col].mask(wide[col].astype(object) == "unknown")
     frames = [original, *completed]
-    stacked = pd.concat([f.assign(**{".imp": i, ".id": np.arange(1, 81), "class": wide["school"] + "/" + wide["class"]})
+    klass = wide["school"] + "/" + wide["class"]
+    stacked = pd.concat([f.assign(**{".imp": i, ".id": np.arange(1, 81), "class": klass})
                          for i, f in enumerate(frames)], ignore_index=True)
     stacked.to_csv(HERE / "mi_imputations.csv", index=False)
