@@ -4,9 +4,10 @@ script mi_reference.R computes the reference values from them.
     PYTHONPATH=. .venv/bin/python tests/reference/mi_make_data.py
     Rscript tests/reference/mi_reference.R
 
-mi_wide.csv: 80 pupils in 8 classes (4 mentee, 4 control classes, condition assigned by
-class), two outcomes (``y``, ``z``) at T1-T3 with class effects and about 15% missing
-waves, baseline ``age`` and ``ses`` (low/middle/high, 20% "unknown").
+mi_wide.csv: 80 pupils in 8 classes of 6 to 17 (4 mentee classes with 44 pupils, 4 control
+classes with 36; condition assigned by class, unequal sizes so that the Satterthwaite df
+is not a round number), two outcomes (``y``, ``z``) at T1-T3 with class effects and about
+15% missing waves, baseline ``age`` and ``ses`` (low/middle/high, 20% "unknown").
 mi_imputations.csv: mut_eval's own m = 5 completed data sets of that table
 (``mi_completed``, seed 11), stacked as ``mice::complete(imp, "long", include = TRUE)``
 does: ``.imp`` 0 is the incomplete data, ``.id`` the row number.
@@ -23,7 +24,7 @@ HERE = Path(__file__).parent
 
 def make_wide(seed: int = 2024) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    klass = np.repeat(np.arange(8), 10)
+    klass = np.repeat(np.arange(8), [6, 9, 12, 17, 7, 10, 8, 11])   # unequal classes
     mentee = klass < 4
     ses = rng.choice(["low", "middle", "high"], 80, p=[.3, .4, .3]).astype(object)
     ses_num = pd.Series(ses).map({"low": -1, "middle": 0, "high": 1}).to_numpy()
