@@ -32,6 +32,7 @@ from .match import MATCH_COLUMNS, match_moderators
 from .stats.descriptives import descriptives_table
 from .stats.effects import cluster_correction, sample_table
 from .stats.icc import ICC_COLUMNS, icc_table
+from .stats.imputation import mi_did
 from .stats.lmm import did_by_outcome
 from .stats.multilevel import effects_by_outcome, random_part, resolve_design, with_mentor_groups
 from .stats.wwc import attrition, baseline_equivalence
@@ -302,7 +303,9 @@ def comparability(panel: Panel, design, options: AnalysisSettings) -> tuple[dict
     ``did_robustness`` (:func:`mut_eval.stats.adjustment.adjusted_rows`) and a
     ``meta["weighting"]`` record (method, covariates, pooled levels, pupils without
     every covariate, and the problem when weights cannot be found: then the balance
-    table has no weighted columns and only ``covariate_adjusted`` rows are made)."""
+    table has no weighted columns and only ``covariate_adjusted`` rows are made), and with
+    ``analysis.imputation.m`` > 0 the ``multiple_imputation`` rows
+    (:func:`mut_eval.stats.imputation.mi_did`, seeded with ``analysis.seed``)."""
     wide, students, outcomes = panel.wide, panel.students, panel.outcomes
     ws = options.weighting
     names = (list(ws.covariates) if ws.covariates is not None else
@@ -330,6 +333,12 @@ def comparability(panel: Panel, design, options: AnalysisSettings) -> tuple[dict
     w_all = weights.reindex(wide.index) if weights is not None and ws.method != "none" else None
     rows = [adjusted_rows(wide, o, ("T2-T1", "T3-T1"), Xw.reindex(wide.index), weights=w_all,
                           clusters=clusters, alpha=options.alpha).assign(outcome=o) for o in outcomes]
+    imp = options.imputation
+    if imp.m:
+        # the baseline covariates ("unknown" = missing) enter the imputation model with every wave
+        covs = baseline_covariates(students, wide, outcomes, [c for c in names if not c.endswith("_T1")])
+        rows.append(mi_did(wide, outcomes, covariates=covs, clusters=clusters, m=imp.m, seed=options.seed,
+                           alpha=options.alpha, donors=imp.donors, maxit=imp.maxit))
     meta["X"] = Xw.reindex(wide.index)
     return tables, pd.concat(rows, ignore_index=True), meta
 

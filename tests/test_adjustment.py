@@ -130,7 +130,10 @@ def test_example_cohort_comparability(example_results):
     assert ws["method"].tolist() == ["entropy", "entropy"]
     assert ws["n"].sum() == 189                      # one pupil has no T1 scores
     models = set(t["did_robustness"]["model"])
-    assert {"covariate_adjusted", "weighted_dr", "weighted_dr_change"} <= models
+    assert {"covariate_adjusted", "weighted_dr", "weighted_dr_change", "multiple_imputation"} <= models
+    mi = t["did_robustness"][t["did_robustness"]["model"] == "multiple_imputation"]
+    assert len(mi) == 12 and mi["fmi"].between(0, 1).all() and (mi["n_pupils"] == 190).all()
+    assert t["did_robustness"].loc[t["did_robustness"]["model"] != "multiple_imputation", "fmi"].isna().all()
     s = t["sensitivity"]
     assert len(s) == len(t["did"]) and (s["model"] == t["did"]["model"].iloc[0]).all()
     assert s.loc[s["contrast"] == "T3-T2", "benchmark"].isna().all()
