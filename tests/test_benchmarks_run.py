@@ -20,3 +20,11 @@ def test_moderation_benchmark_runs_small(monkeypatch, capsys):
     monkeypatch.setattr(module, "B", 50)
     module.bench_bootstrap(10)
     assert "speed-up" in capsys.readouterr().out
+
+
+def test_robustness_benchmark_runs_small(capsys):
+    spec = importlib.util.spec_from_file_location("bench_robustness", BENCH / "bench_robustness.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(["--mentees", "60", "--controls", "40", "--m", "2"])
+    assert "full robustness set" in capsys.readouterr().out
