@@ -27,6 +27,7 @@ from .stats.adjustment import (WEIGHTING_COVARIATES, adjusted_rows, att_weights,
 from .stats.anova import interaction_contrasts, mixed_anova
 from .stats.balance import balance_table, weights_summary
 from .stats.cluster_robust import unique_clusters
+from .stats.box_m import box_m
 from .intake.codebook import codebook_summary
 from .match import MATCH_COLUMNS, match_moderators
 from .stats.descriptives import descriptives_table
@@ -257,6 +258,8 @@ def analyze(panel: Panel, options: AnalysisSettings | dict | None = None) -> Res
     # both restrict themselves to the completers of the outcome (complete cases, as SPSS)
     t["mixed_anova"] = _by_outcome(panel, mixed_anova)
     t["interaction_contrasts"] = _by_outcome(panel, interaction_contrasts)
+    # the ANOVA's assumption of equal covariance matrices of T1-T3 across the conditions
+    t["box_m"] = _by_outcome(panel, box_m)
     design = study_design(panel)
     t1 = panel.long[panel.long["wave"] == "T1"]
     t["icc"] = (icc_table(t1, levels=design.levels, alpha=options.alpha) if "class" in design.levels

@@ -90,6 +90,9 @@ RULES: dict[str, Rule] = {
     "conditional_effects": Rule({"n_level": ROW}),
     "did_by_moderator": Rule({"n_level": ROW, "n_level_mentee": ROW, "n_level_control": ROW, "n_students": ROW}),
     "interaction_contrasts": Rule({"n": ROW}),
+    # df2 and the pair M, chi2 (chi2 = (1 - c1) M) are functions of the group sizes and give
+    # them back; F and p (printed rounded) do not, and stay.
+    "box_m": Rule({"n_mentee": (), "n_control": ()}, joint=("box_m", "chi2", "chi2_p", "df2")),
     "lmm_emm": Rule({"n": ROW}),
     "lmm_fixed": Rule({"n_students": ROW}),
     "did": Rule({"n_students": ROW, "n_t1": ROW}),
@@ -107,7 +110,7 @@ RULES: dict[str, Rule] = {
 # Pupil-level rows: which file row was excluded and why; never for staff.
 RESEARCH_ONLY = ("accounting",)
 # Comparisons of the conditions on one outcome (withheld when a condition is small).
-COMPARISONS = ("mixed_anova", "interaction_contrasts", "did", "did_adjusted", "baseline_equivalence",
+COMPARISONS = ("mixed_anova", "interaction_contrasts", "box_m", "did", "did_adjusted", "baseline_equivalence",
                "attrition", "did_by_moderator", "lmm_emm", "lmm_fixed", "icc", "did_robustness", "sensitivity")
 # Comparisons of the conditions on all pupils at once (withheld when a condition is small).
 STUDY_COMPARISONS = ("balance", "weights_summary", "propensity_overlap")
@@ -264,6 +267,17 @@ def _link_descriptives(cells: Cells, tables: dict) -> None:
                 cells.equations.append((("enrolled", c), [key, miss]))
 
 
+def _link_completers(cells: Cells, tables: dict) -> None:
+    """The completers of each outcome and condition, printed again by Box's M (``box_m``)."""
+    b = tables.get("box_m")
+    if b is None or "outcome" not in b.columns:
+        return
+    for i, r in b.iterrows():
+        for c in CONDITIONS:
+            if f"n_{c}" in b.columns:
+                cells.add(("flow", c, f"completers_{r['outcome']}"), _num(r[f"n_{c}"]), ("box_m", i, f"n_{c}"))
+
+
 def _link_analytic(cells: Cells, tables: dict) -> None:
     """Pupils analysed in a contrast (both waves scored): attrition and baseline equivalence."""
     for name, cols in (("attrition", {c: f"analytic_{c}" for c in CONDITIONS}),
@@ -298,6 +312,7 @@ def report_cells(tables: dict, meta: dict, min_cell: int) -> Cells:
     _link_flow(cells, tables)
     _link_sample(cells, tables)
     _link_descriptives(cells, tables)
+    _link_completers(cells, tables)
     _link_analytic(cells, tables)
     for k, v in cells.value.items():
         if is_small(v, min_cell):

@@ -300,5 +300,23 @@ def test_small_control_group_is_not_compared_for_staff(run):
     assert "minder dan 10 leerlingen met gegevens" in text
     assert not re.search(r"\b[1-9] (leerlingen|in de controlegroep)", text)
     assert not (out / "figures" / "forest.svg").exists()
-    for sheet in ("did", "mixed_anova"):
+    for sheet in ("did", "mixed_anova", "box_m"):
         assert staff_sheet(out, sheet).empty
+
+
+def test_box_m_counts_follow_the_completers(run):
+    # box_m prints the completers per condition again: hidden wherever the flow hides them, with
+    # df2, M and chi2 (functions of the group sizes); F and p stay
+    name, out = run
+    if name != "example":
+        return
+    flow = staff_sheet(out, "flow").set_index(["condition", "stage"])["n"]
+    box = staff_sheet(out, "box_m")
+    assert len(box) == len(pd.read_csv(out / "tables" / "box_m.csv"))
+    for r in box.to_dict("records"):
+        for c in ("mentee", "control"):
+            shown = flow.loc[(c, f"completers_{r['outcome']}")]
+            assert str(r[f"n_{c}"]) == str(shown)
+            if is_hidden(shown):
+                assert all(printed(r[k]) is None for k in ("box_m", "chi2", "chi2_p", "df2"))
+        assert printed(r["F"]) is not None and printed(r["p"]) is not None

@@ -41,10 +41,11 @@ def tables() -> dict[str, pd.DataFrame]:
     panel = load_panel(STUDY)
     options = dict(DEFAULT_ANALYSIS)
     # No bootstrap (only the analytic numbers are compared) and only the moderators of
-    # the planted cells, to keep the module fast.
+    # the planted cells, to keep the module fast. The R script fits lm() with its OLS
+    # covariance, so the moderation SEs are asked for as OLS (the default is HC3).
     options.update(bootstrap=0, seed=2020, alpha=0.05, min_cell=10, probe="moments", covariates=[],
                    moderators=sorted({c[2] for c in CELLS}), prespecified_moderators=[],
-                   outcomes=None, icc=0.10)
+                   outcomes=None, icc=0.10, hc="OLS")   # R's lm() summary: classical OLS SEs
     t = analyze(panel, options).tables
     # The example's classes each hold one condition, so the primary model is the multilevel
     # one; the R script fits the pupil-level model, which analyze keeps as lmm_pupil.

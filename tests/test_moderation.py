@@ -41,7 +41,7 @@ def test_hand_computed_six_points():
     # R2 = 1 - (132/35)/17.5. se(b1) = sqrt(MSE/Sxx). SD(W) = sqrt(17.5/5).
     # Effect at M: 3.5, se sqrt(MSE/6); at M+SD: 3.5 + b1*SD, se sqrt(MSE(1/6 + SD^2/Sxx)).
     d = pd.DataFrame({"w": [1, 2, 3, 4, 5, 6], "d": [1, 3, 2, 5, 4, 6]})
-    res = moderation(d, "d", "w", n_boot=0, min_n=3)
+    res = moderation(d, "d", "w", n_boot=0, min_n=3, hc="OLS")   # the classical OLS covariance
     m = res["moderation"].iloc[0]
     b1, mse, sxx, sd = 31 / 35, 33 / 35, 17.5, np.sqrt(3.5)
     se_b1 = np.sqrt(mse / sxx)
@@ -122,6 +122,18 @@ def test_continuous_against_r(y, se_type):
     assert tab.w.iloc[0] == DATA.w_cont.min() and tab.w.iloc[-1] == DATA.w_cont.max()
 
 
+def test_default_is_hc3_and_ols_is_an_option():
+    # issue 13 item 7: HC3 by default (R sandwich::vcovHC(type = "HC3")); OLS on request
+    ref = REF["cont_y_two_HC3"]
+    m = moderation(DATA, "y_two", "w_cont", n_boot=0)["moderation"].iloc[0]
+    assert m.se_type == "HC3"
+    assert m.se == pytest.approx(ref["se"][1], abs=TOL) and m.p_F == pytest.approx(ref["p_F"], abs=TOL)
+    ols = REF["cont_y_two_OLS"]
+    for spelling in ("OLS", "ols", "none", None):
+        m = moderation(DATA, "y_two", "w_cont", n_boot=0, hc=spelling)["moderation"].iloc[0]
+        assert m.se_type == "OLS" and m.se == pytest.approx(ols["se"][1], abs=TOL), spelling
+
+
 def test_jn_points_cover_zero_one_two():
     # the stored data were chosen so that the R reference has 2, 2, 0 (OLS) and 1 (HC3) points
     assert [len(arr(REF[f"cont_{y}_OLS"]["jn"]["w"])) for y in ("y_two", "y_one", "y_none")] == [2, 2, 0]
@@ -129,7 +141,7 @@ def test_jn_points_cover_zero_one_two():
 
 
 def test_jn_significance_sides():
-    res = moderation(DATA, "y_two", "w_cont", n_boot=0)
+    res = moderation(DATA, "y_two", "w_cont", n_boot=0, hc="OLS")   # R's table is the OLS one
     jn = res["johnson_neyman"]
     tab = pd.DataFrame(REF["cont_y_two_OLS"]["jn_table"])
     # R's table: p < .05 left of the first point and right of the second, not between

@@ -154,6 +154,10 @@ def _pdf_text(path: Path) -> str:
 def _texts(path: Path) -> dict[str, str]:
     """Every readable layer of an output file, by name."""
     raw = path.read_bytes()
+    if path.name == ".mut_eval_manifest.json":
+        # the manifest's file sizes are byte counts of our own files: a figure of 47362 bytes
+        # is not pupil 47362 (file names and hashes are still scanned)
+        raw = re.sub(rb'"size":\s*\d+', b'"size": 0', raw)
     layers = {"raw bytes": raw.decode("latin-1")}
     ext = path.suffix.lower()
     if ext in (".csv", ".json", ".svg", ".txt", ".typ", ".md", ".html"):

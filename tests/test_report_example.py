@@ -86,3 +86,17 @@ def test_comparability_chapter(report):
     assert ("Eenonbekendefactorzou" if lang == "nl" else "Anunknownfactorwouldhavetoberelated") in flat
     assert ("daaromisdecontrolegroepookgewogen" if lang == "nl" else "thecontrolgroupwasthereforealsoweighted") in flat
     assert "analysescorrigerendaarnietvoor" not in flat and "analysesdonotadjustforthis" not in flat
+
+
+def test_box_m_and_chance_findings_in_the_text(report):
+    # issue 13 item 7: the ANOVA's assumption with Box's M, and how many raw p < .05 chance gives
+    lang, _, text, results = report
+    flat = " ".join(text.split())
+    box = results["tables"]["box_m"]
+    assert len(box) == len(results["meta"]["outcomes"])
+    assert ("Box's M-toets (beoordeeld bij p < ,001)" if lang == "nl" else "Box's M test (judged at p < .001)") in flat
+    n_tests = len(results["tables"]["moderation"])
+    expected = f"{0.05 * n_tests:.0f}"
+    assert (f"Van de {n_tests} toetsen zouden er bij afwezigheid van elk moderatie-effect ongeveer {expected}"
+            if lang == "nl" else f"Of the {n_tests} tests, about {expected} would give p < .05") in flat
+    assert {r["se_type"] for r in results["tables"]["moderation"]} == {"HC3"}

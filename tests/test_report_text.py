@@ -456,3 +456,45 @@ def test_clustering_limitation_when_the_main_model_has_the_classes():
     assert "does not take the classes into account" not in en and "What Works" not in en
     assert nl.startswith("Leerlingen zitten samen in klassen en scholen (8 klassen op 5 scholen). Het hoofdmodel "
                          "houdt daar rekening mee")
+
+
+# ---------------------------------------------------------------- issue 13 item 7: robust defaults
+
+def test_chance_findings_sentence():
+    # 84 tests at alpha .05: 0.05 * 84 = 4.2 expected raw p < .05 without any moderation
+    assert txt.chance_findings_sentence(84, 7, 0.05, "nl") == (
+        "Van de 84 toetsen zouden er bij afwezigheid van elk moderatie-effect ongeveer 4 een p < ,05 geven; "
+        "hier zijn het er 7.")
+    assert txt.chance_findings_sentence(84, 1, 0.05, "en") == (
+        "Of the 84 tests, about 4 would give p < .05 if there were no moderation at all; here there is 1.")
+    # 12 tests: 0.6 expected, given with one decimal
+    assert "about 0.6 would" in txt.chance_findings_sentence(12, 0, 0.05, "en")
+    assert txt.chance_findings_sentence(0, 0) == ""
+
+
+def test_box_m_sentence():
+    rows = [{"outcome": "Self-efficacy", "F": 1.4734, "df1": 6, "df2": 99458.287, "p": 0.1828},
+            {"outcome": "School belonging", "F": 0.6765, "df1": 6, "df2": 99458.287, "p": 0.6687}]
+    en = txt.box_m_sentence(rows, 0.001, "en")
+    assert en.startswith("The analysis of variance assumes that the spread of and the association between the "
+                         "three waves (the covariance matrix) are equal for mentees and controls;")
+    assert en.endswith("By Box's M test (judged at p < .001) the assumption was violated for none of the outcomes "
+                       "(smallest p = .18, for self-efficacy).")
+    nl = txt.box_m_sentence(rows, 0.001, "nl")
+    assert nl.endswith("Volgens Box's M-toets (beoordeeld bij p < ,001) was die aanname voor geen enkele uitkomst "
+                       "geschonden (kleinste p = ,18, bij self-efficacy).")
+    fail = [dict(rows[0], F=5.214, p=0.00002), rows[1]]
+    en = txt.box_m_sentence(fail, 0.001, "en")
+    assert ("Box's M test (judged at p < .001) rejected this assumption for self-efficacy (F(6, 99458) = 5.21, "
+            "p < .001); for that outcome the mixed model below, which does not make this assumption, is the "
+            "analysis to rely on.") in en
+    nl = txt.box_m_sentence(fail, 0.001, "nl")
+    assert ("wees die aanname af voor self-efficacy (F(6; 99458) = 5,21, p < ,001); voor die uitkomst is het "
+            "gemengde model hieronder") in nl
+    # df2 withheld for staff (it gives the group sizes back): F and p only
+    assert "for self-efficacy (F = 5.21, p < .001); for that" in txt.box_m_sentence(
+        [dict(fail[0], df2=None)], 0.001, "en")
+    # a singular covariance matrix: said, not hidden
+    assert "could not be computed for school belonging" in txt.box_m_sentence(
+        [rows[0], dict(rows[1], F=None, p=None)], 0.001, "en")
+    assert txt.box_m_sentence([], 0.001, "en") == ""

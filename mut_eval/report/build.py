@@ -633,6 +633,31 @@ def table_anova(ctx: Ctx) -> tuple[dict | None, list[str]]:
     return t.block(), sentences
 
 
+def se_words(ctx: Ctx, lang: str) -> str:
+    """', met HC3-standaardfouten' for the moderation models' standard errors (``se_type``);
+    nothing for classical OLS errors."""
+    m = ctx.table("moderation")
+    kinds = sorted(set(m["se_type"].dropna().astype(str))) if m is not None and "se_type" in m.columns else []
+    hc = [k for k in kinds if k != "OLS"]
+    if not hc:
+        return ""
+    return tr(lang, f" met {'/'.join(hc)}-standaardfouten, robuust voor ongelijke spreiding",
+              f" with {'/'.join(hc)} standard errors, robust to unequal spread")
+
+
+def box_m_text(ctx: Ctx) -> str:
+    """The split-plot ANOVA's assumption of equal covariance matrices, from ``box_m``."""
+    from ..stats.box_m import BOX_M_ALPHA
+    b = ctx.table("box_m")
+    if b is None or not {"outcome", "F", "df1", "df2", "p"} <= set(b.columns):
+        return ""
+    rows = [{**r, "outcome": ctx.label(str(r["outcome"]))}
+            for o in ctx.outcomes(b["outcome"].astype(str).unique())
+            for r in b[b["outcome"].astype(str) == o].to_dict("records")]
+    alpha = pd.to_numeric(b["alpha"], errors="coerce").dropna() if "alpha" in b.columns else pd.Series(dtype=float)
+    return txt.box_m_sentence(rows, float(alpha.iloc[0]) if len(alpha) else BOX_M_ALPHA, ctx.lang)
+
+
 def table_did(ctx: Ctx, rows: list[dict]) -> dict:
     lang = ctx.lang
     t = Table(tr(lang, "Verschil in verandering tussen mentees en controlegroep (multilevelmodel met klassen, alle "
@@ -855,6 +880,9 @@ def section_effects(ctx: Ctx) -> dict:
     if ta:
         blocks.append(ta)
         blocks.append(bullets(sentences))
+        box = box_m_text(ctx)
+        if box:
+            blocks.append(p(box))
     else:
         blocks.append(ctx.missing("mixed_anova"))
 
@@ -984,6 +1012,8 @@ def section_moderation(ctx: Ctx) -> dict:
                        f"{n_tests} associations were tested. With so many tests some significant results are due to "
                        f"chance; next to every p is therefore the Benjamini–Hochberg adjusted p (pBH). Shown below "
                        f"are the associations with p < {fmt.nolead(ctx.alpha, 2, lang)} and the prespecified ones.")))
+    # how many raw p < alpha chance alone gives in a grid this size, next to the count seen
+    blocks.append(p(txt.chance_findings_sentence(n_tests, int((praw < ctx.alpha).sum()), ctx.alpha, lang)))
     pre_skipped, skipped_text = skipped_moderations(ctx)
     if sel.empty and not pre_skipped:
         blocks.append(p(tr(lang, "Geen enkel verband had p < 0,05 en er waren geen vooraf gekozen verbanden.",
@@ -1238,9 +1268,12 @@ def section_methods(ctx: Ctx) -> dict:
            "items were answered."),
         tr(lang,
            "Variantieanalyse (conditie × meting) op leerlingen met alle drie metingen, Type III-kwadratensommen met "
-           "Greenhouse–Geisser- en Huynh–Feldt-correctie, gelijk aan SPSS GLM Repeated Measures.",
+           "Greenhouse–Geisser- en Huynh–Feldt-correctie, gelijk aan SPSS GLM Repeated Measures; de aanname van "
+           "gelijke covariantiematrices in beide groepen getoetst met Box's M (F-benadering zoals SPSS, bij "
+           "p < ,001).",
            "Analysis of variance (condition × wave) on pupils with all three waves, Type III sums of squares with "
-           "Greenhouse–Geisser and Huynh–Feldt corrections, equal to SPSS GLM Repeated Measures."),
+           "Greenhouse–Geisser and Huynh–Feldt corrections, equal to SPSS GLM Repeated Measures; its assumption of "
+           "equal covariance matrices in both groups tested with Box's M (F approximation as SPSS, at p < .001)."),
         tr(lang,
            f"Gemengd model op alle beschikbare metingen ({model_formula(ctx)}, REML; gelijk aan R lme4). Het "
            f"verschil in verandering (mentees min controlegroep) is omgerekend naar Hedges' g met de gepoolde "
@@ -1258,11 +1291,11 @@ def section_methods(ctx: Ctx) -> dict:
            "Baseline equivalence and attrition were rated with the What Works Clearinghouse standards (Standards "
            "Handbook 5.0)."),
         tr(lang,
-           f"Moderatie (alleen mentees): de verandering tussen twee metingen geregresseerd op de moderator (OLS), "
-           f"met voorspelde veranderingen bij M − 1SD, M en M + 1SD, Johnson–Neyman-grenzen en bootstrap-"
+           f"Moderatie (alleen mentees): de verandering tussen twee metingen geregresseerd op de moderator (OLS"
+           f"{se_words(ctx, 'nl')}), met voorspelde veranderingen bij M − 1SD, M en M + 1SD, Johnson–Neyman-grenzen en bootstrap-"
            f"betrouwbaarheidsintervallen ({nb} trekkingen).",
-           f"Moderation (mentees only): the change between two waves regressed on the moderator (OLS), with "
-           f"predicted changes at M − 1SD, M and M + 1SD, Johnson–Neyman points and bootstrap confidence intervals "
+           f"Moderation (mentees only): the change between two waves regressed on the moderator (OLS"
+           f"{se_words(ctx, 'en')}), with predicted changes at M − 1SD, M and M + 1SD, Johnson–Neyman points and bootstrap confidence intervals "
            f"({nb} resamples)."),
         tr(lang,
            f"Significantieniveau α = {alpha}. Effecten: Holm-correctie; moderatie: Benjamini–Hochberg-correctie. "

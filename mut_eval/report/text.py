@@ -350,6 +350,71 @@ def anova_sentence(outcome: str, F, df1, df2, p, np2=None, *, eps_gg=None, mauch
             f"(condition × wave: {stat}).")
 
 
+def box_m_sentence(rows: list[dict], alpha_box: float = 0.001, lang: str = "en") -> str:
+    """The split-plot ANOVA's assumption of equal covariance matrices and Box's M result.
+
+    ``rows``: one per outcome, ``{outcome (label), F, df1, df2, p}`` from the ``box_m``
+    table. Judged at ``alpha_box`` (.001, the SPSS convention); a rejection points to
+    the mixed model, which does not assume equal covariance matrices."""
+    if not rows:
+        return ""
+    a = fmt.nolead(alpha_box, 3, lang)
+    ok = [r for r in rows if fmt.is_number(r.get("p"))]
+    fails = [r for r in ok if float(r["p"]) < alpha_box]
+    missing = [lower_first(r["outcome"]) for r in rows if not fmt.is_number(r.get("p"))]
+
+    def stat(r):
+        if not fmt.is_number(r.get("df2")):   # withheld for staff: it gives the group sizes back
+            return f"F = {fmt.num(r.get('F'), 2, lang)}, {fmt.p_text(r['p'], lang)}"
+        return f"{f_text(r.get('F'), r.get('df1'), round(float(r['df2'])), lang)}, {fmt.p_text(r['p'], lang)}"
+    if lang == "nl":
+        s = ("De variantieanalyse gaat ervan uit dat de spreiding van en de samenhang tussen de drie metingen "
+             "(de covariantiematrix) bij mentees en controlegroep gelijk zijn; bij ongelijke groepen is de "
+             "interactietoets niet bestand tegen een schending, ook niet met Greenhouse–Geisser-correctie. ")
+        if fails:
+            items = [f"{lower_first(r['outcome'])} ({stat(r)})" for r in fails]
+            s += (f"Box's M-toets (beoordeeld bij p < {a}) wees die aanname af voor {join_list(items, lang)}; "
+                  f"voor {'die uitkomst' if len(fails) == 1 else 'die uitkomsten'} is het gemengde model hieronder, "
+                  f"dat deze aanname niet maakt, de analyse om op te vertrouwen.")
+        elif ok:
+            low = min(ok, key=lambda r: float(r["p"]))
+            s += (f"Volgens Box's M-toets (beoordeeld bij p < {a}) was die aanname voor geen enkele uitkomst "
+                  f"geschonden (kleinste {fmt.p_text(low['p'], lang)}, bij {lower_first(low['outcome'])}).")
+        if missing:
+            s += f" Voor {join_list(missing, lang)} kon Box's M niet worden berekend."
+        return s.strip()
+    s = ("The analysis of variance assumes that the spread of and the association between the three waves (the "
+         "covariance matrix) are equal for mentees and controls; with unequal groups its interaction test is not "
+         "robust to a violation, not even with the Greenhouse–Geisser correction. ")
+    if fails:
+        items = [f"{lower_first(r['outcome'])} ({stat(r)})" for r in fails]
+        s += (f"Box's M test (judged at p < {a}) rejected this assumption for {join_list(items, lang)}; for "
+              f"{'that outcome' if len(fails) == 1 else 'these outcomes'} the mixed model below, which does not "
+              f"make this assumption, is the analysis to rely on.")
+    elif ok:
+        low = min(ok, key=lambda r: float(r["p"]))
+        s += (f"By Box's M test (judged at p < {a}) the assumption was violated for none of the outcomes "
+              f"(smallest {fmt.p_text(low['p'], lang)}, for {lower_first(low['outcome'])}).")
+    if missing:
+        s += f" Box's M could not be computed for {join_list(missing, lang)}."
+    return s.strip()
+
+
+def chance_findings_sentence(n_tests: int, n_significant: int, alpha: float = 0.05, lang: str = "en") -> str:
+    """How many unadjusted p < alpha a grid of ``n_tests`` tests gives when nothing is
+    moderated (alpha · n_tests: under the null every p is uniform), next to the number seen."""
+    if not n_tests:
+        return ""
+    expected = alpha * n_tests
+    e = fmt.num(expected, 0 if expected >= 1 else 1, lang)
+    a = fmt.nolead(alpha, 2, lang)
+    if lang == "nl":
+        return (f"Van de {n_tests} toetsen zouden er bij afwezigheid van elk moderatie-effect ongeveer {e} een "
+                f"p < {a} geven; hier {'is het er' if n_significant == 1 else 'zijn het er'} {n_significant}.")
+    return (f"Of the {n_tests} tests, about {e} would give p < {a} if there were no moderation at all; here "
+            f"{'there is' if n_significant == 1 else 'there are'} {n_significant}.")
+
+
 def baseline_sentence(outcome: str, contrast: str, g_baseline, wwc: str, lang: str = "en") -> str:
     """Baseline equivalence against the WWC bands: |g| ≤ .05 satisfies, ≤ .25 adjust, else fails."""
     o = lower_first(outcome)

@@ -32,7 +32,8 @@ Pieces and their sources:
 * **JN table**: as PROCESS 4.3: ``22 − (number of JN points)`` equally spaced W values
   from the minimum to the maximum (both included) plus the JN points, 22 rows, with
   effect, se, t, p and CI.
-* **Heteroscedasticity-consistent SEs** (``hc="HC0"…"HC4"``): the sandwich
+* **Heteroscedasticity-consistent SEs** (``hc="HC0"…"HC4"``, default ``"HC3"``;
+  ``hc=None`` or ``"OLS"`` gives the classical ``MSE·(X'X)⁻¹``): the sandwich
   ``(X'X)⁻¹ X' diag(ω) X (X'X)⁻¹`` with ω = e² (HC0), n/(n − k)·e² (HC1),
   e²/(1 − h) (HC2), e²/(1 − h)² (HC3), e²/(1 − h)^min(4, nh/k) (HC4) (Long & Ervin
   2000; Cribari-Neto 2004; Hayes & Cai 2007; R ``sandwich::vcovHC``). They are used
@@ -144,13 +145,15 @@ def _level_sort_key(level: str):
 
 
 def _normalise_hc(hc) -> str | None:
-    if hc is None or hc is False:
+    """``"HC0"`` … ``"HC4"``, or None for the classical OLS covariance (``None``, ``False``,
+    ``"OLS"`` or ``"none"``)."""
+    if hc is None or hc is False or (isinstance(hc, str) and hc.strip().upper() in ("OLS", "NONE")):
         return None
     if isinstance(hc, (int, np.integer)) and not isinstance(hc, bool):
         hc = f"HC{int(hc)}"
     hc = str(hc).upper()
     if hc not in HC_TYPES:
-        raise StudyError(f"hc must be one of {HC_TYPES} or None, not {hc!r}")
+        raise StudyError(f"hc must be one of {HC_TYPES} or 'OLS' (None), not {hc!r}")
     return hc
 
 
@@ -304,7 +307,7 @@ def _empty(columns) -> pd.DataFrame:
 # --------------------------------------------------------------------------- one model
 
 def moderation(data: pd.DataFrame, y: str, w: str, *, categorical: bool | None = None,
-               hc: str | int | None = None, center: bool = False, probe: str = "moments",
+               hc: str | int | None = "HC3", center: bool = False, probe: str = "moments",
                n_boot: int = 5000, seed=0, alpha: float = 0.05,
                levels: Sequence[str] | None = None, missing_codes: Iterable[str] = ("unknown",),
                min_n: int = 10, min_level_n: int = 2,
@@ -317,7 +320,8 @@ def moderation(data: pd.DataFrame, y: str, w: str, *, categorical: bool | None =
         moderator ``w``. Rows with a missing ``y`` or ``w`` are dropped.
     categorical : treat W as categorical (indicator coding). None: categorical when
         the column is not numeric.
-    hc : None for OLS standard errors or ``"HC0"`` … ``"HC4"`` (or 0–4).
+    hc : ``"HC0"`` … ``"HC4"`` (or 0–4), default ``"HC3"``; ``None`` or ``"OLS"`` for the
+        classical OLS standard errors (PROCESS's default output).
     center : mean-centre a numeric W before fitting (changes ``b0`` only; every
         conditional effect is reported at the uncentred W value).
     probe : ``"moments"`` (M − 1SD, M, M + 1SD) or ``"percentiles"`` (P16, P50, P84).
@@ -580,7 +584,7 @@ def moderation_grid(changes: pd.DataFrame, moderators: pd.DataFrame,
                     moderator_list: Sequence[str] | None = None, *,
                     categorical: Iterable[str] | Mapping[str, Sequence[str]] | None = None,
                     prespecified: Iterable[Mapping] = (), n_boot: int = 5000, seed: int = 0,
-                    alpha: float = 0.05, hc=None, center: bool = False, probe: str = "moments",
+                    alpha: float = 0.05, hc="HC3", center: bool = False, probe: str = "moments",
                     min_n: int = 10, min_level_n: int = 2,
                     missing_codes: Iterable[str] = ("unknown",)) -> dict[str, pd.DataFrame]:
     """:func:`moderation` for every outcome × change × moderator, stacked.
