@@ -148,6 +148,12 @@ def _latent_design(cond: Condition, k: int):
     return v_b, R
 
 
+def item_mean(latent: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """The observed score: the mean of k Likert items clip(round(A + B·L + e), 1, 5),
+    ``noise`` the (n, k) item errors e ~ N(0, ITEM_SD²)."""
+    return np.clip(np.rint(ITEM_A + ITEM_B * latent[:, None] + noise), 1, 5).mean(axis=1)
+
+
 def simulate_cohort(rng: np.random.Generator, cond: Condition) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One cohort: (long data, one row per scored pupil × wave; wide data, one row per
     pupil) in the Panel's column names (student_id, condition, school, class, wave, score;
@@ -174,8 +180,7 @@ def simulate_cohort(rng: np.random.Generator, cond: Condition) -> tuple[pd.DataF
     for t, w in enumerate(WAVES):
         cw = rng.normal(0, np.sqrt(v_b * cond.wave_share), n_cls)[klass]
         latent = school + cls + cw + pupil[:, t] + (cond.effect * mentee if t > 0 else 0.0)
-        items = np.rint(ITEM_A + ITEM_B * latent[:, None] + rng.normal(0, ITEM_SD, (n, k)))
-        score = np.clip(items, 1, 5).mean(axis=1)
+        score = item_mean(latent, rng.normal(0, ITEM_SD, (n, k)))
         score[rng.random(n) < MISSING[t]] = np.nan
         wide[f"score_{w}"] = score
     long = wide.melt(id_vars=["student_id", "condition", "school", "class"],
