@@ -463,6 +463,19 @@ def _reading(table: pd.DataFrame) -> list[str]:
     return lines
 
 
+#: the simulation studies' result files, each pointing to the others
+RESULT_FILES = {"RESULTS.md": "inference for class-assigned DiD, issue 12",
+                "RESULTS_mmrm.md": "the MMRM against the multilevel model, issue 12",
+                "RESULTS_selection.md": "selection on observables: adjustment, weighting and "
+                                        "multiple imputation, issue 13, `validation/sim_selection.py`"}
+
+
+def see_also(path: Path) -> str:
+    """The line naming the other result files of validation/ (kept when a file is rewritten)."""
+    return "See also: " + "; ".join(f"[{name}]({name}) ({what})" for name, what in RESULT_FILES.items()
+                                    if name != Path(path).name) + "."
+
+
 def write_results(raw: pd.DataFrame, path: Path, *, command: str, started: str, wall: float,
                   reps: int, planned: list[str], alpha: float = 0.05) -> None:
     """validation/RESULTS.md: how it was run, a table per condition, and the reading."""
@@ -477,6 +490,7 @@ def write_results(raw: pd.DataFrame, path: Path, *, command: str, started: str, 
            f"Replications per condition: {n_reps.min()}–{n_reps.max()} of {reps} planned"
            + ("" if n_reps.min() >= reps else " (an interim result of a run still going or stopped early: "
               "the conditions are interleaved, so all have about the same number)") + ".", "",
+           see_also(path), "",
            "Design and models: see the docstring of `validation/sim_multilevel.py`. `reject` is the "
            "share of replications whose test rejects DiD = 0 at α = .05 (the type I error; in the "
            "`effect` condition the power), `coverage` the share of 95% CIs that hold the true DiD, "

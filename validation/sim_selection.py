@@ -84,7 +84,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 from sim_multilevel import (CONTRASTS, ITEM_SD, WAVES, _band, _latent_design, fit_models,  # noqa: E402
-                            item_mean)
+                            item_mean, see_also)
 
 from mut_eval.stats.adjustment import adjusted_rows, att_weights, baseline_covariates, pool_sparse_levels  # noqa: E402
 from mut_eval.stats.balance import ess  # noqa: E402
@@ -465,6 +465,7 @@ def write_results(raw: pd.DataFrame, path: Path, *, command: str, started: str, 
            f"({per_rep['seconds'].mean():.2f} s per replication); m = {m} imputations; "
            f"{platform.python_version()} on {platform.machine()}.  ",
            f"Replications per scenario: {n_reps.min()}–{n_reps.max()} of {reps} planned.", "",
+           see_also(path), "",
            "Design, estimators and estimands: see the docstring of `validation/sim_selection.py`. "
            "In short: whole classes assigned; mentee classes hold more pupils with a migration "
            "background (55% vs 25%) and so start lower; migration background and low ses also "
