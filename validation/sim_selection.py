@@ -86,6 +86,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from sim_multilevel import (CONTRASTS, ITEM_SD, WAVES, _band, _latent_design, fit_models,  # noqa: E402
                             item_mean, see_also)
 
+from mut_eval import StudyError  # noqa: E402
 from mut_eval.stats.adjustment import adjusted_rows, att_weights, baseline_covariates, pool_sparse_levels  # noqa: E402
 from mut_eval.stats.balance import ess  # noqa: E402
 from mut_eval.stats.cluster_robust import design_based_did, unique_clusters  # noqa: E402
@@ -270,7 +271,14 @@ def weighting_rows(wide: pd.DataFrame, alpha: float = 0.05) -> list[dict]:
     treated = (wide["condition"] == "mentee").to_numpy()
     complete = X.notna().all(axis=1).to_numpy()
     Xw, _ = pool_sparse_levels(X[complete], treated[complete])
-    w, _ = att_weights(Xw, treated[complete], "entropy", 1)
+    try:
+        w, _ = att_weights(Xw, treated[complete], "entropy", 1)
+    except StudyError as exc:   # as the pipeline: covariate_adjusted without weights, the others failed
+        res = adjusted_rows(wide, "score", CONTRASTS, Xw.reindex(wide.index),
+                            clusters=unique_clusters(wide), alpha=alpha)
+        return [_row(r["model"], r["contrast"], r) for r in res.to_dict("records")] + [
+            {"model": m, "contrast": c, "error": f"StudyError: {exc}"[:400]}
+            for m in ("weighted_dr", "weighted_dr_change") for c in CONTRASTS]
     wc = w.to_numpy()[~treated[complete]]
     extra = {"ess_control": ess(wc), "n_control": int(wc.size)}
     res = adjusted_rows(wide, "score", CONTRASTS, Xw.reindex(wide.index), weights=w.reindex(wide.index),
@@ -319,7 +327,7 @@ def _one(task) -> list[dict]:
         try:
             rows += estimate_all(long, wide, tuple(group), m=m, mi_seed=mi_seed)
         except Exception as exc:    # noqa: BLE001
-            rows += [{"model": est, "contrast": c, "error": f"{type(exc).__name__}: {exc}"[:200]}
+            rows += [{"model": est, "contrast": c, "error": f"{type(exc).__name__}: {exc}"[:400]}
                      for est in group for c in CONTRASTS]
     seconds = time.process_time() - start
     for r in rows:
@@ -427,12 +435,14 @@ def _reading(t: pd.DataFrame, alpha: float = 0.05) -> list[str]:
             continue
         x = t[t["model"] == model]
         z = (x["bias"] / x["bias_mcse"]).abs()
+        first = x[x["contrast"] == CONTRASTS[0]]
         ess_part = (f"; controls' ESS under weighting {x['ess_control'].min():.0f}–{x['ess_control'].max():.0f} "
                     f"of {x['n_control'].min():.0f}–{x['n_control'].max():.0f}" if x["ess_control"].notna().any() else "")
         lines.append(f"- `{model}`: bias {x['bias_sd'].min():+.3f} to {x['bias_sd'].max():+.3f} SD (largest "
                      f"{z.max():.1f} MC SE from 0); coverage {span(model, 'coverage')}; type I error "
                      f"{span(model, 'reject', True)}; mean SE / SD {x['se_ratio'].min():.2f}–{x['se_ratio'].max():.2f}"
-                     f"{ess_part}; failed (weights not found) {x['failed'].max()} of {x['reps'].max() + x['failed'].max()}.")
+                     f"{ess_part}; without a result in {first['failed'].sum()} of "
+                     f"{(first['reps'] + first['failed']).sum()} replications.")
     if "multiple_imputation" in present:
         x = t[t["model"] == "multiple_imputation"]
         lines.append(f"- `multiple_imputation` (unadjusted change-score DiD after imputation): bias against the "
@@ -452,7 +462,8 @@ def _reading(t: pd.DataFrame, alpha: float = 0.05) -> list[str]:
 
 
 def write_results(raw: pd.DataFrame, path: Path, *, command: str, started: str, wall: float,
-                  reps: int, planned: list[str], m: int = MI_M, alpha: float = 0.05) -> None:
+                  reps: int, planned: list[str], m: int = MI_M, rerun_failed: int = 0,
+                  alpha: float = 0.05) -> None:
     """validation/RESULTS_selection.md: how it was run, the reading, a table per scenario."""
     t = summarise(raw, alpha)
     per_rep = raw.drop_duplicates(["scenario", "rep"])
@@ -464,7 +475,9 @@ def write_results(raw: pd.DataFrame, path: Path, *, command: str, started: str, 
            f"{per_rep['seconds'].sum() / 60:.1f} CPU-min in the replications "
            f"({per_rep['seconds'].mean():.2f} s per replication); m = {m} imputations; "
            f"{platform.python_version()} on {platform.machine()}.  ",
-           f"Replications per scenario: {n_reps.min()}–{n_reps.max()} of {reps} planned.", "",
+           f"Replications per scenario: {n_reps.min()}–{n_reps.max()} of {reps} planned"
+           + (f"; {rerun_failed} replications with an error were run again (`--rerun-failed`, same "
+              "seeds and cohorts) after a fix of the script" if rerun_failed else "") + ".", "",
            see_also(path), "",
            "Design, estimators and estimands: see the docstring of `validation/sim_selection.py`. "
            "In short: whole classes assigned; mentee classes hold more pupils with a migration "
@@ -505,10 +518,13 @@ def write_results(raw: pd.DataFrame, path: Path, *, command: str, started: str, 
             "fmi": x["fmi"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}"),
             "failed": x["failed"]})
         out += [show.to_markdown(index=False), ""]
-    errors = raw["error"].dropna() if "error" in raw.columns else pd.Series(dtype=str)
-    if len(errors):
+    if "error" in raw.columns and raw["error"].notna().any():
+        bad = raw[raw["error"].notna()]
+        # the message up to its details (the covariates named differ from cohort to cohort)
+        kind = bad["error"].str.split(r": the |; ", regex=True).str[0]
+        counts = bad.assign(kind=kind).groupby(["scenario", "model", "kind"])["rep"].nunique()
         out += ["## Replications without a result", "",
-                *[f"- {n} rows: {e}" for e, n in errors.str.slice(0, 160).value_counts().items()], ""]
+                *[f"- {sc}, `{m}`: {n} replications — {k}" for (sc, m, k), n in counts.items()], ""]
     path.write_text("\n".join(out))
 
 
@@ -525,10 +541,27 @@ def main(argv=None) -> None:
     ap.add_argument("--raw", type=Path, default=Path(__file__).with_name("raw") / "selection",
                     help="folder for the per-replication results (raw.csv.gz, run.json)")
     ap.add_argument("--from-raw", action="store_true", help="only rewrite --out from --raw")
+    ap.add_argument("--rerun-failed", action="store_true",
+                    help="run --estimators again in the replications of --raw with an error (same seeds, "
+                         "so the same cohorts), replace their rows, rewrite --out")
     a = ap.parse_args(argv)
-    if a.from_raw:
+    if a.from_raw or a.rerun_failed:
         run = json.loads((a.raw / "run.json").read_text())
-        write_results(pd.read_csv(a.raw / "raw.csv.gz"), a.out, **run)
+        raw = pd.read_csv(a.raw / "raw.csv.gz")
+        if a.rerun_failed and "error" in raw.columns:
+            redo = raw.loc[raw["error"].notna(), ["scenario", "rep"]].drop_duplicates()
+            idx = {s.name: i for i, s in enumerate(SCENARIOS)}
+            seed = int(run["command"].split("--seed ")[1].split()[0]) if "--seed " in run["command"] else 2026
+            new = [r for sc, rep in redo.itertuples(index=False)
+                   for r in _one((idx[sc], int(rep), seed, tuple(a.estimators), run.get("m", MI_M)))]
+            # only the rows of the estimators run again are replaced
+            keep = raw.merge(redo.assign(_redo=True), on=["scenario", "rep"], how="left")["_redo"].isna()
+            keep = keep.to_numpy() | ~raw["model"].isin(a.estimators).to_numpy()
+            raw = pd.concat([raw[keep], pd.DataFrame(new)], ignore_index=True)
+            raw.to_csv(a.raw / "raw.csv.gz", index=False)
+            run["rerun_failed"] = len(redo)
+            (a.raw / "run.json").write_text(json.dumps(run))
+        write_results(raw, a.out, **run)
         return
     planned = [scenario(n).name for n in a.scenarios]
     command = "python " + " ".join([Path(sys.argv[0]).as_posix(), *(argv if argv is not None else sys.argv[1:])])
