@@ -33,14 +33,17 @@ analyze: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
-# The simulation study of the DiD models (issue 12 item 9): >= 1000 replications per
-# condition on 2 processes (hours); writes validation/RESULTS.md as each condition ends.
+# The simulation studies: the DiD models (issue 12 item 9; validation/RESULTS.md and
+# RESULTS_mmrm.md) and selection on observables — adjustment, weighting, multiple
+# imputation (issue 13; RESULTS_selection.md); >= 1000 replications per condition on
+# 2 processes; each writes its results as it goes.
 validate: $(STAMP)
 	PYTHONPATH=. $(BIN)/python validation/sim_multilevel.py --reps 1000 --procs 2 \
 	  --models lmm_pupil lmm_multilevel lmm_multilevel_satterthwaite cr2_change cr2_ancova wild_cluster_bootstrap wwc_corrected
 	PYTHONPATH=. $(BIN)/python validation/sim_multilevel.py --reps 1000 --procs 2 \
 	  --models lmm_multilevel mmrm_multilevel --conditions icc0.10_wholly icc0.10_half icc0.10_stable icc0.10_half_effect0.3 \
 	  --out validation/RESULTS_mmrm.md --raw validation/raw/mmrm
+	PYTHONPATH=. $(BIN)/python validation/sim_selection.py --reps 1000 --procs 2
 
 notebooks: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

@@ -148,6 +148,12 @@ def _latent_design(cond: Condition, k: int):
     return v_b, R
 
 
+def item_mean(latent: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """The observed score: the mean of k Likert items clip(round(A + B·L + e), 1, 5),
+    ``noise`` the (n, k) item errors e ~ N(0, ITEM_SD²)."""
+    return np.clip(np.rint(ITEM_A + ITEM_B * latent[:, None] + noise), 1, 5).mean(axis=1)
+
+
 def simulate_cohort(rng: np.random.Generator, cond: Condition) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One cohort: (long data, one row per scored pupil × wave; wide data, one row per
     pupil) in the Panel's column names (student_id, condition, school, class, wave, score;
@@ -174,8 +180,7 @@ def simulate_cohort(rng: np.random.Generator, cond: Condition) -> tuple[pd.DataF
     for t, w in enumerate(WAVES):
         cw = rng.normal(0, np.sqrt(v_b * cond.wave_share), n_cls)[klass]
         latent = school + cls + cw + pupil[:, t] + (cond.effect * mentee if t > 0 else 0.0)
-        items = np.rint(ITEM_A + ITEM_B * latent[:, None] + rng.normal(0, ITEM_SD, (n, k)))
-        score = np.clip(items, 1, 5).mean(axis=1)
+        score = item_mean(latent, rng.normal(0, ITEM_SD, (n, k)))
         score[rng.random(n) < MISSING[t]] = np.nan
         wide[f"score_{w}"] = score
     long = wide.melt(id_vars=["student_id", "condition", "school", "class"],
@@ -458,6 +463,19 @@ def _reading(table: pd.DataFrame) -> list[str]:
     return lines
 
 
+#: the simulation studies' result files, each pointing to the others
+RESULT_FILES = {"RESULTS.md": "inference for class-assigned DiD, issue 12",
+                "RESULTS_mmrm.md": "the MMRM against the multilevel model, issue 12",
+                "RESULTS_selection.md": "selection on observables: adjustment, weighting and "
+                                        "multiple imputation, issue 13, `validation/sim_selection.py`"}
+
+
+def see_also(path: Path) -> str:
+    """The line naming the other result files of validation/ (kept when a file is rewritten)."""
+    return "See also: " + "; ".join(f"[{name}]({name}) ({what})" for name, what in RESULT_FILES.items()
+                                    if name != Path(path).name) + "."
+
+
 def write_results(raw: pd.DataFrame, path: Path, *, command: str, started: str, wall: float,
                   reps: int, planned: list[str], alpha: float = 0.05) -> None:
     """validation/RESULTS.md: how it was run, a table per condition, and the reading."""
@@ -472,6 +490,7 @@ def write_results(raw: pd.DataFrame, path: Path, *, command: str, started: str, 
            f"Replications per condition: {n_reps.min()}–{n_reps.max()} of {reps} planned"
            + ("" if n_reps.min() >= reps else " (an interim result of a run still going or stopped early: "
               "the conditions are interleaved, so all have about the same number)") + ".", "",
+           see_also(path), "",
            "Design and models: see the docstring of `validation/sim_multilevel.py`. `reject` is the "
            "share of replications whose test rejects DiD = 0 at α = .05 (the type I error; in the "
            "`effect` condition the power), `coverage` the share of 95% CIs that hold the true DiD, "
