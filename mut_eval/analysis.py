@@ -307,12 +307,10 @@ def comparability(panel: Panel, design, options: AnalysisSettings) -> tuple[dict
     ``meta["weighting"]`` record (method, covariates, pooled levels, pupils without
     every covariate, and the problem when weights cannot be found: then the balance
     table has no weighted columns and only ``covariate_adjusted`` rows are made), and with
-    ``analysis.imputation.m`` > 0 the ``multiple_imputation`` rows
-    (:func:`mut_eval.stats.imputation.mi_did`, seeded with ``analysis.seed``)."""
+    ``analysis.imputation.m`` > 0 the ``multiple_imputation`` rows (:func:`imputation_rows`)."""
     wide, students, outcomes = panel.wide, panel.students, panel.outcomes
     ws = options.weighting
-    names = (list(ws.covariates) if ws.covariates is not None else
-             [c for c in WEIGHTING_COVARIATES if c in students.columns] + [f"{o}_T1" for o in outcomes])
+    names = weighting_covariates(panel, options)
     treated = (wide["condition"] == CONDITIONS[0]).to_numpy()
     X = baseline_covariates(students, wide, outcomes, names, unknown_as_level=True)
     complete = X.notna().all(axis=1).to_numpy()
@@ -336,14 +334,33 @@ def comparability(panel: Panel, design, options: AnalysisSettings) -> tuple[dict
     w_all = weights.reindex(wide.index) if weights is not None and ws.method != "none" else None
     rows = [adjusted_rows(wide, o, ("T2-T1", "T3-T1"), Xw.reindex(wide.index), weights=w_all,
                           clusters=clusters, alpha=options.alpha).assign(outcome=o) for o in outcomes]
-    imp = options.imputation
-    if imp.m:
-        # the baseline covariates ("unknown" = missing) enter the imputation model with every wave
-        covs = baseline_covariates(students, wide, outcomes, [c for c in names if not c.endswith("_T1")])
-        rows.append(mi_did(wide, outcomes, covariates=covs, clusters=clusters, m=imp.m, seed=options.seed,
-                           alpha=options.alpha, donors=imp.donors, maxit=imp.maxit))
+    if options.imputation.m:
+        rows.append(imputation_rows(panel, design, options))
     meta["X"] = Xw.reindex(wide.index)
     return tables, pd.concat(rows, ignore_index=True), meta
+
+
+def weighting_covariates(panel: Panel, options: AnalysisSettings) -> list[str]:
+    """``analysis.weighting.covariates``, by default :data:`~mut_eval.stats.adjustment.WEIGHTING_COVARIATES`
+    the study has and every outcome's T1 score."""
+    ws = options.weighting
+    if ws.covariates is not None:
+        return list(ws.covariates)
+    return ([c for c in WEIGHTING_COVARIATES if c in panel.students.columns] +
+            [f"{o}_T1" for o in panel.outcomes])
+
+
+def imputation_rows(panel: Panel, design, options: AnalysisSettings) -> pd.DataFrame:
+    """The ``multiple_imputation`` rows of ``did_robustness``
+    (:func:`mut_eval.stats.imputation.mi_did`): every wave of every outcome and the
+    baseline weighting covariates ("unknown" = missing) imputed ``analysis.imputation.m``
+    times, seeded with ``analysis.seed``; CR2 by class when classes were assigned."""
+    imp = options.imputation
+    names = [c for c in weighting_covariates(panel, options) if not c.endswith("_T1")]
+    covs = baseline_covariates(panel.students, panel.wide, panel.outcomes, names)
+    return mi_did(panel.wide, panel.outcomes, covariates=covs,
+                  clusters=unique_clusters(panel.wide) if design.clustered else None, m=imp.m,
+                  seed=options.seed, alpha=options.alpha, donors=imp.donors, maxit=imp.maxit)
 
 
 def study_design(panel: Panel):

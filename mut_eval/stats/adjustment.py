@@ -248,7 +248,7 @@ def adjusted_did(wide: pd.DataFrame, outcome: str, contrast: str, X: pd.DataFram
     c[1] = 1.0
     if clusters is not None:
         cl = clusters.reindex(wide.index).to_numpy(object)[ok]
-        res = cr2_regression(y, design, cl, weights=w).contrast(c, alpha=alpha)
+        res = cr2_regression(y, design, cl, weights=w, coef_df=False).contrast(c, alpha=alpha)
         n_clusters = int(pd.Series(cl).nunique())
     else:
         fit = hc2_regression(y, design, w)

@@ -198,9 +198,11 @@ def _t_summary(est: float, se: float, df: float, null: float, alpha: float) -> d
             "ci_low": est - q * se, "ci_high": est + q * se}
 
 
-def cr2_regression(y, X, cluster, weights=None, names=None) -> ClusterRobustFit:
+def cr2_regression(y, X, cluster, weights=None, names=None, coef_df: bool = True) -> ClusterRobustFit:
     """OLS (or WLS with ``weights``) of ``y`` on ``X`` with the CR2 cluster-robust
-    covariance matrix and Satterthwaite df per coefficient.
+    covariance matrix and Satterthwaite df per coefficient (``coef_df=False`` leaves
+    ``df`` empty, for a caller that tests one :meth:`~ClusterRobustFit.contrast`: each df
+    costs a G × G matrix).
 
     Equal to ``clubSandwich::coef_test(lm(y ~ X - 1, weights = weights), vcov = "CR2",
     cluster = cluster, test = "Satterthwaite")`` (see the module docstring for the
@@ -226,8 +228,9 @@ def cr2_regression(y, X, cluster, weights=None, names=None) -> ClusterRobustFit:
     fit = ClusterRobustFit(names=list(names), coef=beta, vcov=vcov, se=np.sqrt(np.diag(vcov)),
                            df=np.full(beta.size, np.nan), n_obs=d.y.size, n_clusters=d.n_clusters,
                            _design=d, _estmats=estmats)
-    df = np.array([fit.satterthwaite_df(np.eye(beta.size)[i]) for i in range(beta.size)])
-    object.__setattr__(fit, "df", df)
+    if coef_df:
+        df = np.array([fit.satterthwaite_df(np.eye(beta.size)[i]) for i in range(beta.size)])
+        object.__setattr__(fit, "df", df)
     return fit
 
 
@@ -280,7 +283,7 @@ class _RestrictedBootstrap:
 
     The restricted residuals are linear in r, ũ(r) = ũ_y − r·ũ_x (ũ_y, ũ_x: residuals of
     y and x_k on the other columns), and so are s and K (module docstring); the draws
-    are multiplied once and each r costs O(B·G).
+    are multiplied once (with K's rank-p structure, O(B·G·p)) and each r costs O(B).
     """
 
     def __init__(self, d: _Design, k: int, V: np.ndarray, vcov: str):
@@ -304,18 +307,22 @@ class _RestrictedBootstrap:
         X0, w = d.X[:, others], d.w
         M0 = np.linalg.inv(X0.T @ (X0 * w[:, None]))
         res0 = lambda v: v - X0 @ (M0 @ (X0.T @ (w * v)))       # noqa: E731
-        self.num, self.Z = [], []
+        self.num, Z = [], []
+        F = np.vstack([a @ d.X[r] for a, r in zip(self.a, d.rows)])                 # G × p
         for u in (res0(d.y), res0(d.X[:, k])):
             S = d.M @ np.column_stack([d.X[r].T @ (w[r] * u[r]) for r in d.rows])    # p × G
-            F = np.vstack([a @ d.X[r] for a, r in zip(self.a, d.rows)])             # G × p
-            K = np.diag([a @ u[r] for a, r in zip(self.a, d.rows)]) - F @ S
+            diag = np.array([a @ u[r] for a, r in zip(self.a, d.rows)])
+            # K = diag − F S has rank-p structure: V K' = V∘diag − (V S') F', O(B·G·p)
             self.num.append(V @ S[k])
-            self.Z.append(V @ K.T)
+            Z.append(V * diag[None, :] - (V @ S.T) @ F.T)
+        # ‖Z_y v − r Z_x v‖² = A − 2rC + r²D per draw: each r then costs O(B)
+        self.quad = ((Z[0] ** 2).sum(axis=1), (Z[0] * Z[1]).sum(axis=1), (Z[1] ** 2).sum(axis=1))
 
     def p_value(self, r: float) -> float:
         t = (self.beta[self.k] - r) / self.scale
         num = self.num[0] - r * self.num[1]
-        den = np.sqrt(((self.Z[0] - r * self.Z[1]) ** 2).sum(axis=1))
+        A, C, D = self.quad
+        den = np.sqrt(np.maximum(A - 2.0 * r * C + r * r * D, 0.0))
         with np.errstate(divide="ignore", invalid="ignore"):
             t_star = np.abs(num / den)
         return float(np.mean(t_star >= abs(t) * (1 - _TIE_TOL)))
