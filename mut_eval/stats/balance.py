@@ -337,6 +337,10 @@ def _entropy_dual_newton(Z: np.ndarray, tol: float, max_iter: int):
     return lam, p, float(np.max(np.abs(g))), bool(np.max(np.abs(g)) < tol)
 
 
+#: the largest remaining difference (in SD units) that counts as balanced when Newton stops
+ACCEPT_TOL = 1e-8
+
+
 def entropy_weights(X: pd.DataFrame, treated, moments: int = 1, tol: float = 1e-10,
                     max_iter: int = 200) -> pd.Series:
     """Entropy balancing weights for the ATT (Hainmueller 2012, *Political Analysis* 20:25).
@@ -398,13 +402,17 @@ def entropy_weights(X: pd.DataFrame, treated, moments: int = 1, tol: float = 1e-
         lam, p, gmax, ok = np.zeros(0), np.full(Z.shape[0], 1 / Z.shape[0]), 0.0, True
     else:
         lam, p, gmax, ok = _entropy_dual_newton(Z, tol, max_iter)
+        # Newton aims at `tol`; when rounding stops the line search short of it, balance to
+        # ACCEPT_TOL SD (the issue's 1e-8 standard) is still balance (found by the
+        # selection simulation: 8 of 2000 cohorts stopped at 2e-10..4e-9 SD)
+        ok = ok or gmax < max(tol, ACCEPT_TOL)
     if not ok:
         g = np.abs(p @ Z)
         worst = [names[j] for j in np.argsort(-g) if g[j] >= tol][:5]
         raise StudyError(
             "entropy balancing did not converge: the controls cannot reach the mentees' "
-            f"means of {', '.join(repr(n) for n in worst)} jointly (no overlap; largest "
-            f"remaining difference {gmax:.2g} SD); drop or combine covariates"
+            f"means of {', '.join(repr(n) for n in worst)} jointly (too little overlap of the "
+            f"groups on these; largest remaining difference {gmax:.2g} SD); drop or combine covariates"
             + (", or use moments: 1" if moments == 2 else ""))
     w = np.ones(len(X))
     w[~t] = p * t.sum()

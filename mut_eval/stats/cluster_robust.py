@@ -75,12 +75,13 @@ _CI_TOL = 1e-10       # bisection stops when the bracket is narrower than this t
 
 
 def _inv_sqrt(a: np.ndarray) -> np.ndarray:
-    """Symmetric (pseudo-)inverse square root over eigenvalues > 1e−12."""
+    """Symmetric (pseudo-)inverse square root over eigenvalues > 1e−12; ``a`` may be a
+    stack of matrices (…, n, n), decomposed in one batched call."""
     vals, vecs = np.linalg.eigh(a)
     root = np.zeros_like(vals)
     keep = vals > _EIG_TOL
     root[keep] = vals[keep] ** -0.5
-    return (vecs * root) @ vecs.T
+    return (vecs * root[..., None, :]) @ np.swapaxes(vecs, -1, -2)
 
 
 @dataclass(frozen=True)
@@ -134,12 +135,18 @@ def _cr2_adjustments(d: _Design) -> list[np.ndarray]:
     """A_j of Bell & McCaffrey (2002) under the working model Φ = I."""
     xw2x = d.X.T @ (d.X * (d.w**2)[:, None])
     mid = d.M @ xw2x @ d.M
-    out = []
-    for r in d.rows:
-        xj, wj = d.X[r], d.w[r]
-        h = (xj @ d.M @ xj.T) * wj[None, :]             # H_jj = X_j M X_j' W_j
-        g = np.eye(len(r)) - h - h.T + xj @ mid @ xj.T
-        out.append(_inv_sqrt(g))
+    out: list = [None] * len(d.rows)
+    by_size: dict[int, list[int]] = {}
+    for j, r in enumerate(d.rows):
+        by_size.setdefault(len(r), []).append(j)
+    # clusters of one size are stacked: one batched eigendecomposition per size
+    for size, js in by_size.items():
+        xj = np.stack([d.X[d.rows[j]] for j in js])                    # k × n × p
+        wj = np.stack([d.w[d.rows[j]] for j in js])                    # k × n
+        h = (xj @ d.M @ np.swapaxes(xj, 1, 2)) * wj[:, None, :]        # H_jj = X_j M X_j' W_j
+        g = np.eye(size) - h - np.swapaxes(h, 1, 2) + xj @ mid @ np.swapaxes(xj, 1, 2)
+        for j, a in zip(js, _inv_sqrt(g)):
+            out[j] = a
     return out
 
 
