@@ -54,6 +54,8 @@ def main(argv=None) -> None:
     ap.add_argument("--mentees", type=int, default=10000)
     ap.add_argument("--controls", type=int, default=10000)
     ap.add_argument("--m", type=int, default=20)
+    ap.add_argument("--no-mentor-groups", action="store_true",
+                    help="leave the mentor-group term out of the multilevel model")
     args = ap.parse_args(argv or [])
     clock = Clock()
     with tempfile.TemporaryDirectory() as tmp:
@@ -61,6 +63,8 @@ def main(argv=None) -> None:
                       n_controls=args.controls)
         panel = clock("load (not counted)", load_panel, study)
     design = study_design(panel)
+    if args.no_mentor_groups:
+        design = replace(design, mentor_groups=False)
     options = AnalysisSettings.from_mapping({"imputation": {"m": args.m}})
     no_mi = replace(options, imputation=replace(options.imputation, m=0))
     tables, rows, meta = clock("comparability", comparability, panel, design, no_mi)
@@ -72,7 +76,7 @@ def main(argv=None) -> None:
     clock("sensitivity", sensitivity_with_benchmark, eff["did"], panel.wide, meta["X"], "migration_background")
     n = panel.students.shape[0]
     print(f"{n} pupils, {panel.wide.groupby(['school', 'class']).ngroups} classes, {len(panel.outcomes)} outcomes, "
-          f"m = {args.m}; design {design.assignment}, levels {design.levels}")
+          f"m = {args.m}; design {design.assignment}, levels {design.levels}, mentor groups {design.mentor_groups}")
     total_w = total_c = 0.0
     for name, w, c in clock.rows:
         print(f"  {name:<28} {w:7.1f} s wall  {c:7.1f} s CPU")

@@ -231,3 +231,33 @@ def test_padded_blocks_equal_lme4(monkeypatch):
         _varcomp_close(f, r["varcomp"])
         np.testing.assert_allclose(f.test(L_DID)["df"], r["did"]["df_kr"], rtol=1e-4)
         np.testing.assert_allclose(f.test(L_DID)["se"], r["did"]["se_kr"], rtol=1e-4)
+
+
+def test_kr_traces_by_dense_blocks_beyond_the_fit_limit_equal_the_sweep(monkeypatch):
+    """Two schools of 105 classes: a school's block of S (1 + 105 + 315 levels) is beyond the
+    fit's dense limit (_DENSE_MAX) but within the traces' (_TRACE_DENSE_MAX); the KR SEs
+    and df from the dense blocks equal those of the column sweep (the traces' other route)
+    to 1e-4, the tolerance the KR tests hold against pbkrtest (here the two differ by
+    ~1e-5 in the SE: the school variance is near its boundary with two schools)."""
+    import mut_eval.stats.mixed as mixed_mod
+    from mut_eval.stats.lmm import did, fit_lmm
+    rng = np.random.default_rng(5)
+    rows = []
+    for k in range(210):
+        u, uw = rng.normal(0, .3), rng.normal(0, .2, 3)
+        for i in range(3):
+            b = rng.normal(0, .6)
+            for w, wave in enumerate(("T1", "T2", "T3")):
+                rows.append({"student_id": f"p{k}_{i}", "condition": "mentee" if k % 2 else "control",
+                             "school": f"s{k % 2}", "class": f"c{k}", "wave": wave,
+                             "score": 3 + u + uw[w] + b + 0.2 * (k % 2) * (w > 0) + rng.normal(0, .5)})
+    d = pd.DataFrame(rows)
+    rand = "(1 | school) + (1 | school:class) + (1 | school:class:wave) + (1 | student_id)"
+    blocks = fit_lmm(d, random=rand)
+    assert blocks.mixed._system.trace_dense_ok and not blocks.mixed._system.dense_ok
+    monkeypatch.setattr(mixed_mod, "_TRACE_DENSE_MAX", 0)
+    sweep = fit_lmm(d, random=rand)
+    assert not sweep.mixed._system.trace_dense_ok
+    a = did(d, fit=blocks, ddf="kenward-roger")[["se", "df"]].to_numpy()
+    b = did(d, fit=sweep, ddf="kenward-roger")[["se", "df"]].to_numpy()
+    np.testing.assert_allclose(a, b, rtol=1e-4)

@@ -76,6 +76,10 @@ _GROUPED_MAX = 64
 # otherwise by SuperLU with a central-difference gradient
 _DENSE_MAX = 400
 _DENSE_ENTRIES = 4e6
+# the KR/Satterthwaite traces, computed once per fit, take dense blocks up to this size
+# (a few large schools: 190 classes × 4 levels; cubic in the block, once, not per
+# deviance evaluation as the fit's _DENSE_MAX)
+_TRACE_DENSE_MAX = 2000
 # BLAS threads for the fit and its derivatives: the dense blocks are small, and extra
 # threads only contend (on this 2-core machine under load, 6× slower with 2 threads)
 _BLAS_THREADS = 1
@@ -257,7 +261,7 @@ class _System:
         self.count = np.bincount(self.grp, minlength=G).astype(float)
         self.Y2 = np.zeros((G, Y.shape[1], Y.shape[1]))
         np.add.at(self.Y2, self.grp, self.Yb[:, :, None] * self.Yb[:, None, :])
-        self.blocks, self.dense_ok = None, True
+        self.blocks, self.dense_ok, self.trace_dense_ok = None, True, True
         if self.r:
             self._pattern(G)
 
@@ -297,6 +301,8 @@ class _System:
         self.blocks = _Blocks(self.pr, self.pc, r)
         self.dense_ok = (self.blocks.largest <= _DENSE_MAX
                          and self.blocks.entries <= _DENSE_ENTRIES)
+        self.trace_dense_ok = (self.blocks.largest <= _TRACE_DENSE_MAX
+                               and self.blocks.entries <= 8 * _DENSE_ENTRIES)
 
     def wsum(self, c):
         """Σ_b c_b M_b·ᵀM_b· on the pattern of S, c per group of the big term."""

@@ -192,7 +192,8 @@ def _trace_vgvg(s, fac: "_Factor", lam: np.ndarray, s2: float,
 
 def _trace_by_component(s, lam: np.ndarray):
     """σ⁴T of :func:`_trace_vgvg` in the space of the reduced terms, block by block of
-    S (schools when every term nests in school); None when S is not factored densely.
+    S (schools when every term nests in school); None when its blocks are too large
+    (``_TRACE_DENSE_MAX``).
 
     With the big term b (pupils) and the residual folded into R = I + θ_b²Z_bZ_bᵀ
     (block diagonal by pupil: R⁻ʲ = I + (d_b⁻ʲ − 1)zzᵀ/m_b), Ṽ = V/σ² = R + Z_rΛ²Z_rᵀ and
@@ -203,7 +204,7 @@ def _trace_by_component(s, lam: np.ndarray):
     σ⁴T_bb = Σm²/d² − 2tr(ΨW) + tr((ΨT_2)²), σ⁴T_k,res = Σ_{c∈k}(ΦᵀK_2Φ)_cc,
     σ⁴T_b,res = Σm/d² − 2tr(ΨT_3) + tr(ΨK_2ΨT_2),
     σ⁴T_res,res = tr R⁻² − 2tr(ΨK_3) + tr((ΨK_2)²)."""
-    if not s.dense_ok:
+    if not s.trace_dense_ok:
         return None
     K, b, n = len(s.terms), s.big, s.y.size
     tb = float(lam[s.ib[0]])
