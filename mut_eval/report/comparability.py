@@ -107,11 +107,12 @@ def effect_table(ctx, rob: pd.DataFrame, primary: str):
         lang, "Gewogen + gecorrigeerd: regressie van de latere score op conditie, T1-score en de kenmerken, met de "
               "gewichten (dubbel robuust: klopt als het weegmodel of het regressiemodel klopt). Meervoudige imputatie: "
               "ontbrekende kenmerken en metingen aangevuld (predictive mean matching), veranderscore per klas, "
-              "samengevoegd met de regels van Rubin.",
+              "samengevoegd met de regels van Rubin; dit vangt ontbrekende gegevens op, niet de verschillen tussen "
+              "de groepen.",
         "Weighted + adjusted: regression of the later score on condition, T1 score and the characteristics, with "
         "the weights (doubly robust: right when either the weighting or the regression model is right). Multiple "
         "imputation: missing characteristics and waves filled in (predictive mean matching), change score by class, "
-        "pooled by Rubin's rules."))
+        "pooled by Rubin's rules; it deals with missing data, not with the differences between the groups."))
     return t.block()
 
 
