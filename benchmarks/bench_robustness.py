@@ -67,13 +67,13 @@ def main(argv=None) -> None:
         design = replace(design, mentor_groups=False)
     options = AnalysisSettings.from_mapping({"imputation": {"m": args.m}})
     no_mi = replace(options, imputation=replace(options.imputation, m=0))
-    tables, rows, meta = clock("comparability", comparability, panel, design, no_mi)
+    comp = clock("comparability", comparability, panel, design, no_mi)
     mi = clock("multiple imputation", imputation_rows, panel, design, options)
     t1 = panel.long[panel.long["wave"] == "T1"]
     icc = clock("icc (not counted)", icc_table, t1, levels=design.levels)
     eff = clock("did_robustness", effects_by_outcome, panel.long, panel.wide, design, icc,
-                outcomes=panel.outcomes, matches=panel.matches, additional=pd.concat([rows, mi]))
-    clock("sensitivity", sensitivity_with_benchmark, eff["did"], panel.wide, meta["X"], "migration_background")
+                outcomes=panel.outcomes, matches=panel.matches, additional=pd.concat([comp.rows, mi]))
+    clock("sensitivity", sensitivity_with_benchmark, eff["did"], panel.wide, comp.covariates, "migration_background")
     n = panel.students.shape[0]
     print(f"{n} pupils, {panel.wide.groupby(['school', 'class']).ngroups} classes, {len(panel.outcomes)} outcomes, "
           f"m = {args.m}; design {design.assignment}, levels {design.levels}, mentor groups {design.mentor_groups}")

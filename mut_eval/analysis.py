@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -264,12 +265,12 @@ def analyze(panel: Panel, options: AnalysisSettings | dict | None = None) -> Res
     t1 = panel.long[panel.long["wave"] == "T1"]
     t["icc"] = (icc_table(t1, levels=design.levels, alpha=options.alpha) if "class" in design.levels
                 else pd.DataFrame(columns=ICC_COLUMNS))
-    balance, adjusted, weighting = comparability(panel, design, options)
-    t.update(balance)
+    comp = comparability(panel, design, options)
+    t.update(comp.tables)
     t.update(effects_by_outcome(panel.long, panel.wide, design, t["icc"], outcomes=panel.outcomes,
                                 matches=panel.matches, alpha=options.alpha, seed=options.seed,
-                                additional=adjusted))
-    t["sensitivity"] = sensitivity_with_benchmark(t["did"], panel.wide, weighting.pop("X"),
+                                additional=comp.rows))
+    t["sensitivity"] = sensitivity_with_benchmark(t["did"], panel.wide, comp.covariates,
                                                   options.benchmark, options.alpha)
     if not design.clustered:
         # the WWC correction with the estimated ICC (the assumed analysis.icc without classes)
@@ -297,10 +298,20 @@ def analyze(panel: Panel, options: AnalysisSettings | dict | None = None) -> Res
         t["qsort_summary"] = qsort_summary(panel.qsort.drop(columns=["student_id"]))
     # the outcomes analysed (after `analysis.outcomes`); run_analysis adds the rest of meta
     return Results(tables=t, meta={"outcomes": panel.outcomes, "variables": variables_meta(panel),
-                                   "design": design.as_dict(), "weighting": weighting})
+                                   "design": design.as_dict(), "weighting": comp.meta})
 
 
-def comparability(panel: Panel, design, options: AnalysisSettings) -> tuple[dict, pd.DataFrame, dict]:
+class Comparability(NamedTuple):
+    """What :func:`comparability` finds: ``tables`` (balance, weights_summary,
+    propensity_overlap), ``rows`` for did_robustness, ``meta`` (meta.weighting) and the
+    pupils' weighting ``covariates`` (for the sensitivity benchmark)."""
+    tables: dict
+    rows: pd.DataFrame
+    meta: dict
+    covariates: pd.DataFrame
+
+
+def comparability(panel: Panel, design, options: AnalysisSettings) -> Comparability:
     """Were the groups comparable? The ``balance``, ``weights_summary`` and
     ``propensity_overlap`` tables, the adjusted and weighted DiD rows for
     ``did_robustness`` (:func:`mut_eval.stats.adjustment.adjusted_rows`) and a
@@ -336,8 +347,11 @@ def comparability(panel: Panel, design, options: AnalysisSettings) -> tuple[dict
                           clusters=clusters, alpha=options.alpha).assign(outcome=o) for o in outcomes]
     if options.imputation.m:
         rows.append(imputation_rows(panel, design, options))
-    meta["X"] = Xw.reindex(wide.index)
-    return tables, pd.concat(rows, ignore_index=True), meta
+    covariates = Xw.reindex(wide.index)
+    bench = options.benchmark
+    if bench and bench not in covariates.columns and bench in students.columns:
+        covariates[bench] = baseline_covariates(students, wide, outcomes, [bench], unknown_as_level=True)[bench]
+    return Comparability(tables, pd.concat(rows, ignore_index=True), meta, covariates)
 
 
 def weighting_covariates(panel: Panel, options: AnalysisSettings) -> list[str]:
