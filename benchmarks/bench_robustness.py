@@ -17,6 +17,22 @@ outcomes, three waves, attrition, ~20% unknown SES) is analysed step by step as
 - ``sensitivity``: E-values, robustness values and the benchmark bounds.
 
 The "full robustness set" is the sum of the four steps.
+
+Measured 2026-12-03 on this machine (2 cores, otherwise idle), 20,000 pupils in 712
+classes of 5 schools, m = 20; seconds wall:
+
+    step                    mentor groups   --no-mentor-groups   (first run, before the fixes)
+    comparability               8.4             9.9                 39.8 (CR2 eigh per cluster)
+    multiple imputation         8.3             8.3                 10.6
+    did_robustness            242.7            29.7                541 / 218
+    sensitivity                 1.0             0.7                  4.5
+    full robustness set       260.4            48.6                596
+
+The fixes: CR2 with one batched eigendecomposition per cluster size; the wild bootstrap's
+CI inversion with K's rank-p structure and a per-draw quadratic in r; the KR traces by
+dense school blocks up to 2000 levels. What remains over 120 s with mentor groups is the
+multilevel model itself: mentors across classes join the schools' blocks of S, so the
+REML fit runs on SuperLU with a numerical gradient and the KR traces on the column sweep.
 """
 from __future__ import annotations
 
