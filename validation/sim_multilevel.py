@@ -343,6 +343,14 @@ def simulate(conditions, reps: int, seed: int = 2026, procs: int = 1, models=MOD
     everything done so far every ``every`` seconds and at the end."""
     idx = {c.name: i for i, c in enumerate(CONDITIONS)}
     tasks = [(idx[c.name], r, seed, tuple(models)) for r in range(reps) for c in conditions]
+    return run_tasks(_one, tasks, procs, on_progress, every)
+
+
+def run_tasks(one, tasks, procs: int = 1, on_progress=None, every: float = 600.0,
+              chunksize: int = 1) -> pd.DataFrame:
+    """``one(task)`` (a list of row dicts) for every task, on ``procs`` forked processes,
+    as one DataFrame; ``on_progress(rows)`` gets everything so far every ``every`` s and
+    at the end (shared by the simulation studies of this folder)."""
     rows, last = [], time.perf_counter()
 
     def collect(out):
@@ -354,11 +362,11 @@ def simulate(conditions, reps: int, seed: int = 2026, procs: int = 1, models=MOD
 
     if procs > 1:
         with mp.get_context("fork").Pool(procs) as pool:
-            for out in pool.imap_unordered(_one, tasks, chunksize=1):
+            for out in pool.imap_unordered(one, tasks, chunksize=chunksize):
                 collect(out)
     else:
         for task in tasks:
-            collect(_one(task))
+            collect(one(task))
     raw = pd.DataFrame(rows)
     if on_progress is not None:
         on_progress(raw)

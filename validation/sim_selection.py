@@ -73,7 +73,6 @@ import argparse
 import datetime as dt
 import functools
 import json
-import multiprocessing as mp
 import platform
 import sys
 import time
@@ -84,7 +83,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from sim_multilevel import (CONTRASTS, ITEM_SD, WAVES, _band, _latent_design, fit_models,  # noqa: E402
+from sim_multilevel import (CONTRASTS, ITEM_SD, WAVES, _band, _latent_design, fit_models, run_tasks,  # noqa: E402
                             item_mean, see_also)
 
 from mut_eval import StudyError  # noqa: E402
@@ -343,26 +342,7 @@ def simulate(scenarios, reps: int, seed: int = 2026, procs: int = 1, estimators=
     count); ``on_progress(rows)`` gets everything so far every ``every`` s and at the end."""
     idx = {s.name: i for i, s in enumerate(SCENARIOS)}
     tasks = [(idx[s.name], r, seed, tuple(estimators), m) for r in range(reps) for s in scenarios]
-    rows, last = [], time.perf_counter()
-
-    def collect(out):
-        nonlocal last
-        rows.extend(out)
-        if on_progress is not None and time.perf_counter() - last > every:
-            on_progress(pd.DataFrame(rows))
-            last = time.perf_counter()
-
-    if procs > 1:
-        with mp.get_context("fork").Pool(procs) as pool:
-            for out in pool.imap_unordered(_one, tasks, chunksize=4):
-                collect(out)
-    else:
-        for task in tasks:
-            collect(_one(task))
-    raw = pd.DataFrame(rows)
-    if on_progress is not None:
-        on_progress(raw)
-    return raw
+    return run_tasks(_one, tasks, procs, on_progress, every, chunksize=4)
 
 
 # ---------------------------------------------------------------------------

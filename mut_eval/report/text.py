@@ -367,36 +367,31 @@ def box_m_sentence(rows: list[dict], alpha_box: float = 0.001, lang: str = "en")
         if not fmt.is_number(r.get("df2")):   # withheld for staff: it gives the group sizes back
             return f"F = {fmt.num(r.get('F'), 2, lang)}, {fmt.p_text(r['p'], lang)}"
         return f"{f_text(r.get('F'), r.get('df1'), round(float(r['df2'])), lang)}, {fmt.p_text(r['p'], lang)}"
-    if lang == "nl":
-        s = ("De variantieanalyse gaat ervan uit dat de spreiding van en de samenhang tussen de drie metingen "
-             "(de covariantiematrix) bij mentees en controlegroep gelijk zijn; bij ongelijke groepen is de "
-             "interactietoets niet bestand tegen een schending, ook niet met Greenhouse–Geisser-correctie. ")
-        if fails:
-            items = [f"{lower_first(r['outcome'])} ({stat(r)})" for r in fails]
-            s += (f"Box's M-toets (beoordeeld bij p < {a}) wees die aanname af voor {join_list(items, lang)}; "
-                  f"voor {'die uitkomst' if len(fails) == 1 else 'die uitkomsten'} is het gemengde model hieronder, "
-                  f"dat deze aanname niet maakt, de analyse om op te vertrouwen.")
-        elif ok:
-            low = min(ok, key=lambda r: float(r["p"]))
-            s += (f"Volgens Box's M-toets (beoordeeld bij p < {a}) was die aanname voor geen enkele uitkomst "
-                  f"geschonden (kleinste {fmt.p_text(low['p'], lang)}, bij {lower_first(low['outcome'])}).")
-        if missing:
-            s += f" Voor {join_list(missing, lang)} kon Box's M niet worden berekend."
-        return s.strip()
-    s = ("The analysis of variance assumes that the spread of and the association between the three waves (the "
-         "covariance matrix) are equal for mentees and controls; with unequal groups its interaction test is not "
-         "robust to a violation, not even with the Greenhouse–Geisser correction. ")
+    s = tr(lang, "De variantieanalyse gaat ervan uit dat de spreiding van en de samenhang tussen de drie "
+                 "metingen (de covariantiematrix) bij mentees en controlegroep gelijk zijn; bij ongelijke groepen "
+                 "is de interactietoets niet bestand tegen een schending, ook niet met Greenhouse–Geisser-correctie. ",
+           "The analysis of variance assumes that the spread of and the association between the three waves (the "
+           "covariance matrix) are equal for mentees and controls; with unequal groups its interaction test is not "
+           "robust to a violation, not even with the Greenhouse–Geisser correction. ")
     if fails:
-        items = [f"{lower_first(r['outcome'])} ({stat(r)})" for r in fails]
-        s += (f"Box's M test (judged at p < {a}) rejected this assumption for {join_list(items, lang)}; for "
-              f"{'that outcome' if len(fails) == 1 else 'these outcomes'} the mixed model below, which does not "
-              f"make this assumption, is the analysis to rely on.")
+        items = join_list([f"{lower_first(r['outcome'])} ({stat(r)})" for r in fails], lang)
+        one = len(fails) == 1
+        s += tr(lang, f"Box's M-toets (beoordeeld bij p < {a}) wees die aanname af voor {items}; voor "
+                      f"{'die uitkomst' if one else 'die uitkomsten'} is het gemengde model hieronder, dat deze "
+                      f"aanname niet maakt, de analyse om op te vertrouwen.",
+                f"Box's M test (judged at p < {a}) rejected this assumption for {items}; for "
+                f"{'that outcome' if one else 'these outcomes'} the mixed model below, which does not make this "
+                f"assumption, is the analysis to rely on.")
     elif ok:
         low = min(ok, key=lambda r: float(r["p"]))
-        s += (f"By Box's M test (judged at p < {a}) the assumption was violated for none of the outcomes "
-              f"(smallest {fmt.p_text(low['p'], lang)}, for {lower_first(low['outcome'])}).")
+        where = lower_first(low["outcome"])
+        s += tr(lang, f"Volgens Box's M-toets (beoordeeld bij p < {a}) was die aanname voor geen enkele uitkomst "
+                      f"geschonden (kleinste {fmt.p_text(low['p'], lang)}, bij {where}).",
+                f"By Box's M test (judged at p < {a}) the assumption was violated for none of the outcomes "
+                f"(smallest {fmt.p_text(low['p'], lang)}, for {where}).")
     if missing:
-        s += f" Box's M could not be computed for {join_list(missing, lang)}."
+        lst = join_list(missing, lang)
+        s += tr(lang, f" Voor {lst} kon Box's M niet worden berekend.", f" Box's M could not be computed for {lst}.")
     return s.strip()
 
 
