@@ -182,6 +182,7 @@ def test_sparse_path_with_difference_gradient_equals_lme4(monkeypatch):
     dense-block path with the analytic gradient does."""
     from mut_eval.stats import mixed
     monkeypatch.setattr(mixed, "_DENSE_MAX", 0)
+    monkeypatch.setattr(mixed, "_SPLIT_MAX", 0)
     for design in ("nested", "crossed"):
         r = R[design]
         f = lmer(FIXED + r["random"], _data(design))
@@ -192,6 +193,56 @@ def test_sparse_path_with_difference_gradient_equals_lme4(monkeypatch):
         np.testing.assert_allclose(f.test(L_DID)["df"], r["did"]["df_kr"], rtol=1e-4)
         np.testing.assert_allclose(f.test(L_DID, ddf="satterthwaite")["df"],
                                    r["did"]["df_satterthwaite"], rtol=1e-4)
+
+
+@pytest.mark.parametrize("design,split", [("nested", "school:class"), ("crossed", "class"),
+                                          ("mentor_groups", "mentee_post|mentor_id")])
+def test_diagonal_split_equals_lme4(design, split, monkeypatch):
+    """With S beyond the dense limit, the reduced term whose block of S is diagonal (the
+    one with most levels: mentors, no two sharing a pupil) is eliminated first and the
+    rest factored as dense blocks (mixed._DiagonalSplit), with the analytic gradient: lme4's
+    fit, pbkrtest's KR df and SE, lmerTest's Satterthwaite df; the gradient equals
+    central differences of the deviance."""
+    import patsy
+    from mut_eval.stats import mixed
+    monkeypatch.setattr(mixed, "_DENSE_MAX", 0)
+    r = R[design]
+    d = _data(design)
+    f = lmer(FIXED + r["random"], d)
+    s = f._system
+    assert s.split is not None and s.dense_ok
+    assert {s.terms[k].name for k in s.term_r[s.split.i_d]} == {split}
+    np.testing.assert_allclose(f.beta, r["fixef"], atol=1e-6)
+    _varcomp_close(f, r["varcomp"])
+    assert f.loglik == pytest.approx(r["loglik"], rel=1e-6)
+    np.testing.assert_allclose(f.test(L_DID)["df"], r["did"]["df_kr"], rtol=1e-4)
+    np.testing.assert_allclose(f.test(L_DID)["se"], r["did"]["se_kr"], rtol=1e-4)
+    np.testing.assert_allclose(f.test(L_DID, ddf="satterthwaite")["df"],
+                               r["did"]["df_satterthwaite"], rtol=1e-4)
+    y, X = patsy.dmatrices(FIXED.rstrip(" +"), d, return_type="dataframe")
+    theta = np.linspace(0.3, 1.4, len(s.terms)) * np.resize([1.0, -1.0], len(s.terms))
+    s2 = mixed._System(y.iloc[:, 0].to_numpy(), X.to_numpy(), s.terms)
+    for reml in (True, False):
+        g = s2.parts(theta, reml, grad=True)[4]
+        fd = [(s2.deviance(theta + 1e-6 * e, reml) - s2.deviance(theta - 1e-6 * e, reml)) / 2e-6
+              for e in np.eye(len(s.terms))]
+        np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-4)
+
+
+@pytest.mark.parametrize("design", ["nested", "crossed", "mentor_groups"])
+def test_kr_traces_with_sparse_blocks_equal_pbkrtest(design, monkeypatch):
+    """Large blocks of S enter the KR/Satterthwaite traces one by one with sparse K_j
+    (mixed_inference._SPARSE_TRACE_MIN; forced here for every block): pbkrtest's KR df
+    and SE, lmerTest's Satterthwaite df."""
+    from mut_eval.stats import mixed_inference
+    monkeypatch.setattr(mixed_inference, "_SPARSE_TRACE_MIN", 0)
+    r = R[design]
+    f = lmer(FIXED + r["random"], _data(design))
+    assert f._system.trace_dense_ok
+    np.testing.assert_allclose(f.test(L_DID)["df"], r["did"]["df_kr"], rtol=1e-4)
+    np.testing.assert_allclose(f.test(L_DID)["se"], r["did"]["se_kr"], rtol=1e-4)
+    np.testing.assert_allclose(f.test(L_DID, ddf="satterthwaite")["df"],
+                               r["did"]["df_satterthwaite"], rtol=1e-4)
 
 
 @pytest.mark.parametrize("design", ["nested", "crossed", "mentor_groups"])
@@ -235,8 +286,8 @@ def test_padded_blocks_equal_lme4(monkeypatch):
 
 def test_kr_traces_by_dense_blocks_beyond_the_fit_limit_equal_the_sweep(monkeypatch):
     """Two schools of 105 classes: a school's block of S (1 + 105 + 315 levels) is beyond the
-    fit's dense limit (_DENSE_MAX) but within the traces' (_TRACE_DENSE_MAX); the KR SEs
-    and df from the dense blocks equal those of the column sweep (the traces' other route)
+    fit's dense limit (_DENSE_MAX) but within the traces' (_TRACE_DENSE_MAX), and large
+    enough to enter them with sparse K_j; the KR SEs and df from the blocks equal those of the column sweep (the traces' other route)
     to 1e-4, the tolerance the KR tests hold against pbkrtest (here the two differ by
     ~1e-5 in the SE: the school variance is near its boundary with two schools)."""
     import mut_eval.stats.mixed as mixed_mod
@@ -254,7 +305,8 @@ def test_kr_traces_by_dense_blocks_beyond_the_fit_limit_equal_the_sweep(monkeypa
     d = pd.DataFrame(rows)
     rand = "(1 | school) + (1 | school:class) + (1 | school:class:wave) + (1 | student_id)"
     blocks = fit_lmm(d, random=rand)
-    assert blocks.mixed._system.trace_dense_ok and not blocks.mixed._system.dense_ok
+    assert blocks.mixed._system.trace_dense_ok
+    assert blocks.mixed._system.blocks.largest > max(mixed_mod._DENSE_MAX, 256)  # sparse traces
     monkeypatch.setattr(mixed_mod, "_TRACE_DENSE_MAX", 0)
     sweep = fit_lmm(d, random=rand)
     assert not sweep.mixed._system.trace_dense_ok

@@ -33,9 +33,11 @@ components of its pattern — one block per school when every term nests in scho
 these blocks are stacked and factored as dense matrices (batched LAPACK), one
 factorisation per evaluation: log|A| = Σ log d_b + log|S|, and the same factor gives the
 analytic gradient of the profiled deviance (:meth:`_System.parts`), so L-BFGS-B needs one
-evaluation per step. When S has a component of more than ``_DENSE_MAX`` levels (large
-crossed designs) it is factored by SuperLU (``scipy.sparse.linalg.splu``) and the
-gradient taken by central differences.
+evaluation per step. When S has a component of more than ``_DENSE_MAX`` levels, a term
+whose block of S is diagonal (mentors: no two share a pupil) is eliminated exactly next
+and the rest factored as dense blocks (:class:`_DiagonalSplit`, up to ``_SPLIT_MAX``);
+failing that (large crossed designs) S is factored by SuperLU
+(``scipy.sparse.linalg.splu``) and the gradient taken by central differences.
 
 Inference for contrasts (Kenward–Roger, Satterthwaite) is in
 :mod:`mut_eval.stats.mixed_inference`; :class:`MixedFit` exposes it.
@@ -76,6 +78,14 @@ _GROUPED_MAX = 64
 # otherwise by SuperLU with a central-difference gradient
 _DENSE_MAX = 400
 _DENSE_ENTRIES = 4e6
+# beyond that, when one reduced term's block of S is diagonal (mentors), it is eliminated
+# first (_DiagonalSplit) and the rest factored as dense blocks up to this size, still
+# with the analytic gradient (20,000 pupils in 5 schools with mentor groups: blocks of
+# 944-1415 levels become 285-761 after the split; a fit takes 42 evaluations of 0.1 s,
+# where SuperLU took 544 of 0.07 s with the difference gradient)
+_SPLIT_MAX = 1200
+# blocks larger than this are inverted one by one through their Cholesky factor
+_POTRI_MIN = 256
 # the KR/Satterthwaite traces, computed once per fit, take dense blocks up to this size
 # (a few large schools: 190 classes × 4 levels; cubic in the block, once, not per
 # deviance evaluation as the fit's _DENSE_MAX)
@@ -190,16 +200,26 @@ class _Blocks:
             self.bins.append((idx, mask, ent, slot[lab[rows[ent]]], local[rows[ent]],
                               local[cols[ent]]))
 
-    def dense(self, data: np.ndarray, eye: bool = False) -> list:
-        """The matrix with entries ``data`` on the pattern, as stacked blocks per bin."""
+    def dense(self, data: np.ndarray, eye: bool = False, bins=None) -> list:
+        """The matrix with entries ``data`` on the pattern, as stacked blocks per bin
+        (of the bins listed in ``bins``, default all)."""
         out = []
-        for idx, mask, ent, sl, li, lj in self.bins:
+        for i, (idx, mask, ent, sl, li, lj) in enumerate(self.bins):
+            if bins is not None and i not in bins:
+                continue
             B = np.zeros((*idx.shape, idx.shape[1]))
             B[sl, li, lj] = data[ent]
             if eye:
                 B += np.eye(idx.shape[1])
             out.append(B)
         return out
+
+    def sparse(self, data: np.ndarray, i: int) -> list:
+        """The blocks of bin i of the matrix with entries ``data``, one CSR matrix each."""
+        idx, mask, ent, sl, li, lj = self.bins[i]
+        nb, n = idx.shape
+        M = sparse.csr_matrix((data[ent], (sl * n + li, lj)), shape=(nb * n, n))
+        return [M[j * n:(j + 1) * n] for j in range(nb)]
 
     def vec(self, v: np.ndarray) -> list:
         """Rows of v (r, …) laid out per block (padding 0)."""
@@ -212,12 +232,149 @@ class _Blocks:
             out[idx[mask]] = b[mask]
         return out
 
-    def gather(self, blocks: list) -> np.ndarray:
-        """The entries of stacked blocks on the pattern."""
+    def gather(self, blocks: list, lower=None) -> np.ndarray:
+        """The entries of stacked symmetric blocks on the pattern (of the lower
+        triangle for the bins where ``lower[i]``)."""
         out = np.empty(self.rows.size)
-        for (idx, mask, ent, sl, li, lj), B in zip(self.bins, blocks):
+        for i, ((idx, mask, ent, sl, li, lj), B) in enumerate(zip(self.bins, blocks)):
+            if lower is not None and lower[i]:
+                li, lj = np.maximum(li, lj), np.minimum(li, lj)
             out[ent] = B[sl, li, lj]
         return out
+
+
+class _DiagonalSplit:
+    """S = [[D, C], [Cᵀ, R]] with D diagonal: the levels of one reduced term no two of
+    which share a level of the big term (mentors, say: a pupil has one mentor), ordered
+    first and eliminated exactly, so only the Schur complement S' = R − CᵀD⁻¹C (over the
+    other terms; one block per school) is factored, as dense blocks:
+    log|S| = Σ log d + log|S'|, S⁻¹h = [D⁻¹(h_D − Cu_R); u_R], u_R = S'⁻¹(h_R − CᵀD⁻¹h_D),
+    and S⁻¹ on the pattern of S from S'⁻¹ on the pattern of S': (S⁻¹)_RR = S'⁻¹,
+    (S⁻¹)_DR = −D⁻¹CS'⁻¹, diag (S⁻¹)_DD = 1/d + diag(D⁻¹CS'⁻¹CᵀD⁻¹). Every product
+    runs over the pairs of entries in one row of C, which lie on the pattern of S'."""
+
+    def __init__(self, pr, pc, keys, r, sel):
+        self.i_d, self.i_r = np.flatnonzero(sel), np.flatnonzero(~sel)
+        m, r2 = self.i_d.size, self.i_r.size
+        loc = np.empty(r, np.int64)
+        loc[self.i_d], loc[self.i_r] = np.arange(m), np.arange(r2)
+        rd, cd = sel[pr], sel[pc]
+        self.e_d = np.flatnonzero(rd & cd)              # the diagonal of D on the pattern
+        self.d_of = loc[pr[self.e_d]]
+        e_c = np.flatnonzero(rd & ~cd)                  # C, row-major
+        ci, ca = loc[pr[e_c]], loc[pc[e_c]]
+        o = np.lexsort((ca, ci))
+        self.e_c, self.ci, self.ca = e_c[o], ci[o], ca[o]
+        self.e_ct = np.flatnonzero(~rd & cd)            # Cᵀ, and where its mirror is
+        self.ct_src = np.searchsorted(keys, pc[self.e_ct] * r + pr[self.e_ct])
+        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(self.ci, minlength=m))])
+        k_row = np.diff(self.indptr)
+        k_e = k_row[self.ci]
+        self.e1 = np.repeat(np.arange(self.ci.size), k_e)
+        self.e2 = (self.indptr[self.ci[self.e1]] + np.arange(self.e1.size)
+                   - np.repeat(np.cumsum(k_e) - k_e, k_e))
+        self.e_r = np.flatnonzero(~rd & ~cd)
+        rows = np.concatenate([loc[pr[self.e_r]], self.ca[self.e1]])
+        cols = np.concatenate([loc[pc[self.e_r]], self.ca[self.e2]])
+        skeys, inv = np.unique(rows * r2 + cols, return_inverse=True)
+        self.npat = skeys.size
+        self.pos_r, self.pos_pair = inv[:self.e_r.size], inv[self.e_r.size:]
+        self.pos_all, self.ci1 = inv, self.ci[self.e1]
+        self.blocks = _Blocks(skeys // r2, skeys % r2, r2)
+        self.m, self.r2 = m, r2
+
+    @classmethod
+    def find(cls, pr, pc, keys, r, term_r, ok):
+        """The split on the reduced term with most levels whose block of S is diagonal,
+        if its S' passes ``ok(blocks)``; else None."""
+        best = None
+        for k in np.unique(term_r):
+            inside = (term_r[pr] == k) & (term_r[pc] == k)
+            if np.any(pr[inside] != pc[inside]):
+                continue
+            n_k = int(np.sum(term_r == k))
+            if best is None or n_k > best[1]:
+                best = (k, n_k)
+        if best is None:
+            return None
+        split = cls(pr, pc, keys, r, term_r == best[0])
+        return split if ok(split.blocks) else None
+
+    def factor(self, Sd, h, inverse: bool):
+        """(log|I + S|, (I + S)⁻¹h, (I + S)⁻¹ on the pattern or None) for S with entries
+        Sd on the pattern (the identity is added here)."""
+        d = np.ones(self.m)
+        d[self.d_of] += Sd[self.e_d]
+        cv = Sd[self.e_c]
+        pair = cv[self.e1] * cv[self.e2]
+        sv = np.bincount(self.pos_all, weights=np.concatenate([Sd[self.e_r], -pair / d[self.ci1]]),
+                         minlength=self.npat)
+        fac = _DenseFactor(self.blocks.dense(sv, eye=True))
+        logdet = fac.logdet + float(np.log(d).sum())
+        C = sparse.csr_matrix((cv, self.ca, self.indptr), shape=(self.m, self.r2))
+        hd, hr = h[self.i_d], h[self.i_r]
+        ur = self.blocks.unvec(fac.solve(self.blocks.vec(hr - C.T @ (hd / d[:, None]))), hr)
+        u = np.empty_like(h)
+        u[self.i_r], u[self.i_d] = ur, (hd - C @ ur) / d[:, None]
+        if not inverse:
+            return logdet, u, None
+        zs = fac.inverse_on(self.blocks)
+        out = np.empty(Sd.size)
+        out[self.e_r] = zs[self.pos_r]
+        wz = cv[self.e1] * zs[self.pos_pair]
+        out[self.e_c] = -np.bincount(self.e2, weights=wz, minlength=cv.size) / d[self.ci]
+        out[self.e_ct] = out[self.ct_src]
+        quad = np.bincount(self.ci1, weights=wz * cv[self.e2], minlength=self.m)
+        out[self.e_d] = (1.0 / d + quad / (d * d))[self.d_of]
+        return logdet, u, out
+
+
+class _DenseFactor:
+    """Cholesky factors of stacked symmetric positive definite blocks (one list entry
+    per bin of :class:`_Blocks`): small blocks by batched LAPACK (Cholesky, and the
+    inverse at once); blocks over ``_POTRI_MIN`` one by one, solved through the factor
+    (potrs) and inverted only when asked (potri, a third of a general inverse; the
+    lower triangle is read). Raises LinAlgError if a block is not positive definite."""
+
+    def __init__(self, Sb: list):
+        self.logdet, self.parts = 0.0, []
+        for B in Sb:
+            if B.shape[1] <= _POTRI_MIN:
+                self.logdet += 2.0 * float(np.log(np.diagonal(np.linalg.cholesky(B), 0, 1, 2)).sum())
+                self.parts.append(("inv", np.linalg.inv(B)))
+                continue
+            cs = np.empty_like(B)
+            for j, b in enumerate(B):
+                cs[j], info = linalg.lapack.dpotrf(b, lower=1, clean=0)
+                if info:
+                    raise np.linalg.LinAlgError("S is not positive definite")
+                self.logdet += 2.0 * float(np.log(np.diagonal(cs[j])).sum())
+            self.parts.append(("chol", cs))
+
+    def solve(self, vb: list) -> list:
+        out = []
+        for (kind, F), v in zip(self.parts, vb):
+            if kind == "inv":
+                out.append(F @ v)
+            else:
+                out.append(np.stack([linalg.lapack.dpotrs(c, x, lower=1)[0] for c, x in zip(F, v)]))
+        return out
+
+    def inverse_on(self, blocks: "_Blocks") -> np.ndarray:
+        """The inverse's entries on the pattern of ``blocks``."""
+        inv, lower = [], []
+        for kind, F in self.parts:
+            if kind == "inv":
+                inv.append(F)
+            else:
+                z = np.empty_like(F)
+                for j, c in enumerate(F):
+                    z[j], info = linalg.lapack.dpotri(c, lower=1)
+                    if info:
+                        raise np.linalg.LinAlgError("S is singular")
+                inv.append(z)
+            lower.append(kind == "chol")
+        return blocks.gather(inv, lower)
 
 
 class _System:
@@ -261,7 +418,7 @@ class _System:
         self.count = np.bincount(self.grp, minlength=G).astype(float)
         self.Y2 = np.zeros((G, Y.shape[1], Y.shape[1]))
         np.add.at(self.Y2, self.grp, self.Yb[:, :, None] * self.Yb[:, None, :])
-        self.blocks, self.dense_ok, self.trace_dense_ok = None, True, True
+        self.blocks, self.split, self.dense_ok, self.trace_dense_ok = None, None, True, True
         if self.r:
             self._pattern(G)
 
@@ -301,6 +458,11 @@ class _System:
         self.blocks = _Blocks(self.pr, self.pc, r)
         self.dense_ok = (self.blocks.largest <= _DENSE_MAX
                          and self.blocks.entries <= _DENSE_ENTRIES)
+        if not self.dense_ok:
+            self.split = _DiagonalSplit.find(
+                self.pr, self.pc, keys, r, self.term_r,
+                lambda b: b.largest <= _SPLIT_MAX and b.entries <= _DENSE_ENTRIES)
+            self.dense_ok = self.split is not None
         self.trace_dense_ok = (self.blocks.largest <= _TRACE_DENSE_MAX
                                and self.blocks.entries <= 8 * _DENSE_ENTRIES)
 
@@ -340,12 +502,14 @@ class _System:
             Sm = self.Mrr_d - tb * tb * self.wsum(1.0 / dv)
             Sd = lr[self.pr] * lr[self.pc] * Sm
             h = lr[:, None] * (self.Yr - tb * tb * self.usum(1.0 / dv))
-            if self.dense_ok:
-                Sb = self.blocks.dense(Sd, eye=True)
-                for B in Sb:        # raises LinAlgError if S is not positive definite
-                    logdet += 2.0 * float(np.log(np.diagonal(np.linalg.cholesky(B), 0, 1, 2)).sum())
-                Si = [np.linalg.inv(B) for B in Sb]
-                u = self.blocks.unvec([a @ b for a, b in zip(Si, self.blocks.vec(h))], h)
+            if self.split is not None:
+                ld, u, Sinv = self.split.factor(Sd, h, inverse=grad)
+                logdet += ld
+            elif self.dense_ok:     # raises LinAlgError if S is not positive definite
+                fac = _DenseFactor(self.blocks.dense(Sd, eye=True))
+                logdet += fac.logdet
+                u = self.blocks.unvec(fac.solve(self.blocks.vec(h)), h)
+                Sinv = fac.inverse_on(self.blocks) if grad else None
             else:
                 S = sparse.csc_matrix((Sd, (self.pr, self.pc)), shape=(self.r, self.r))
                 lu = splu((S + sparse.identity(self.r)).tocsc(), permc_spec="MMD_AT_PLUS_A",
@@ -379,7 +543,6 @@ class _System:
         ub = tb * ub / d_b[:, None]
         delta_b = float(self.count @ (self.mv / dv))
         if self.r:
-            Sinv = self.blocks.gather(Si)
             delta_b -= float(np.sum(Sinv * lr[self.pr] * lr[self.pc] * self.wsum(dv ** -2.0)))
             delta_r = np.bincount(self.term_r[self.pr], weights=Sinv * lr[self.pc] * Sm,
                                   minlength=theta.size)

@@ -218,32 +218,72 @@ def _trace_by_component(s, lam: np.ndarray):
         lr = lam[s.ir]
         mz = np.where(s.mv > 0, s.mv, 1.0)
         Kj = [s.Mrr_d + s.wsum(np.where(s.mv > 0, (dv ** -j - 1.0) / mz, 0.0)) for j in (1, 2, 3)]
-        K1, K2, K3, T2, T3, W = (s.blocks.dense(x) for x in
-                                 (*Kj, s.wsum(dv ** -2.0), s.wsum(dv ** -3.0),
-                                  s.wsum(s.mv * dv ** -3.0)))
+        mats = (*Kj, s.wsum(dv ** -2.0), s.wsum(dv ** -3.0), s.wsum(s.mv * dv ** -3.0))
         Sb = s.blocks.dense(lr[s.pr] * lr[s.pc] * Kj[0], eye=True)
         eye = np.eye(K + 1)
+
+        def add(lb, lab, Sinv, K1, K2, K3, T2, T3, W):
+            # one stack of dense blocks, or one large block with sparse K_j, T_j, W
+            # (products written as K @ dense, all matrices symmetric; the sparse pattern
+            # makes them O(nnz·n) instead of O(n³))
+            Psi = lb[..., :, None] * Sinv * lb[..., None, :]
+            Phi = np.eye(lb.shape[-1]) - _t(K1 @ Psi)
+            N = K1 @ Phi
+            oh = eye[lab]
+            lead = list(range(oh.ndim - 1))
+            T[:] += np.tensordot(oh, (N * N) @ oh, axes=(lead, lead))
+            T[b] += np.bincount(lab.ravel(), weights=(T2 @ Phi * Phi).sum(-2).ravel(),
+                                minlength=K + 1)
+            T[K] += np.bincount(lab.ravel(), weights=(K2 @ Phi * Phi).sum(-2).ravel(),
+                                minlength=K + 1)
+            PT2, PK2 = _t(T2 @ Psi), _t(K2 @ Psi)
+            T[b, b] += np.sum(PT2 * _t(PT2)) - 2.0 * _psum(Psi, W)
+            T[b, K] += np.sum(PK2 * _t(PT2)) - 2.0 * _psum(Psi, T3)
+            T[K, K] += np.sum(PK2 * _t(PK2)) - 2.0 * _psum(Psi, K3)
+
         for i, (idx, mask, *_) in enumerate(s.blocks.bins):
             lb = np.where(mask, lr[idx], 0.0)
             lab = np.where(mask, s.term_r[idx], K)
-            Psi = lb[:, :, None] * np.linalg.inv(Sb[i]) * lb[:, None, :]
-            Phi = np.eye(idx.shape[1]) - Psi @ K1[i]
-            N = K1[i] @ Phi
-            oh = eye[lab]
-            T += np.einsum("cik,cil->kl", oh, (N * N) @ oh)
-            T[b] += np.bincount(lab.ravel(), weights=(T2[i] @ Phi * Phi).sum(1).ravel(),
-                                minlength=K + 1)
-            T[K] += np.bincount(lab.ravel(), weights=(K2[i] @ Phi * Phi).sum(1).ravel(),
-                                minlength=K + 1)
-            PT2, PK2 = Psi @ T2[i], Psi @ K2[i]
-            T[b, b] += np.sum(PT2 * PT2.swapaxes(1, 2)) - 2.0 * np.sum(Psi * W[i])
-            T[b, K] += np.sum(PK2 * PT2.swapaxes(1, 2)) - 2.0 * np.sum(Psi * T3[i])
-            T[K, K] += np.sum(PK2 * PK2.swapaxes(1, 2)) - 2.0 * np.sum(Psi * K3[i])
+            if idx.shape[1] <= _SPARSE_TRACE_MIN:
+                add(lb, lab, np.linalg.inv(Sb[i]), *(s.blocks.dense(x, bins=[i])[0] for x in mats))
+                continue
+            per_block = [s.blocks.sparse(x, i) for x in mats]
+            for j in range(idx.shape[0]):
+                add(lb[j], lab[j], _spd_inverse(Sb[i][j]), *(m[j] for m in per_block))
     # rows b and res hold their entries; mirror them (the reduced block is symmetric)
     rb, rres = T[b].copy(), T[K].copy()
     rres[b] = rb[K]
     T[b], T[:, b], T[K], T[:, K] = rb, rb, rres, rres
     return T
+
+
+# blocks of S larger than this enter the traces one by one, with sparse K_j
+_SPARSE_TRACE_MIN = 256
+
+
+def _t(a):
+    return a.swapaxes(-1, -2)
+
+
+def _psum(dense, other) -> float:
+    """Σ_ij dense_ij·other_ij for a dense and a dense or sparse (CSR) other."""
+    if sparse.issparse(other):
+        c = other.tocoo()
+        return float(np.sum(dense[c.row, c.col] * c.data))
+    return float(np.sum(dense * other))
+
+
+def _spd_inverse(B: np.ndarray) -> np.ndarray:
+    """The inverse of a symmetric positive definite matrix through its Cholesky factor
+    (potrf/potri: a third of the work of a general inverse)."""
+    from scipy.linalg import lapack
+    c, info = lapack.dpotrf(B, lower=1, clean=0)
+    if info:
+        raise np.linalg.LinAlgError("S is not positive definite")
+    z, info = lapack.dpotri(c, lower=1)
+    if info:
+        raise np.linalg.LinAlgError("S is singular")
+    return np.tril(z) + np.tril(z, -1).T
 
 
 DDF_METHODS = ("kenward-roger", "satterthwaite", "asymptotic")
