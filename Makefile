@@ -10,8 +10,15 @@ LANG_REPORT ?=
 # language goes to reports/<name>_<lang>, so LANG_REPORT=en does not overwrite the Dutch one.
 STUDY_LANG := $(or $(shell sed -n 's/^language:[[:space:]]*["'"'"']\{0,1\}\([a-z]*\).*/\1/p' $(STUDY)/study.yaml 2>/dev/null),nl)
 OUT    ?= reports/$(NAME)$(if $(filter-out $(STUDY_LANG),$(LANG_REPORT)),_$(LANG_REPORT))
+# A programme folder (programme.yaml + one study folder per cohort): `make report PROGRAMME=path`;
+# `make report-programme` runs the embedded example programme.
+PROGRAMME ?=
+EXAMPLE_PROGRAMME := mut_eval/data/example_programme
+PROG_NAME = $(if $(filter $(EXAMPLE_PROGRAMME),$(patsubst %/,%,$(PROGRAMME))),example,$(notdir $(patsubst %/,%,$(PROGRAMME))))
+PROG_LANG = $(or $(shell sed -n 's/^language:[[:space:]]*["'"'"']\{0,1\}\([a-z]*\).*/\1/p' $(PROGRAMME)/programme.yaml 2>/dev/null),nl)
+PROG_OUT ?= reports/programme_$(PROG_NAME)$(if $(filter-out $(PROG_LANG),$(LANG_REPORT)),_$(LANG_REPORT))
 
-.PHONY: install test report analyze bench validate notebooks clean
+.PHONY: install test report report-programme analyze bench validate notebooks clean
 
 install: $(STAMP)
 
@@ -25,7 +32,14 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 report: $(STAMP)
+ifeq ($(strip $(PROGRAMME)),)
 	$(BIN)/mut-eval report $(STUDY) --out $(OUT) $(if $(LANG_REPORT),--lang $(LANG_REPORT))
+else
+	$(BIN)/mut-eval programme $(PROGRAMME) --out $(PROG_OUT) $(if $(LANG_REPORT),--lang $(LANG_REPORT))
+endif
+
+report-programme: $(STAMP)
+	$(MAKE) report PROGRAMME=$(EXAMPLE_PROGRAMME)
 
 analyze: $(STAMP)
 	$(BIN)/mut-eval analyze $(STUDY) --out $(OUT)
@@ -49,4 +63,4 @@ notebooks: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 clean:
-	rm -rf $(VENV) reports/example reports/example_* .pytest_cache
+	rm -rf $(VENV) reports/example reports/example_* reports/programme_* .pytest_cache

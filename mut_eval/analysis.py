@@ -26,6 +26,7 @@ from .results import Results, atomic_dir, write_results
 from .stats.adjustment import (WEIGHTING_COVARIATES, adjusted_rows, att_weights, baseline_covariates,
                                pool_sparse_levels, propensity_overlap, sensitivity_with_benchmark)
 from .stats.anova import interaction_contrasts, mixed_anova
+from .stats.implementation import implementation_table
 from .stats.balance import balance_table, weights_summary
 from .stats.cluster_robust import unique_clusters
 from .stats.box_m import box_m
@@ -252,6 +253,8 @@ def analyze(panel: Panel, options: AnalysisSettings | dict | None = None) -> Res
     t: dict[str, pd.DataFrame] = {}
     t["skipped_outcomes"] = skipped
     t["flow"] = panel.flow
+    t["implementation"] = implementation_table(panel.students, panel.matches,
+                                               {w: panel.items[w].index for w in panel.items})
     t["accounting"] = panel.accounting
     t["reliability"] = reliability_of(panel)
     t["descriptives"] = descriptives_table(panel.long)

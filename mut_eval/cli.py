@@ -1,4 +1,4 @@
-"""The ``mut-eval`` command line: synth, validate, analyze, report.
+"""The ``mut-eval`` command line: synth, validate, analyze, report, synth-programme, programme.
 
 The CLI only wires the stages together. Any problem a user can cause ends with a
 clear message and exit code 2, never a traceback (set ``MUT_EVAL_DEBUG=1`` to see one
@@ -67,6 +67,33 @@ def report(study: Path = typer.Argument(..., help="study folder"),
     from .analysis import run_analysis
     run_analysis(study, out, bootstrap=bootstrap, seed=seed, report=True, lang=lang, log=_err)
     typer.echo(f"wrote the report to {Path(out) / 'report.pdf'}")
+
+
+@app.command("synth-programme")
+def synth_programme(out_dir: Path = typer.Argument(..., help="folder to write the synthetic programme into"),
+                    cohorts: int = typer.Option(4, "--cohorts", min=1, max=6),
+                    seed: int = typer.Option(2019, help="random seed"),
+                    scale: float = typer.Option(1.0, "--scale", min=0.05, help="multiply every cohort's size")):
+    """Write a SYNTHETIC programme folder: programme.yaml and one study folder per cohort."""
+    from .synth import write_programme
+    path = write_programme(out_dir, cohorts=cohorts, seed=seed, scale=scale)
+    typer.echo(f"wrote synthetic programme to {path}")
+
+
+@app.command()
+def programme(folder: Path = typer.Argument(..., help="programme folder (with programme.yaml)"),
+              out: Path = typer.Option(..., "--out", help="output folder"),
+              lang: Optional[str] = typer.Option(None, "--lang", help="nl or en (default: the programme's language)"),
+              bootstrap: Optional[int] = typer.Option(None, "--bootstrap", min=0),
+              seed: Optional[int] = typer.Option(None, "--seed"),
+              no_report: bool = typer.Option(False, "--no-report", help="tables only, no PDF")):
+    """Analyse every cohort of a programme (unchanged cohorts are reused) and write the
+    programme tables and report: pooled effects, trend, reach and targets."""
+    from .programme import run_programme
+    res = run_programme(folder, out, bootstrap=bootstrap, seed=seed, lang=lang, report=not no_report, log=_err)
+    reused = sum(bool(c["reused"]) for c in res.meta["cohorts"])
+    typer.echo(f"wrote the programme results of {len(res.meta['cohorts'])} cohort(s) to {out} "
+               f"({reused} reused unchanged)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -106,6 +106,12 @@ RULES: dict[str, Rule] = {
                                "enrolled_control": ("attrition_control",)}),
     "qsort_summary": Rule({"n": ROW}, joint=("mean_rank", "sd_rank")),
     "small_groups": Rule({"n": ()}),
+    # reach per school (stats.implementation): the medians describe the matched mentees; a
+    # share gives its count back with the margin it is computed on, and the margin with the count
+    "implementation": Rule({"pupils": (), "mentees": (), "controls": (),
+                            "matched": ("sessions_planned", "sessions_attended", "sessions_attended_share"), "never_started": (),
+                            "attended_75": (), "individual": (), "group": ()},
+                           reveals={"attended_75": ("attended_75_share",), "matched": ("attended_75_share",)}),
 }
 # Pupil-level rows: which file row was excluded and why; never for staff.
 RESEARCH_ONLY = ("accounting",)
@@ -299,6 +305,47 @@ def _link_analytic(cells: Cells, tables: dict) -> None:
                         cells.equations.append(eq)
 
 
+RESPONSE = tuple(c for w in WAVES for c in (f"responded_{w}", f"response_{w}"))
+
+
+def _link_implementation(cells: Cells, tables: dict) -> None:
+    """Reach per school (``implementation``): a column's schools add up to its ``all`` row;
+    within a row pupils = mentees + controls, and each count with the pupils it leaves out
+    (mentees not matched, matched mentees who started, below 75% attendance or of another
+    format, pupils who did not respond) — unpublished parts, sensitive when small; a part
+    that is 0 is left out of its equation, as a reader would take it to be 0. The ``all``
+    row's mentees and controls are the flow's enrolled pupils. Response is not printed for
+    staff (:data:`RESPONSE`; the flow chart gives it per condition): its non-respondents,
+    one or two per school, would take most of the table with them."""
+    t = tables.get("implementation")
+    if t is None or "school" not in t.columns:
+        return
+    schools = t["school"].astype(str)
+
+    def key(school, col):
+        if school == "all" and col in ("mentees", "controls"):
+            return ("enrolled", CONDITIONS[0] if col == "mentees" else CONDITIONS[1])
+        return ("impl", school, col)
+    for i, school in schools.items():
+        for col in RULES["implementation"].counts:
+            if col in t.columns and col not in RESPONSE:
+                cells.add(key(school, col), _num(t.at[i, col]), ("implementation", i, col))
+
+        def part(total, shown, name):
+            rest = ("impl", school, name)
+            cells.add(rest, cells.value[key(school, total)] - sum(cells.value[key(school, c)] for c in shown))
+            cells.equations.append((key(school, total), [key(school, c) for c in shown]
+                                    + ([rest] if cells.value[rest] != 0 else [])))
+        cells.equations.append((key(school, "pupils"), [key(school, "mentees"), key(school, "controls")]))
+        part("mentees", ["matched"], "not_matched")
+        part("matched", ["never_started"], "started")
+        part("matched", ["attended_75"], "below_75")
+        part("matched", ["individual", "group"], "format_unknown")
+    for col in RULES["implementation"].counts:
+        if col in t.columns and col not in RESPONSE and (schools == "all").any():
+            cells.equations.append((key("all", col), [key(sc, col) for sc in schools if sc != "all"]))
+
+
 def report_cells(tables: dict, meta: dict, min_cell: int) -> Cells:
     """The linked count cells of one report (flow, sample, means, attrition, baseline
     equivalence and the group sizes in the text) with their equations."""
@@ -314,6 +361,7 @@ def report_cells(tables: dict, meta: dict, min_cell: int) -> Cells:
     _link_descriptives(cells, tables)
     _link_completers(cells, tables)
     _link_analytic(cells, tables)
+    _link_implementation(cells, tables)
     for k, v in cells.value.items():
         if is_small(v, min_cell):
             cells.sensitive.add(k)
@@ -347,9 +395,22 @@ def secondary_suppression(cells: Cells) -> tuple[set, set]:
         leaks = [k for k in cells.sensitive if k in known]
         if not leaks:
             break
-        total, parts = cells.equations[known[leaks[0]]]
-        options = [m for m in (*parts, total) if m != leaks[0] and cells.published(m)
-                   and m not in primary | secondary]
+        # the printed cells of the equation that gives the leak; when it holds none (its other
+        # members were derived in turn), those of the equations that derived them
+        options, seen, todo = [], {leaks[0]}, [leaks[0]]
+        while todo and not options:
+            nxt = []
+            for cell in todo:
+                total, parts = cells.equations[known[cell]]
+                for m in (*parts, total):
+                    if m in seen:
+                        continue
+                    seen.add(m)
+                    if cells.published(m) and m not in primary | secondary:
+                        options.append(m)
+                    elif known.get(m) is not None:
+                        nxt.append(m)
+            todo = nxt
         if not options:
             raise RuntimeError(f"disclosure: no complementary cell for {leaks[0]}")  # cannot happen: leak needs one
         # margins and zeros last: hiding a zero of a level empty in both groups protects little
@@ -445,6 +506,9 @@ def staff_view(results, min_cell: int | None = None):
             from .privacy import suppress_small_cells
             out = suppress_small_cells(df, mc)
         out_tables[name] = out
+    impl = out_tables.get("implementation")
+    if impl is not None and "school" in impl.columns:
+        impl.loc[:, [c for c in RESPONSE if c in impl.columns]] = None
     # a hidden margin: the percentages computed on it would give it back
     s = out_tables.get("sample")
     if s is not None:

@@ -474,7 +474,8 @@ def _answered_mask(rng: np.random.Generator, present: np.ndarray, k: int, min_sh
 
 # ----------------------------------------------------------------------------- main
 def generate_study(seed: int = 2020, n_mentees: int = 124, n_controls: int = 66, *,
-                   plant: bool = True, codebook: Codebook | None = None,
+                   plant: bool = True, codebook: Codebook | None = None, did_shift: float = 0.0,
+                   sessions: tuple[int, int] = (20, 10),
                    **effects: float) -> dict[str, pd.DataFrame]:
     """Generate a synthetic MUT cohort as the tables of a study folder.
 
@@ -490,6 +491,12 @@ def generate_study(seed: int = 2020, n_mentees: int = 124, n_controls: int = 66,
     codebook : Codebook, optional
         The instrument codebook (default :func:`mut_eval.intake.codebook.load_codebook`);
         its scales must be those of the default codebook.
+    did_shift : float
+        Added to the mentees' target means at T2 and T3, in units of the outcome's T1 SD
+        (a cohort with a larger or smaller effect; 0 = Table 2 as published).
+    sessions : (planned, held)
+        Sessions planned per mentee, and the fewest held by a mentor (each holds 0-2
+        more; the report's COVID year: 20 planned, 10-12 held).
     **effects : float
         Planted slopes ``b`` by key of :data:`PLANTED` (0 switches one off):
 
@@ -600,7 +607,7 @@ def generate_study(seed: int = 2020, n_mentees: int = 124, n_controls: int = 66,
         if tag not in interests[i]:
             interests[i][0] = tag
     group_size = np.bincount(group_of[mentee_idx], minlength=n_mentors)
-    held = 10 + rng.integers(0, 3, size=n_mentors)  # 10 on site + 0-2 online (COVID)
+    held = int(sessions[1]) + rng.integers(0, 3, size=n_mentors)  # e.g. 10 on site + 0-2 online (COVID)
     attended = held[group_of] - rng.binomial(held[group_of], .08)
     dropout = rng.random(n) < .04
     attended = np.where(dropout, rng.integers(2, 9, size=n), attended)
@@ -684,6 +691,7 @@ def generate_study(seed: int = 2020, n_mentees: int = 124, n_controls: int = 66,
         d = _item_offsets(rng, k)
         ans = _answered_mask(rng, present, k, cb.min_answered)
         target = np.array([TABLE2[key]["mentee"], TABLE2[key]["control"]])
+        target[0, 1:, 0] += did_shift * target[0, 0, 1]
         mine = [kk for kk in active if PLANTED[kk].outcome == key]
         b_lat = {kk: effects_b[kk] for kk in mine}
         res, best, best_gap = None, None, np.inf
@@ -757,7 +765,7 @@ def generate_study(seed: int = 2020, n_mentees: int = 124, n_controls: int = 66,
     out["matches"] = _sorted(pd.DataFrame({
         "student_id": sid[mentee_idx], "mentor_id": mid[group_of[mentee_idx]],
         "format": np.where(gs == 1, "individual", "group"), "group_size": gs,
-        "sessions_planned": np.full(len(mentee_idx), 20), "sessions_attended": attended[mentee_idx],
+        "sessions_planned": np.full(len(mentee_idx), int(sessions[0])), "sessions_attended": attended[mentee_idx],
     }), "student_id")
     out["qsort"] = qsort
     return out
@@ -838,7 +846,7 @@ How it was made:
   from latent pupil traits (correlated about .6 across waves) plus item noise,
   rounded and clipped; the latent location and spread of every outcome x condition x
   wave were calibrated so that the completers' scale means and SDs equal Table 2
-  of the report.
+  of the report.{shift_note}
 - Pupils are clustered as in schools: the latent has a school part (variance .02,
   in units of the pupil-level variance 1), a stable class part (.035) and a class x
   wave part (.035, new at every wave, so classes also differ in how they change):
@@ -848,7 +856,7 @@ How it was made:
   pupil-level model overstates the precision of the effects on these data, as it
   would on real class-assigned data.
 - Mentors: about one per three mentees, mostly groups of 2-4 at one school, some
-  1-to-1; 10-12 of 20 planned sessions held (COVID).
+  1-to-1; {held}-{held2} of {planned} planned sessions held{covid}.
 - Q-sort: 13 interviewed mentees; motivation ranked first or second by 12,
   belonging last by 11, as in the report.
 
@@ -866,7 +874,8 @@ Regenerate byte-identically with
 
 
 def write_study(out_dir: str | Path, seed: int = 2020, n_mentees: int = 124,
-                n_controls: int = 66, **plant) -> Path:
+                n_controls: int = 66, *, did_shift: float = 0.0, sessions: tuple[int, int] = (20, 10),
+                cohort: str = "2019-2020 (synthetic)", bootstrap: int = 5000, **plant) -> Path:
     """Write a synthetic study folder (contract section 1) and return its path.
 
     Files: ``students.csv``, ``wave_T1.csv``, ``wave_T2.csv``, ``wave_T3.csv``,
@@ -881,7 +890,8 @@ def write_study(out_dir: str | Path, seed: int = 2020, n_mentees: int = 124,
     out.mkdir(parents=True, exist_ok=True)
     do_plant = bool(plant.pop("plant", True))
     effects_b = _effect_sizes(do_plant, plant)
-    tables = generate_study(seed, n_mentees, n_controls, plant=do_plant, **plant)
+    tables = generate_study(seed, n_mentees, n_controls, plant=do_plant, did_shift=did_shift,
+                            sessions=sessions, **plant)
     for name, df in tables.items():
         # age is the only float column: one decimal, fixed format
         df.to_csv(out / f"{name}.csv", index=False, lineterminator="\n", encoding="utf-8",
@@ -889,12 +899,12 @@ def write_study(out_dir: str | Path, seed: int = 2020, n_mentees: int = 124,
     active = [(k, PLANTED[k], b) for k, b in effects_b.items() if b != 0]
     study = {
         "name": "Mentoring Urban Talent — synthetic example cohort",
-        "cohort": "2019-2020 (synthetic)",
+        "cohort": cohort,
         "synthetic": True,
         "language": "nl",
         "seed": int(seed),
         "analysis": {
-            "bootstrap": 5000, "seed": int(seed), "alpha": 0.05, "min_cell": 10,
+            "bootstrap": int(bootstrap), "seed": int(seed), "alpha": 0.05, "min_cell": 10,
             "prespecified_moderators": [
                 {"outcome": e.outcome, "change": e.change, "moderator": e.moderator} for _, e, _ in active],
         },
@@ -912,7 +922,12 @@ def write_study(out_dir: str | Path, seed: int = 2020, n_mentees: int = 124,
     rows = "\n".join(f"| {e.outcome} | {e.change} | {e.moderator} | {b:g} |" for _, e, b in active) \
         or "| (none planted) | | | |"
     (out / "README.md").write_text(
-        _README.format(seed=int(seed), n_m=int(n_mentees), n_c=int(n_controls), rows=rows),
+        _README.format(seed=int(seed), n_m=int(n_mentees), n_c=int(n_controls), rows=rows,
+                       held=int(sessions[1]), held2=int(sessions[1]) + 2, planned=int(sessions[0]),
+                       covid=" (COVID)" if tuple(sessions) == (20, 10) else "",
+                       shift_note="" if not did_shift else
+                       f" The mentees' T2 and T3 means were then moved by {did_shift:+.2f} SD of T1\n"
+                       "  (a cohort whose programme effect differs from the published one)."),
         encoding="utf-8", newline="\n")
     return out
 
@@ -941,3 +956,49 @@ def calibration_table(tables: dict[str, pd.DataFrame], codebook: Codebook | None
                              "target_mean": tm, "mean": float(sub[w].mean()),
                              "target_sd": tsd, "sd": float(sub[w].std(ddof=1))})
     return pd.DataFrame(rows)
+
+
+# the synthetic programme: reach grows, the true effect varies from cohort to cohort
+_PROGRAMME_SIZES = ((80, 50), (124, 66), (160, 80), (200, 90), (240, 100), (260, 110))
+_PROGRAMME_SESSIONS = ((20, 10), (16, 12), (14, 11), (12, 10), (12, 10), (12, 10))
+
+
+def write_programme(out_dir: str | Path, cohorts: int = 4, seed: int = 2019, first_year: int = 2019,
+                    bootstrap: int = 1000, scale: float = 1.0) -> Path:
+    """Write a SYNTHETIC programme folder (issue 14): ``programme.yaml`` and one study
+    folder per cohort (``cohort_<year>``, each made by :func:`write_study`).
+
+    Cohorts ``first_year``-``first_year+1`` onwards; reach grows (80 mentees and 50
+    controls in the first year to 200 and 90 in the fourth, times ``scale``); sessions
+    planned fall from 20 (10-12 held, the COVID year) to 12 (10-12 held); the true
+    programme effect varies between cohorts: each cohort's mentee means at T2 and T3 are
+    moved by a draw from N(0.10, 0.08²) SD of T1 (a between-cohort SD of .08, about τ =
+    .08 in g, as the spread of effects across years of one programme in DuBois et al.
+    2011). Targets for the last two cohorts exercise the target table. The same
+    arguments give byte-identical files."""
+    if not 1 <= cohorts <= len(_PROGRAMME_SIZES):
+        raise ValueError(f"cohorts must be between 1 and {len(_PROGRAMME_SIZES)}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    shifts = rng.normal(0.10, 0.08, size=cohorts)
+    entries, targets = [], {}
+    for k in range(cohorts):
+        year = first_year + k
+        label = f"{year}-{year + 1}"
+        n_m, n_c = (max(4, int(round(x * scale))) for x in _PROGRAMME_SIZES[k])
+        write_study(out / f"cohort_{year}", seed=seed * 100 + k, n_mentees=n_m, n_controls=n_c,
+                    did_shift=float(round(shifts[k], 3)), sessions=_PROGRAMME_SESSIONS[k],
+                    cohort=f"{label} (synthetic)", bootstrap=bootstrap)
+        entries.append({"cohort": label, "study": f"cohort_{year}"})
+        if k >= cohorts - 2:
+            targets[label] = {"matched": int(round(n_m * 1.05)), "sessions_attended_share": 0.75,
+                              "response_T3": 0.85}
+    cfg = {"name": "Mentoring Urban Talent — synthetic programme", "language": "nl",
+           "cohorts": entries, "targets": targets}
+    text = ("# SYNTHETIC programme generated by `mut-eval synth-programme` (mut_eval.synth.write_programme);\n"
+            f"# cohorts={cohorts}, seed={seed}, true shifts of the mentee change (SD of T1): "
+            + ", ".join(f"{e['cohort']} {s:+.3f}" for e, s in zip(entries, shifts)) + ". Not real pupils.\n"
+            + yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True, default_flow_style=None))
+    (out / "programme.yaml").write_text(text, encoding="utf-8", newline="\n")
+    return out

@@ -232,6 +232,38 @@ def build_attack(out: Path) -> tuple[Attack, set]:
             a.eq(("E", c), [key, ("Dmiss", o, c, w)])
             if 0 < truth[(c, "enrolled")] - n < MC:
                 sensitive.add(("Dmiss", o, c, w))
+    # reach per school: the schools add up to 'all'; within a row pupils = mentees + controls,
+    # mentees = matched + not matched, matched = never started + started = attended >= 75% +
+    # below = individual + group + format unknown (a part that is 0 is taken as known)
+    it = pd.read_csv(out / "tables" / "implementation.csv")
+    ist = staff_sheet(out, "implementation")
+    cols = ["pupils", "mentees", "controls", "matched", "never_started", "attended_75", "individual", "group"]
+
+    def ikey(school, col):
+        if school == "all" and col in ("mentees", "controls"):
+            return ("E", "mentee" if col == "mentees" else "control")
+        return ("I", school, col)
+    for i in it.index:
+        sch = str(it.at[i, "school"])
+        for col in cols:
+            a.cell(ikey(sch, col), it.at[i, col], printed(ist.at[i, col]))
+            if 0 < it.at[i, col] < MC:
+                sensitive.add(ikey(sch, col))
+        for total, shown, name in (("pupils", ["mentees", "controls"], None),
+                                   ("mentees", ["matched"], "not_matched"),
+                                   ("matched", ["never_started"], "started"),
+                                   ("matched", ["attended_75"], "below_75"),
+                                   ("matched", ["individual", "group"], "format_unknown")):
+            parts = [ikey(sch, c) for c in shown]
+            if name is not None:
+                rest = it.at[i, total] - sum(it.at[i, c] for c in shown)
+                a.cell(("I", sch, name), rest, 0.0 if rest == 0 else None)
+                parts.append(("I", sch, name))
+                if 0 < rest < MC:
+                    sensitive.add(("I", sch, name))
+            a.eq(ikey(sch, total), parts)
+    for col in cols:
+        a.eq(ikey("all", col), [ikey(str(sc), col) for sc in it["school"] if str(sc) != "all"])
     # the text: "... 124 mentees and 66 controls"
     doc = json.loads((out / "report_data.json").read_text(encoding="utf-8"))
     text = json.dumps(doc, ensure_ascii=False)
