@@ -108,7 +108,7 @@ for (name in c("k2", "k4", "k10", "boundary", "trend")) {
   fe <- rma(yi, vi, data = d, method = "FE")
   r$fe <- fit_list(fe, predict(fe))
   cu <- cumul(knha)
-  r$cumul <- list(cohort = d$cohort, estimate = cu$estimate, se = cu$se, stat = cu$zval,
+  r$cumul <- list(cohort = d$cohort, estimate = cu$estimate, se = cu$se, stat = if (is.null(cu$tval)) cu$zval else cu$tval,
                   pval = cu$pval, ci_low = cu$ci.lb, ci_high = cu$ci.ub, q = cu$Q, q_p = cu$Qp,
                   tau2 = cu$tau2, i2 = cu$I2, h2 = cu$H2)
   if (nrow(d) >= 4) {
