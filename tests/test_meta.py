@@ -213,7 +213,7 @@ def test_trend_table_equals_rma_mods_year():
         assert (s["df"] == r["df"]).all() and (s["k"] == r["k"]).all()
         assert s["tau2"].iloc[0] == approx(r["tau2"]) and s["r2"].iloc[0] == approx(r["r2"])
     few = t[t["outcome"] == "k2"]
-    assert few["estimate"].isna().all() and few["note"].iloc[0].startswith("2 cohort(s): too few")
+    assert few["estimate"].isna().all() and few["note"].iloc[0].startswith("2 cohort(s) in 2 year(s): too few")
 
 
 def test_bad_inputs_are_named():
@@ -221,8 +221,13 @@ def test_bad_inputs_are_named():
         rma([0.1, 0.2], [0.01, 0.0])
     with pytest.raises(StudyError, match="too few"):
         rma([0.1, 0.2], [0.01, 0.02], mods=[2019, 2020])
+    with pytest.raises(StudyError, match="do not vary"):
+        rma([0.1, 0.2, 0.3], [0.01, 0.02, 0.02], mods=[2019, 2019, 2019], terms=["year"])
     with pytest.raises(StudyError, match="'cohort 3'"):
         cohort_year("cohort 3")
     assert cohort_year("2019-2020") == 2019
     with pytest.raises(StudyError, match=r"\['vi'\] missing"):
         pooled_table(DATA["k4"].drop(columns="vi"))
+    twice = pd.concat([DATA["k4"], DATA["k4"].iloc[[1]]])
+    with pytest.raises(StudyError, match="cohort 2020-2021 appears twice for outcome self_efficacy, contrast T3-T1"):
+        pooled_table(twice)

@@ -60,6 +60,11 @@ COEFFICIENT_COLUMNS = ["term", "estimate", "se", "stat", "df", "p", "ci_low", "c
 _EPS = np.finfo(float).eps
 
 
+def _columns(by, columns: list) -> list:
+    """A table's columns with the grouping columns ``by`` in place of outcome, contrast."""
+    return [*by, *(c for c in columns if c not in ("outcome", "contrast"))]
+
+
 @dataclass(frozen=True)
 class MetaFit:
     """One fitted model, as metafor's ``rma.uni`` object plus ``predict`` and ``confint``.
@@ -170,17 +175,13 @@ def _design(yi, vi, mods, terms) -> tuple[np.ndarray, np.ndarray, np.ndarray, tu
     if mods is None:
         return y, v, np.ones((y.size, 1)), ("intercept",)
     M = np.asarray(mods, float).reshape(y.size, -1)
-    if terms is not None:
-        names = list(terms)
-    elif isinstance(mods, pd.DataFrame):
-        names = list(mods.columns)
-    elif isinstance(mods, pd.Series) and mods.name is not None:
-        names = [mods.name]
-    else:
-        names = [f"mod{j + 1}" for j in range(M.shape[1])]
+    names = list(terms) if terms is not None else [f"mod{j + 1}" for j in range(M.shape[1])]
     if len(names) != M.shape[1]:
         raise StudyError(f"rma: {len(names)} term name(s) for {M.shape[1]} moderator column(s)")
-    return y, v, np.column_stack([np.ones(y.size), M]), ("intercept", *map(str, names))
+    X = np.column_stack([np.ones(y.size), M])
+    if np.linalg.matrix_rank(X) < X.shape[1]:
+        raise StudyError(f"rma: the moderator(s) {names} do not vary (or are collinear) over the effects")
+    return y, v, X, ("intercept", *map(str, names))
 
 
 def rma(yi, vi, *, method: str = "REML", test: str = "knha", ad_hoc: bool = False,
@@ -191,8 +192,9 @@ def rma(yi, vi, *, method: str = "REML", test: str = "knha", ad_hoc: bool = Fals
     ``method`` "REML" (random effects) or "FE" (equal effect, τ² = 0); ``test`` "knha"
     (Knapp–Hartung), "adhoc" (metafor 3.8's name for Knapp–Hartung with s² ≥ 1; the same as
     ``ad_hoc=True``) or "z". ``mods``: a vector or k × m matrix of moderators (an intercept
-    is added, as ``mods = ~ year``); ``terms`` names their columns. Formulas and sources in
-    the module docstring. Raises :class:`StudyError` for a non-finite yi or a vi ≤ 0.
+    is added, as ``mods = ~ year``); ``terms`` names their columns (default mod1, mod2, …).
+    Formulas and sources in the module docstring. Raises :class:`StudyError` for a non-finite
+    yi, a vi ≤ 0, too few effects or moderators that do not vary.
     """
     if method not in ("REML", "FE") or test not in ("knha", "adhoc", "z"):
         raise StudyError(f"rma: method must be REML or FE and test knha, adhoc or z (got {method}, {test})")
@@ -216,7 +218,8 @@ def rma(yi, vi, *, method: str = "REML", test: str = "knha", ad_hoc: bool = Fals
             s2w = max(s2w, 1.0)
     vb = s2w * vb
     se = np.sqrt(np.diag(vb))
-    stat = beta / se
+    with np.errstate(divide="ignore", invalid="ignore"):  # s² = 0 (identical effects): se 0 as metafor
+        stat = beta / se
     alpha = 1 - level
     btt = np.arange(1, p) if p > 1 else np.array([0])
     qm = float(beta[btt] @ np.linalg.solve(vb[np.ix_(btt, btt)], beta[btt]))
@@ -295,7 +298,7 @@ def cumulative(yi, vi, order=None, *, method: str = "REML", test: str = "knha",
 
 
 def _cohort_groups(effects: pd.DataFrame, yi: str, vi: str | None, se: str | None, by, cohort):
-    """(group key, usable rows sorted by cohort, left-out cohorts) per outcome × contrast."""
+    """({by: value}, usable rows sorted by cohort, left-out cohorts) per ``by`` group."""
     if (vi is None) == (se is None):
         raise StudyError("pass exactly one of vi= (sampling variance) or se= (standard error)")
     need = [*by, cohort, yi, vi or se]
@@ -307,9 +310,14 @@ def _cohort_groups(effects: pd.DataFrame, yi: str, vi: str | None, se: str | Non
     d["_vi"] = pd.to_numeric(d[vi], errors="coerce") if vi else pd.to_numeric(d[se], errors="coerce") ** 2
     d[cohort] = d[cohort].astype(str)
     for key, g in d.groupby(list(by), sort=False):
-        g = g.sort_values(cohort, kind="stable")
+        key = key if isinstance(key, tuple) else (key,)
+        twice = g[cohort][g[cohort].duplicated()]
+        if len(twice):
+            raise StudyError(f"cohort effects: cohort {twice.iloc[0]} appears twice for "
+                             f"{', '.join(f'{b} {v}' for b, v in zip(by, key))}")
+        g = g.sort_values(cohort, kind="stable")  # labels start with the year: time order
         ok = np.isfinite(g["_yi"]) & np.isfinite(g["_vi"]) & (g["_vi"] > 0)
-        yield key, g[ok], list(g.loc[~ok, cohort])
+        yield dict(zip(by, key)), g[ok], list(g.loc[~ok, cohort])
 
 
 def _left_out_note(left_out: list) -> str:
@@ -332,8 +340,7 @@ def pooled_table(effects: pd.DataFrame, *, yi: str = "yi", vi: str | None = "vi"
     and ``note`` says it can hardly be estimated.
     """
     rows = []
-    for key, g, left_out in _cohort_groups(effects, yi, vi, se, by, cohort):
-        base = dict(zip(by, key if isinstance(key, tuple) else (key,)))
+    for base, g, left_out in _cohort_groups(effects, yi, vi, se, by, cohort):
         k = len(g)
         notes = [_left_out_note(left_out)]
         if k == 1:
@@ -358,7 +365,7 @@ def pooled_table(effects: pd.DataFrame, *, yi: str = "yi", vi: str | None = "vi"
                            h2=f.h2 if pooled else np.nan, q=f.q if pooled else np.nan,
                            q_df=f.q_df, q_p=f.q_p if pooled else np.nan)
             rows.append(row)
-    return pd.DataFrame(rows, columns=POOLED_COLUMNS)
+    return pd.DataFrame(rows, columns=_columns(by, POOLED_COLUMNS))
 
 
 def cumulative_table(effects: pd.DataFrame, *, yi: str = "yi", vi: str | None = "vi",
@@ -368,16 +375,12 @@ def cumulative_table(effects: pd.DataFrame, *, yi: str = "yi", vi: str | None = 
     cohort order; ``cohort`` is the cohort added last. Columns :data:`CUMULATIVE_COLUMNS`
     (``i2`` in percent). Cohorts without an effect are skipped (:func:`pooled_table` counts them)."""
     out = []
-    for key, g, _ in _cohort_groups(effects, yi, vi, se, by, cohort):
-        if len(g) == 0:
-            continue
-        c = cumulative(g["_yi"], g["_vi"], g[cohort].to_numpy(), level=level, ad_hoc=ad_hoc)
-        for col, val in zip(by, key if isinstance(key, tuple) else (key,)):
-            c[col] = val
-        out.append(c.rename(columns={"order": "cohort"}))
-    if not out:
-        return pd.DataFrame(columns=CUMULATIVE_COLUMNS)
-    return pd.concat(out, ignore_index=True)[CUMULATIVE_COLUMNS]
+    for base, g, _ in _cohort_groups(effects, yi, vi, se, by, cohort):
+        if len(g):
+            c = cumulative(g["_yi"], g["_vi"], g[cohort].to_numpy(), level=level, ad_hoc=ad_hoc)
+            out.append(c.rename(columns={"order": "cohort"}).assign(**base))
+    columns = _columns(by, CUMULATIVE_COLUMNS)
+    return pd.concat(out, ignore_index=True)[columns] if out else pd.DataFrame(columns=columns)
 
 
 def cohort_year(label: str) -> int:
@@ -397,19 +400,18 @@ def trend_table(effects: pd.DataFrame, *, yi: str = "yi", vi: str | None = "vi",
     Knapp–Hartung; ``tau2`` is the residual τ², ``r2`` the percentage of τ² explained. Columns
     :data:`TREND_COLUMNS`; with fewer than 3 cohorts the row is NaN with a ``note``."""
     rows = []
-    for key, g, left_out in _cohort_groups(effects, yi, vi, se, by, cohort):
-        base = dict(zip(by, key if isinstance(key, tuple) else (key,)))
-        k = len(g)
-        note = _left_out_note(left_out)
-        if k < 3:
-            note = "; ".join(filter(None, [f"{k} cohort(s): too few for a trend (3 or more needed)", note]))
+    for base, g, left_out in _cohort_groups(effects, yi, vi, se, by, cohort):
+        k, note = len(g), _left_out_note(left_out)
+        year = np.array([cohort_year(c) for c in g[cohort]], float)
+        if k < 3 or np.unique(year).size < 2:
+            note = "; ".join(filter(None, [f"{k} cohort(s) in {np.unique(year).size} year(s): too few "
+                                           "for a trend (3 cohorts in 2 or more years needed)", note]))
             rows += [{**base, "term": t, "k": k, "note": note} for t in ("intercept", "year")]
             continue
-        year = np.array([cohort_year(c) for c in g[cohort]], float)
         f = rma(g["_yi"], g["_vi"], method="REML", test="knha", ad_hoc=ad_hoc, level=level,
                 mods=year, terms=["year"])
         for r in f.coefficients.itertuples():
             rows.append({**base, "term": r.term, "estimate": r.estimate, "se": r.se, "df": r.df,
                          "t": r.stat, "p": r.p, "ci_low": r.ci_low, "ci_high": r.ci_high,
                          "tau2": f.tau2, "r2": f.r2, "k": k, "note": note})
-    return pd.DataFrame(rows, columns=TREND_COLUMNS)
+    return pd.DataFrame(rows, columns=_columns(by, TREND_COLUMNS))
