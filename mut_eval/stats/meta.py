@@ -321,7 +321,7 @@ def _cohort_groups(effects: pd.DataFrame, yi: str, vi: str | None, se: str | Non
 
 
 def _left_out_note(left_out: list) -> str:
-    return (f"{len(left_out)} cohort(s) left out, effect or variance missing: {', '.join(left_out)}"
+    return (f"{len(left_out)} cohort(s) left out, effect or variance missing (or variance not positive): {', '.join(left_out)}"
             if left_out else "")
 
 
