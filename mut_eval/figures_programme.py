@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .figures import BENCHMARK_G, BENCHMARK_RANGE, COLORS, RC, _safe_name, _save, _wrap
+from .programme import REPORTED
 from .report.text import tr
 
 #: the contrast read first: lasting change, then the end of the programme
@@ -30,8 +31,9 @@ def fig_reach(reach: pd.DataFrame, out_dir: Path, lang: str) -> Path | None:
     columns (suppressed values missing)."""
     if reach is None or reach.empty:
         return None
+    reach = reach.dropna(axis=1, how="all")
     x = np.arange(len(reach))
-    labels = [str(c) for c in reach["cohort"]]
+    labels = [str(c).replace("-", "–\n", 1) for c in reach["cohort"]]
     panels = [
         (tr(lang, "Leerlingen", "Pupils"), [("mentees", tr(lang, "mentees", "mentees"), COLORS["mentee"]),
                                             ("controls", tr(lang, "controlegroep", "controls"), COLORS["control"])],
@@ -46,8 +48,11 @@ def fig_reach(reach: pd.DataFrame, out_dir: Path, lang: str) -> Path | None:
         (tr(lang, "Respons", "Response"),
          [(f"response_{w}", w, c) for w, c in (("T1", "#0072B2"), ("T2", "#E69F00"), ("T3", "#009E73"))], True),
     ]
+    # a panel with nothing to show (e.g. response, whose counts are suppressed) is left out
+    panels = [pn for pn in panels if any(col in reach.columns for col, _, _ in pn[1])]
     with plt.rc_context(RC):
-        fig, axes = plt.subplots(1, 4, figsize=(7.4, 2.5))
+        fig, axes = plt.subplots(1, len(panels), figsize=(1.85 * len(panels), 2.5), squeeze=False)
+        axes = axes[0]
         for ax, (title, series, share) in zip(axes, panels):
             width = 0.8 / len(series)
             for k, (col, lab, color) in enumerate(series):
@@ -63,7 +68,7 @@ def fig_reach(reach: pd.DataFrame, out_dir: Path, lang: str) -> Path | None:
                         if not np.isfinite(vi):      # suppressed: say so instead of a bar of 0
                             ax.text(xi, 0, "–", ha="center", va="bottom", fontsize=7, color="#777777")
             ax.set_title(title, fontsize=8.5)
-            ax.set_xticks(x, [_wrap(lab, 9) for lab in labels], fontsize=6.5)
+            ax.set_xticks(x, labels, fontsize=6.5)
             if share:
                 ax.set_ylim(0, 105)
             ax.tick_params(axis="y", labelsize=7)
@@ -104,7 +109,7 @@ def fig_programme_forest(effects: pd.DataFrame, pooled: pd.DataFrame, outcome: s
             yp = len(cohorts) + 0.4
             row = None
             if p is not None and len(p):
-                pr = p[(p["contrast"].astype(str) == con) & p["method"].astype(str).str.startswith("REML")]
+                pr = p[(p["contrast"].astype(str) == con) & (p["method"].astype(str) == REPORTED)]
                 row = pr.iloc[0] if len(pr) else None
             if row is not None and np.isfinite(_num([row["estimate"]])[0]):
                 est, lo, hi = (float(row[k]) for k in ("estimate", "ci_low", "ci_high"))

@@ -41,7 +41,9 @@ def write_manifest(folder: str | Path) -> Path:
     """List every file under ``folder`` (relative path, size, SHA-256) in its manifest."""
     folder = Path(folder)
     files = {p.relative_to(folder).as_posix(): {"size": p.stat().st_size, "sha256": _sha256(p)}
-             for p in sorted(folder.rglob("*")) if p.is_file() and p.name not in (MANIFEST, INCOMPLETE)}
+             for p in sorted(folder.rglob("*"))
+             # only this folder's own manifest: a nested output (a programme's cohort) keeps its own, listed
+             if p.is_file() and p.relative_to(folder).as_posix() not in (MANIFEST, INCOMPLETE)}
     path = folder / MANIFEST
     path.write_text(json.dumps({"written_by": f"mut_eval {__version__}", "files": files}, indent=1) + "\n",
                     encoding="utf-8")

@@ -37,6 +37,8 @@ TARGET_MEASURES = ("pupils", "mentees", "matched", "sessions_attended", "session
                    "attended_75_share", *(f"response_{w}" for w in WAVES))
 SHARES = ("sessions_attended_share", "attended_75_share", *(f"response_{w}" for w in WAVES))
 _KNOWN = {"name", "language", "cohorts", "targets"}
+#: the pooled row the report reads (see :func:`_pooled_both`)
+REPORTED = "REML-KH-adhoc"
 
 
 @dataclass(frozen=True)
@@ -282,6 +284,21 @@ def targets_table(prog: Programme, cohort_results: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["cohort", "measure", "target", "actual", "met"])
 
 
+def _pooled_both(effects: pd.DataFrame) -> pd.DataFrame:
+    """``pooled`` with both Knapp–Hartung rows: ``REML-KH`` (the contract's) and
+    ``REML-KH-adhoc``, whose variance factor is at least 1 (Röver, Knapp & Friede 2015), so
+    its CI is never narrower than the fixed-effect one — the interval the report uses: with
+    few cohorts whose effects agree more than chance would have it (Q < k − 1), plain
+    Knapp–Hartung gives a CI narrower than even the fixed-effect model's."""
+    from .stats import meta
+    kh = meta.pooled_table(effects)
+    adhoc = meta.pooled_table(effects, ad_hoc=True)
+    adhoc = adhoc[adhoc["method"].astype(str) != "FE"]
+    return pd.concat([kh, adhoc], ignore_index=True).sort_values(
+        ["outcome", "contrast"], key=lambda c: c.map({v: i for i, v in enumerate(dict.fromkeys(c))}),
+        kind="stable").reset_index(drop=True)
+
+
 def pooled_tables(effects: pd.DataFrame, years: dict) -> dict[str, pd.DataFrame]:
     """``pooled``, ``cumulative`` and ``trend`` over the cohorts' effects, for g (``measure``
     = ``g``) and the raw DiD (``did``) — :mod:`mut_eval.stats.meta`."""
@@ -290,7 +307,7 @@ def pooled_tables(effects: pd.DataFrame, years: dict) -> dict[str, pd.DataFrame]
     eff = effects.assign(year=effects["cohort"].map(years))
     for measure, e in (("g", eff),
                        ("did", eff.drop(columns=["yi", "vi"]).rename(columns={"did": "yi", "did_vi": "vi"}))):
-        for name, fn in (("pooled", meta.pooled_table), ("cumulative", meta.cumulative_table),
+        for name, fn in (("pooled", _pooled_both), ("cumulative", meta.cumulative_table),
                          ("trend", meta.trend_table)):
             t = fn(e)
             if len(t):

@@ -491,9 +491,10 @@ def generate_study(seed: int = 2020, n_mentees: int = 124, n_controls: int = 66,
     codebook : Codebook, optional
         The instrument codebook (default :func:`mut_eval.intake.codebook.load_codebook`);
         its scales must be those of the default codebook.
-    did_shift : float
+    did_shift : float or dict
         Added to the mentees' target means at T2 and T3, in units of the outcome's T1 SD
-        (a cohort with a larger or smaller effect; 0 = Table 2 as published).
+        (a cohort with a larger or smaller effect; 0 = Table 2 as published); a dict gives
+        it per outcome as ``{outcome: (shift_T2, shift_T3)}`` (outcomes left out: 0).
     sessions : (planned, held)
         Sessions planned per mentee, and the fewest held by a mentor (each holds 0-2
         more; the report's COVID year: 20 planned, 10-12 held).
@@ -691,7 +692,8 @@ def generate_study(seed: int = 2020, n_mentees: int = 124, n_controls: int = 66,
         d = _item_offsets(rng, k)
         ans = _answered_mask(rng, present, k, cb.min_answered)
         target = np.array([TABLE2[key]["mentee"], TABLE2[key]["control"]])
-        target[0, 1:, 0] += did_shift * target[0, 0, 1]
+        shift = did_shift.get(key, (0.0, 0.0)) if isinstance(did_shift, dict) else (did_shift, did_shift)
+        target[0, 1:, 0] += np.asarray(shift, float) * target[0, 0, 1]
         mine = [kk for kk in active if PLANTED[kk].outcome == key]
         b_lat = {kk: effects_b[kk] for kk in mine}
         res, best, best_gap = None, None, np.inf
@@ -925,9 +927,7 @@ def write_study(out_dir: str | Path, seed: int = 2020, n_mentees: int = 124,
         _README.format(seed=int(seed), n_m=int(n_mentees), n_c=int(n_controls), rows=rows,
                        held=int(sessions[1]), held2=int(sessions[1]) + 2, planned=int(sessions[0]),
                        covid=" (COVID)" if tuple(sessions) == (20, 10) else "",
-                       shift_note="" if not did_shift else
-                       f" The mentees' T2 and T3 means were then moved by {did_shift:+.2f} SD of T1\n"
-                       "  (a cohort whose programme effect differs from the published one)."),
+                       shift_note=_shift_note(did_shift)),
         encoding="utf-8", newline="\n")
     return out
 
@@ -963,8 +963,21 @@ _PROGRAMME_SIZES = ((80, 50), (124, 66), (160, 80), (200, 90), (240, 100), (260,
 _PROGRAMME_SESSIONS = ((20, 10), (16, 12), (14, 11), (12, 10), (12, 10), (12, 10))
 
 
+def _shift_note(did_shift) -> str:
+    if isinstance(did_shift, dict):
+        if not did_shift:
+            return ""
+        moved = "; ".join(f"{o} {a:+.2f}/{b:+.2f}" for o, (a, b) in did_shift.items())
+        return ("\n  The mentees' T2/T3 means were then moved (in SD of T1) by: " + moved + "\n"
+                "  (this cohort's programme effect plus its sampling error).")
+    if not did_shift:
+        return ""
+    return (f" The mentees' T2 and T3 means were then moved by {did_shift:+.2f} SD of T1\n"
+            "  (a cohort whose programme effect differs from the published one).")
+
+
 def write_programme(out_dir: str | Path, cohorts: int = 4, seed: int = 2019, first_year: int = 2019,
-                    bootstrap: int = 1000, scale: float = 1.0) -> Path:
+                    bootstrap: int = 1000, scale: float = 1.0, pupils: int | None = None) -> Path:
     """Write a SYNTHETIC programme folder (issue 14): ``programme.yaml`` and one study
     folder per cohort (``cohort_<year>``, each made by :func:`write_study`).
 
@@ -974,21 +987,33 @@ def write_programme(out_dir: str | Path, cohorts: int = 4, seed: int = 2019, fir
     programme effect varies between cohorts: each cohort's mentee means at T2 and T3 are
     moved by a draw from N(0.10, 0.08²) SD of T1 (a between-cohort SD of .08, about τ =
     .08 in g, as the spread of effects across years of one programme in DuBois et al.
-    2011). Targets for the last two cohorts exercise the target table. The same
-    arguments give byte-identical files."""
-    if not 1 <= cohorts <= len(_PROGRAMME_SIZES):
+    2011). The generator reproduces its target means exactly, so each cohort, outcome and
+    wave also gets the sampling error of a mean difference of clustered changes,
+    N(0, 4·0.7²(1/n_m + 1/n_c)) SD of T1 (0.7 ≈ the SD of a change over the T1 SD with a
+    T1–T2 correlation of .75; 4 = the design effect 1 + (25 − 1)·.125 of classes of 25 with
+    an ICC of the change of about .125): without it every cohort would show the same effect. ``pupils``: every cohort that size instead (two thirds mentees; for benchmarks,
+    any number of cohorts, the last sizes and sessions repeated). Targets for the last two
+    cohorts exercise the target table. The same arguments give byte-identical files."""
+    if cohorts < 1 or (pupils is None and cohorts > len(_PROGRAMME_SIZES)):
         raise ValueError(f"cohorts must be between 1 and {len(_PROGRAMME_SIZES)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     shifts = rng.normal(0.10, 0.08, size=cohorts)
+    noise_rng = np.random.default_rng([seed, 14])
     entries, targets = [], {}
     for k in range(cohorts):
         year = first_year + k
         label = f"{year}-{year + 1}"
-        n_m, n_c = (max(4, int(round(x * scale))) for x in _PROGRAMME_SIZES[k])
+        size = _PROGRAMME_SIZES[min(k, len(_PROGRAMME_SIZES) - 1)] if pupils is None else \
+            (pupils - pupils // 3, pupils // 3)
+        n_m, n_c = (max(4, int(round(x * scale))) for x in size)
+        se = 2.0 * 0.7 * np.sqrt(1 / n_m + 1 / n_c)
+        moved = {o: tuple(float(round(shifts[k] + e, 3)) for e in noise_rng.normal(0, se, size=2))
+                 for o in OUTCOMES}
         write_study(out / f"cohort_{year}", seed=seed * 100 + k, n_mentees=n_m, n_controls=n_c,
-                    did_shift=float(round(shifts[k], 3)), sessions=_PROGRAMME_SESSIONS[k],
+                    did_shift=moved,
+                    sessions=_PROGRAMME_SESSIONS[min(k, len(_PROGRAMME_SESSIONS) - 1)],
                     cohort=f"{label} (synthetic)", bootstrap=bootstrap)
         entries.append({"cohort": label, "study": f"cohort_{year}"})
         if k >= cohorts - 2:

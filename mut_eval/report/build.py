@@ -364,8 +364,9 @@ def section_summary(ctx: Ctx) -> dict:
     lim = txt.limitations(limitation_facts(ctx), lang)
     if lim:
         blocks += [h(tr(lang, "Kanttekeningen", "Caveats")),
-                   bullets(lim[:3] + ([tr(lang, "Meer kanttekeningen staan in hoofdstuk 7.",
-                                          "More caveats are listed in chapter 7.")] if len(lim) > 3 else []))]
+                   bullets(lim[:3] + ([[tr(lang, "Meer kanttekeningen staan in hoofdstuk ",
+                                           "More caveats are listed in chapter "), txt.chapter("methods"), "."]]
+                                      if len(lim) > 3 else []))]
     blocks.append(note(I18N[lang]["how_to_read"]))
     return {"title": I18N[lang]["summary"], "blocks": blocks, "newpage": True}
 
@@ -1395,7 +1396,7 @@ def assemble(results, lang: str, figures: dict, root: Path) -> dict:
     for fn in (section_summary, section_sample, section_measures, section_effects, section_comparability,
                section_moderation, section_qsort, section_methods, section_appendix):
         try:
-            sections.append(fn(ctx))
+            sections.append({**fn(ctx), "label": fn.__name__.replace("section_", "")})
         except (KeyError, ValueError, TypeError, IndexError, AttributeError) as e:
             # A table with an unexpected shape costs its section, not the whole report.
             sections.append({"title": fn.__name__.replace("section_", "").capitalize(), "newpage": True,

@@ -19,6 +19,7 @@ import pandas as pd
 from .. import figures as figs
 from ..disclosure import staff_view
 from ..figures_programme import HEADLINE, fig_programme_forest, fig_reach
+from ..programme import REPORTED
 from ..results import _jsonable
 from . import format as fmt
 from . import text as txt
@@ -66,24 +67,27 @@ def section_reach(prog, reach: pd.DataFrame, targets: pd.DataFrame, figures: dic
                    "the questionnaires."))]
     if figures.get("reach"):
         blocks.append(figures["reach"])
+    response = "response_T3" in reach.columns and reach["response_T3"].notna().any()
     t = Table(tr(lang, "Bereik en uitvoering per cohort", "Reach and implementation per cohort"),
               [(tr(lang, "Cohort", "Cohort"), "left"), ("Mentees", "right"),
                (tr(lang, "Controle", "Controls"), "right"), (tr(lang, "Gekoppeld", "Matched"), "right"),
                (tr(lang, "Nooit begonnen", "Never started"), "right"),
-               (tr(lang, "Bijgewoond", "Attended"), "right"), ("≥ 75%", "right"),
-               ("Respons T3" if lang == "nl" else "Response T3", "right")], lang=lang, min_cell=mc)
-    staff_impl = {}
+               (tr(lang, "Bijgewoond", "Attended"), "right"), ("≥ 75%", "right")]
+              + ([("Respons T3" if lang == "nl" else "Response T3", "right")] if response else []),
+              lang=lang, min_cell=mc)
+    shares = ("sessions_attended_share", "attended_75_share") + (("response_T3",) if response else ())
     for r in reach.itertuples(index=False):
-        staff_impl[r.cohort] = r
         t.add([r.cohort] + [_count(getattr(r, m), lang) for m in ("mentees", "controls", "matched", "never_started")]
-              + [_share(getattr(r, m), lang) for m in ("sessions_attended_share", "attended_75_share", "response_T3")])
+              + [_share(getattr(r, m), lang) for m in shares])
     t.notes.append(tr(lang,
                       "Bijgewoond: het aandeel van de geplande bijeenkomsten dat gekoppelde mentees bijwoonden; ≥ 75%: "
-                      "het aandeel mentees dat minstens driekwart bijwoonde. Respons: leerlingen van beide groepen. "
+                      "het aandeel mentees dat minstens driekwart bijwoonde. Respons (leerlingen van beide groepen) "
+                      "staat in de stroomdiagrammen van de cohorten, voor zover de privacyregels dat toelaten. "
                       f"Een streepje: niet getoond, omdat het om minder dan {mc} leerlingen gaat of daaruit te "
                       "berekenen zou zijn.",
                       "Attended: the share of planned sessions that matched mentees attended; ≥ 75%: the share of "
-                      "mentees who attended at least three quarters. Response: pupils of both groups. A dash: not "
+                      "mentees who attended at least three quarters. Response (pupils of both groups) is in the "
+                      "cohorts' flow charts, as far as the privacy rules allow. A dash: not "
                       f"shown, because it concerns fewer than {mc} pupils or could be computed from such a number."))
     blocks.append(t.block())
     if targets is not None and len(targets):
@@ -125,7 +129,7 @@ def _count(x, lang) -> str:
 
 def _share(x, lang) -> str:
     v = _f(x)
-    return fmt.pct(v, 0, lang) if np.isfinite(v) else "–"
+    return fmt.pct(100 * v, 0, lang) if np.isfinite(v) else "–"
 
 
 def pooled_sentence(row, label: str, lang: str) -> str:
@@ -155,7 +159,7 @@ def pooled_sentence(row, label: str, lang: str) -> str:
 def section_pooled(prog, effects: pd.DataFrame, pooled: pd.DataFrame, trend: pd.DataFrame, figures: dict,
                    labels: dict, order: list, lang: str, mc: int) -> dict:
     g = pooled[(pooled["measure"].astype(str) == "g")] if len(pooled) else pooled
-    re_rows = g[g["method"].astype(str).str.startswith("REML")] if len(g) else g
+    re_rows = g[g["method"].astype(str) == REPORTED] if len(g) else g
     k_max = int(np.nanmax(_num(re_rows["k"]))) if len(re_rows) else 0
     blocks = [p(tr(lang,
                    "Eén cohort van een paar honderd leerlingen zegt weinig over de vraag of een programma werkt; "
@@ -183,8 +187,7 @@ def section_pooled(prog, effects: pd.DataFrame, pooled: pd.DataFrame, trend: pd.
         blocks.append(h(tr(lang, "Blijvende verandering (T1 → T3)", "Lasting change (T1 → T3)")))
         blocks += [p(s) for s in sentences]
         blocks.append(p(evidence_paragraph(lasting, labels, lang)))
-    t = Table(tr(lang, "Samengenomen effecten (random effects, REML, Knapp–Hartung)",
-                 "Pooled effects (random effects, REML, Knapp–Hartung)"),
+    t = Table(tr(lang, "Samengenomen effecten (random effects)", "Pooled effects (random effects)"),
               [(tr(lang, "Uitkomst", "Outcome"), "left"), (tr(lang, "Periode", "Period"), "left"), ("k", "right"),
                ("g", "right"), (tr(lang, "95%-BI", "95% CI"), "right"),
                (tr(lang, "Voorspellingsinterval", "Prediction interval"), "right"), ("τ²", "right"),
@@ -198,12 +201,14 @@ def section_pooled(prog, effects: pd.DataFrame, pooled: pd.DataFrame, trend: pd.
             t.add([labels.get(o, o), txt.period(con), _count(r["k"], lang), fmt.num(r["estimate"], 2, lang),
                    fmt.ci(r["ci_low"], r["ci_high"], 2, lang),
                    fmt.ci(r["pi_low"], r["pi_high"], 2, lang) if np.isfinite(_f(r["pi_low"])) else "–",
-                   fmt.num(r["tau2"], 3, lang), fmt.pct(_f(r["i2"]) / 100 if _f(r["i2"]) > 1 else r["i2"], 0, lang)])
+                   fmt.num(r["tau2"], 3, lang), fmt.pct(r["i2"], 0, lang)])
     t.notes.append(tr(lang,
-                      "k: aantal cohorten. BI: betrouwbaarheidsinterval (Knapp–Hartung). Voorspellingsinterval: waar "
+                      "k: aantal cohorten. BI: betrouwbaarheidsinterval (REML, Knapp–Hartung, nooit smaller dan "
+                      "zonder spreiding tussen de jaren). Voorspellingsinterval: waar "
                       "het effect van een volgend cohort naar verwachting ligt. τ²: spreiding van het echte effect "
                       "tussen de jaren; I²: het deel van de spreiding tussen cohorten dat niet op toeval berust.",
-                      "k: number of cohorts. CI: confidence interval (Knapp–Hartung). Prediction interval: where the "
+                      "k: number of cohorts. CI: confidence interval (REML, Knapp–Hartung, never narrower than "
+                      "without between-year spread). Prediction interval: where the "
                       "effect of a next cohort is expected. τ²: spread of the true effect between years; I²: the part "
                       "of the spread between cohorts that is not chance."))
     blocks.append(t.block())

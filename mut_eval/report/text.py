@@ -708,8 +708,15 @@ def benchmark_summary(n_compatible: int, n_total: int, g_min=None, g_max=None, l
             f"{n_compatible} of the {n_total} comparisons the data are compatible with an effect of that size.")
 
 
+def chapter(label: str) -> dict:
+    """Rich text: the number of the chapter labelled ``label`` (the section's function name
+    without ``section_``), filled in by the template, so a reference stays right when
+    chapters are added or left out."""
+    return {"chapter": label}
+
+
 def moderation_summary(n_tests: int, shown: list[tuple[str, str, str]], n_indication: int,
-                       lang: str = "en", max_listed: int = 3) -> str:
+                       lang: str = "en", max_listed: int = 3) -> str | list:
     """Summary of the moderation analyses: which associations survive the BH correction.
 
     ``shown``: ``(moderator label, outcome label, change)`` for each association with a
@@ -727,8 +734,8 @@ def moderation_summary(n_tests: int, shown: list[tuple[str, str, str]], n_indica
         if k == 1:
             s += f"Na correctie voor het aantal toetsen bleef een verband over tussen {items[0]}."
         elif k > max_listed:
-            s += (f"Na correctie voor het aantal toetsen bleven {k} verbanden over, onder meer tussen "
-                  f"{join_list(items, lang)} (zie hoofdstuk 5).")
+            return [s + f"Na correctie voor het aantal toetsen bleven {k} verbanden over, onder meer tussen "
+                    f"{join_list(items, lang)} (zie hoofdstuk ", chapter("moderation"), ")."]
         elif k:
             s += f"Na correctie voor het aantal toetsen bleven verbanden over tussen {join_list(items, lang)}."
         else:
@@ -742,8 +749,8 @@ def moderation_summary(n_tests: int, shown: list[tuple[str, str, str]], n_indica
     if k == 1:
         s += f"After correction for the number of tests an association remained between {items[0]}."
     elif k > max_listed:
-        s += (f"After correction for the number of tests {k} associations remained, among them between "
-              f"{join_list(items, lang)} (see chapter 5).")
+        return [s + f"After correction for the number of tests {k} associations remained, among them between "
+                f"{join_list(items, lang)} (see chapter ", chapter("moderation"), ")."]
     elif k:
         s += f"After correction for the number of tests associations remained between {join_list(items, lang)}."
     else:
