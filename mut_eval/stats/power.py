@@ -69,6 +69,12 @@ Trials* 2:152) write the variance as σ²[(1 + (m − 1)ρ)/n_T + 1/n_C] with σ
 variance to the treated arm only, which makes the effect's unit the control (pre-
 programme) SD — the unit of mut_eval's ``g`` — and gives the factor 1/(1 − ρ).
 
+Known optimism (``validation/RESULTS_power.md``): with a class-level covariate the
+formulas treat its slope as known; estimated from J class means the variance of the
+impact is larger by (J − 3)/(J − 4) on average, so a plan with the pretest and J ≈ 16
+classes has about 77% power instead of 80% (79% at J = 40). PowerUp! shares this; the
+formulas are kept as published so that plans agree with it.
+
 Covariates: g (``covariates``) defaults to 1 when the R² of the level whose df counts is
 positive (the pretest) and 0 otherwise. Attrition multiplies every pupil count
 (class size, mentor group size, control pupils) by (1 − attrition); classes and schools
