@@ -154,8 +154,6 @@ def _check(d: Design) -> None:
                 "of two pupils of one class, the school variance included)")
     if d.design in ("class", "school") and d.class_size * (1 - d.attrition) < 1:
         bad("attrition", d.attrition, "leaves less than one pupil per class")
-    if d.design == "partial" and d.class_size < 2 and d.icc > 0:
-        bad("class-size", d.class_size, "a mentor group with an ICC needs at least 2 pupils")
     if d.covariates is not None and (d.covariates < 0 or int(d.covariates) != d.covariates):
         bad("covariates", d.covariates, "must be a whole number ≥ 0")
 
