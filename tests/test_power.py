@@ -250,6 +250,17 @@ def test_parameters_attrition_from_flow_when_no_attrition_table(tmp_path):
     assert parameters_from_results(tmp_path / "res").attrition == pytest.approx(1 - 180 / 200)
 
 
+def test_parameters_r2_from_the_mixed_model_without_pupil_data(tmp_path):
+    # staff edition: no data/; ρ = σ²_student/(σ²_student + σ²_resid) = .3/(.3 + .2) = .6, R² = .36
+    _results(tmp_path / "res")
+    (tmp_path / "res" / "data" / "panel_long.csv").unlink()
+    pd.DataFrame({"outcome": ["a", "a", "b"], "term": ["Intercept", "x", "Intercept"],
+                  "sigma2_student": [0.3, 0.3, 0.3], "sigma2_resid": [0.2, 0.2, 0.2],
+                  "model": "lmm_pupil"}).to_csv(tmp_path / "res" / "tables" / "lmm_fixed.csv", index=False)
+    p = parameters_from_results(tmp_path / "res")
+    assert p.r2 == pytest.approx(0.36) and p.class_size is None
+
+
 def test_bad_results_folders_name_the_problem(tmp_path):
     _results(tmp_path / "res", icc=(0.10, "abc", 0.2))
     with pytest.raises(StudyError, match=r"icc\.csv: row 3, column icc_class: value 'abc'"):
