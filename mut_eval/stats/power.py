@@ -15,7 +15,8 @@ Educ. Eff.* 6:24, eq. 1–2; Bloom 1995, 2006; Bloom, Richburg-Hayes & Black 200
 The MDES uses the multiplier M (an approximation: it treats the t statistic under the
 alternative as a shifted central t); power uses the exact noncentral t, as
 ``PowerUpR``'s ``power.*`` functions do. The two therefore differ slightly: the exact
-power at the MDES of 80% is 80.0–80.4% for df ≥ 10 and up to ~81% for df ≈ 3. The
+power at the MDES planned for 80% is 79.9–80.0% for df ≥ 10, but 79.1% at df = 4 and
+78.4% at df = 3 (the multiplier is a little optimistic with very few classes). The
 number of classes is the root of MDES(J) = target (continuous J, df continuous, Brent's
 method), rounded **up** to whole classes (a shortfall below 0.001 class is not counted); ``PowerUpR``'s ``mrss.*`` find the same root by
 fixed-point iteration and round it to the nearest integer (``classes_exact`` is the root).
