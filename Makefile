@@ -58,6 +58,7 @@ validate: $(STAMP)
 	  --models lmm_multilevel mmrm_multilevel --conditions icc0.10_wholly icc0.10_half icc0.10_stable icc0.10_half_effect0.3 \
 	  --out validation/RESULTS_mmrm.md --raw validation/raw/mmrm
 	PYTHONPATH=. $(BIN)/python validation/sim_selection.py --reps 1000 --procs 2
+	PYTHONPATH=. $(BIN)/python validation/sim_power.py --reps 20000
 
 notebooks: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
