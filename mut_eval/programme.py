@@ -193,15 +193,45 @@ def run_programme(folder, out, *, bootstrap: int | None = None, seed: int | None
             cohort_meta.append({"cohort": c.cohort, "folder": f"cohorts/{c.slug}", "fingerprint": fp,
                                 "reused": bool(reused)})
         tables = programme_tables(prog, cohort_results)
+        params = None
+        try:
+            from .planning import parameters_from_results
+            params = parameters_from_results(tmp)
+        except StudyError as e:     # e.g. no cohort has an ICC (no classes): say so, plan nothing
+            if log is not None:
+                log(f"planning: {e}")
+        last = cohort_results[prog.cohorts[-1].cohort].meta.get("clustering", {}) or {}
+        tables["plan"] = plan_table(params, last.get("n_classes"))
         meta = {"programme": prog.name, "language": prog.language, "cohorts": cohort_meta,
                 "targets": prog.targets, "mut_eval_version": __version__,
-                "min_cell": _min_cell(cohort_results)}
+                "min_cell": _min_cell(cohort_results),
+                # where each planning value came from (the temporary folder named as OUT)
+                "planning_parameters": [] if params is None else
+                [n.replace(str(tmp), str(out)) for n in params.notes]}
         results = Results(tables=tables, meta=meta)
         write_results(results, tmp)
         if report:
             from .report.programme import build_programme_report
             build_programme_report(prog, results, cohort_results, tmp, lang=lang or prog.language)
     return results
+
+
+def plan_table(params, n_classes_last=None, effect: float = 0.20, power: float = 0.80) -> pd.DataFrame:
+    """Planning the next cohort (:func:`mut_eval.stats.power.plan`, PowerUp!) with the ICC,
+    pre-post R², attrition and class size of the cohorts (:mod:`mut_eval.planning`): the
+    classes (pupils) needed for g = ``effect`` at ``power`` when whole classes are assigned,
+    as in the programme, and when pupils are; and the smallest detectable effect with the
+    latest cohort's number of classes."""
+    from .stats.power import plan
+    if params is None or params.icc is None:
+        return pd.DataFrame()
+    common = dict(class_size=params.class_size or 25, r2=params.r2 or 0.0, attrition=params.attrition or 0.0)
+    rows = [plan("class", mdes=effect, power=power, icc=params.icc, r2_cluster=params.r2_cluster or 0.0, **common),
+            plan("pupil", mdes=effect, power=power, **common)]
+    if n_classes_last and n_classes_last >= 4:
+        rows.append(plan("class", classes=int(n_classes_last), power=power, icc=params.icc,
+                         r2_cluster=params.r2_cluster or 0.0, **common))
+    return pd.concat(rows, ignore_index=True)
 
 
 def _min_cell(cohort_results: dict) -> int:

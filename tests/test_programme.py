@@ -144,7 +144,7 @@ def programme_run(tmp_path_factory):
 def test_programme_writes_tables_and_report(programme_run):
     prog, out, before = programme_run
     assert _digest(prog) == before                       # input files are only read
-    for name in ("cohort_effects", "pooled", "cumulative", "implementation", "targets"):
+    for name in ("cohort_effects", "pooled", "cumulative", "implementation", "targets", "plan"):
         assert (out / "tables" / f"{name}.csv").is_file(), name
     pooled = pd.read_csv(out / "tables" / "pooled.csv")
     assert set(pooled["k"]) == {2} and {"REML-KH", "FE"} <= set(pooled["method"])
@@ -153,9 +153,14 @@ def test_programme_writes_tables_and_report(programme_run):
     titles = [s["title"] for s in doc["sections"]]
     assert titles[0] == "Het programma door de jaren heen"
     assert titles[1] == "Wat de cohorten samen laten zien"
+    assert titles[2] == "Het volgende cohort plannen"
+    plan = pd.read_csv(out / "tables" / "plan.csv")
+    assert list(plan["design"]) == ["class", "pupil", "class"] and plan.loc[0, "solved"] == "classes"
     assert any(t.startswith("Het laatste cohort (2020-2021)") for t in titles)
     text = json.dumps(doc, ensure_ascii=False)
     assert "Met twee cohorten is nauwelijks te schatten" in text
+    assert "klassen van" in text and "nodig" in text                        # the plan sentence
+    assert str(out) not in text and ".out." not in text                     # no (temporary) paths
     figs = [b["path"] for s in doc["sections"] for b in s["blocks"] if b.get("type") == "figure"]
     assert "/figures/programme_reach.svg" in figs
     assert any("programme_forest_self_efficacy" in f for f in figs)
@@ -190,3 +195,14 @@ def test_rerun_reuses_unchanged_cohorts_and_redoes_a_changed_one(programme_run, 
     assert [c["reused"] for c in meta["cohorts"]] == [True, False]
     assert math.isclose(json.loads((out2 / "cohorts" / "2020-2021" / "results.json").read_text(
         encoding="utf-8"))["meta"]["alpha"], 0.10)
+
+
+def test_embedded_example_programme_is_the_synthetic_one(tmp_path):
+    """mut_eval/data/example_programme (make report-programme) is exactly what
+    `mut-eval synth-programme` writes, and a valid programme folder."""
+    from conftest import EXAMPLE
+    example = EXAMPLE.parent / "example_programme"
+    fresh = write_programme(tmp_path / "p")
+    assert _digest(fresh) == _digest(example)
+    prog = load_programme(example)
+    assert [c.cohort for c in prog.cohorts] == ["2019-2020", "2020-2021", "2021-2022", "2022-2023"]

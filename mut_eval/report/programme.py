@@ -279,6 +279,52 @@ def trend_sentence(trend: pd.DataFrame, labels: dict, lang: str) -> str:
                      f"{int(np.nanmax(_num(g['k'])))} cohorts only a large change could be seen.")
 
 
+def section_plan(plan: pd.DataFrame, lang: str, mc: int) -> dict | None:
+    """Planning the next cohort: one sentence per planned design, the table and where the
+    parameters came from (:func:`mut_eval.programme.plan_table`)."""
+    if plan is None or not len(plan):
+        return None
+    from ..planning import plan_sentence
+    blocks = [p(tr(lang,
+                   "Hoeveel klassen zijn nodig om een effect van de omvang die mentorprogramma's gemiddeld hebben "
+                   "te kunnen aantonen? De berekening (PowerUp!; Dong & Maynard, 2013) gebruikt wat de cohorten "
+                   "lieten zien: hoe sterk leerlingen van één klas op elkaar lijken (ICC), hoeveel de beginmeting "
+                   "voorspelt en hoeveel leerlingen uitvallen.",
+                   "How many classes are needed to detect an effect of the size mentoring programmes have on "
+                   "average? The calculation (PowerUp!; Dong & Maynard, 2013) uses what the cohorts showed: how "
+                   "alike pupils of one class are (ICC), how much the first measurement predicts and how many "
+                   "pupils drop out."))]
+    blocks += [p(plan_sentence(r, lang)) for _, r in plan.iterrows()]
+    if (plan["design"].astype(str) == "class").any() and (plan["design"].astype(str) == "pupil").any():
+        blocks.append(p(tr(lang,
+                           "Omdat hele klassen mentee- of controleklas zijn, zijn veel meer leerlingen nodig dan "
+                           "wanneer leerlingen afzonderlijk zouden worden ingedeeld.",
+                           "Because whole classes are mentee or control classes, many more pupils are needed than "
+                           "if pupils were assigned one by one.")))
+    t = Table(tr(lang, "Planning van het volgende cohort", "Planning the next cohort"),
+              [(tr(lang, "Indeling", "Assignment"), "left"), ("g", "right"), ("Power", "right"),
+               (tr(lang, "Klassen", "Classes"), "right"), (tr(lang, "Leerlingen", "Pupils"), "right"),
+               ("ICC", "right"), ("R²", "right"), (tr(lang, "Uitval", "Attrition"), "right")],
+              lang=lang, min_cell=mc, size="small")
+    for _, r in plan.iterrows():
+        t.add([tr(lang, "per klas", "by class") if r["design"] == "class" else tr(lang, "per leerling", "by pupil"),
+               fmt.num(r["mdes"], 2, lang), fmt.pct(100 * _f(r["power"]), 0, lang), _count(r["classes"], lang),
+               _count(r["pupils"], lang), fmt.num(r["icc"], 3, lang) if r["design"] == "class" else "–",
+               fmt.num(r["r2"], 2, lang), fmt.pct(100 * _f(r["attrition"]), 0, lang)])
+    t.notes.append(tr(lang,
+                      "Tweezijdig, α = 5%; de helft van de klassen mentee. ICC: de mediaan over de uitkomsten en "
+                      "cohorten bij de beginmeting; R²: het kwadraat van de samenhang tussen begin- en nameting "
+                      "(mediaan); uitval: tussen begin- en nameting (mediaan); klasgrootte: mediaan. De laatste rij: "
+                      "met evenveel klassen als in het laatste cohort.",
+                      "Two-sided, α = 5%; half of the classes mentee. ICC: the median over outcomes and cohorts at "
+                      "the first measurement; R²: the square of the correlation between first and last measurement "
+                      "(median); attrition: between first and last measurement (median); class size: median. The "
+                      "last row: with as many classes as in the latest cohort."))
+    blocks.append(t.block())
+    return {"title": tr(lang, "Het volgende cohort plannen", "Planning the next cohort"), "newpage": True,
+            "blocks": blocks}
+
+
 def staff_programme_tables(prog, staff: dict) -> dict:
     """The programme tables rebuilt from the cohorts' staff views."""
     from ..programme import programme_tables
@@ -290,7 +336,7 @@ def programme_document(prog, staff_tables: dict, reach: pd.DataFrame, figures: d
     sections = [section_reach(prog, reach, staff_tables.get("targets"), figures, lang, mc),
                 section_pooled(prog, staff_tables["cohort_effects"], staff_tables["pooled"],
                                staff_tables.get("trend"), figures, labels, order, lang, mc),
-                *extra_sections]
+                *(s for s in extra_sections if s)]
     latest = prog.cohorts[-1].cohort
     first = dict(latest_doc["sections"][0]) if latest_doc["sections"] else None
     if first is not None:
@@ -341,8 +387,9 @@ def build_programme_report(prog, results, cohort_results: dict, out_dir, lang: s
     latest_figs = figs.make_figures(latest, out / "figures" / "latest", lang)
     latest_doc = assemble(latest, lang, latest_figs, out)
     created = _created(getattr(results, "meta", {}) or {}) or _created(latest.meta)
+    plan = section_plan(results.tables.get("plan"), lang, mc)
     doc = programme_document(prog, tables, reach, fig_blocks, latest_doc, labels, order, lang, mc, created,
-                             extra_sections)
+                             [plan, *extra_sections])
     data_path = out / "report_data.json"
     data_path.write_text(json.dumps(_jsonable(doc), ensure_ascii=False, indent=1, default=str, allow_nan=False)
                          + "\n", encoding="utf-8")
