@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .figures import BENCHMARK_G, BENCHMARK_RANGE, COLORS, RC, _safe_name, _save, _wrap
+from .figures import BENCHMARK_G, BENCHMARK_RANGE, COLORS, RC, _safe_name, _save
 from .programme import REPORTED
 from .report.text import tr
 

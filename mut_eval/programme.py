@@ -273,7 +273,7 @@ def implementation_over_cohorts(cohort_results: dict) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["cohort", "school"])
 
 
-def _actual(res, measure: str):
+def cohort_value(res, measure: str):
     """A cohort's value of a target measure (None when not available or suppressed)."""
     impl = res.tables.get("implementation")
     row = None
@@ -308,7 +308,7 @@ def targets_table(prog: Programme, cohort_results: dict) -> pd.DataFrame:
     for cohort, goals in prog.targets.items():
         res = cohort_results.get(cohort)
         for measure, target in goals.items():
-            actual = _actual(res, measure) if res is not None else None
+            actual = cohort_value(res, measure) if res is not None else None
             rows.append({"cohort": cohort, "measure": measure, "target": target, "actual": actual,
                          "met": None if actual is None else bool(actual >= target - 1e-12)})
     return pd.DataFrame(rows, columns=["cohort", "measure", "target", "actual", "met"])

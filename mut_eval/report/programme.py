@@ -19,7 +19,7 @@ import pandas as pd
 from .. import figures as figs
 from ..disclosure import staff_view
 from ..figures_programme import HEADLINE, fig_programme_forest, fig_reach
-from ..programme import REPORTED
+from ..programme import REPORTED, cohort_value, programme_tables
 from ..results import _jsonable
 from . import format as fmt
 from . import text as txt
@@ -32,7 +32,6 @@ MEASURES = ("mentees", "controls", "matched", "never_started", "sessions_attende
 def reach_table(prog, staff: dict) -> pd.DataFrame:
     """One row per cohort: the staff view's reach (``implementation``, school ``all``)
     and the response per wave (from the flow; missing when a count is hidden)."""
-    from ..programme import _actual
     rows = []
     for c in prog.cohorts:
         res = staff.get(c.cohort)
@@ -40,9 +39,9 @@ def reach_table(prog, staff: dict) -> pd.DataFrame:
             continue
         row = {"cohort": c.cohort}
         for m in MEASURES:
-            row[m] = _actual(res, m)
+            row[m] = cohort_value(res, m)
         for w in ("T1", "T2", "T3"):
-            row[f"response_{w}"] = _actual(res, f"response_{w}")
+            row[f"response_{w}"] = cohort_value(res, f"response_{w}")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -325,12 +324,6 @@ def section_plan(plan: pd.DataFrame, lang: str, mc: int) -> dict | None:
             "blocks": blocks}
 
 
-def staff_programme_tables(prog, staff: dict) -> dict:
-    """The programme tables rebuilt from the cohorts' staff views."""
-    from ..programme import programme_tables
-    return programme_tables(prog, staff)
-
-
 def programme_document(prog, staff_tables: dict, reach: pd.DataFrame, figures: dict, latest_doc: dict,
                        labels: dict, order: list, lang: str, mc: int, created, extra_sections=()) -> dict:
     sections = [section_reach(prog, reach, staff_tables.get("targets"), figures, lang, mc),
@@ -365,7 +358,7 @@ def build_programme_report(prog, results, cohort_results: dict, out_dir, lang: s
     staff = {c: staff_view(r) for c, r in cohort_results.items()}
     latest = staff[prog.cohorts[-1].cohort]
     mc = figs.min_cell(latest)
-    tables = staff_programme_tables(prog, staff)
+    tables = programme_tables(prog, staff)      # rebuilt from the staff views
     reach = reach_table(prog, staff)
     labels = figs.outcome_labels(latest, lang)
     order = figs.analysed_order(latest)
