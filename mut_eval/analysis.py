@@ -493,7 +493,7 @@ def check_output_folder(study_dir, out) -> None:
 
 
 def run_analysis(study_dir, out, bootstrap: int | None = None, seed: int | None = None,
-                 report: bool = False, lang: str | None = None, log=None) -> Results:
+                 report: bool = False, lang: str | None = None, log=None, edition: str = "both") -> Results:
     """Load, validate, analyse and write a study; with ``report=True`` also the figures
     and the PDF. Output appears in ``out`` only when everything succeeded. ``log`` (e.g.
     ``print``) receives the validation warnings and a warning when the default
@@ -522,5 +522,5 @@ def run_analysis(study_dir, out, bootstrap: int | None = None, seed: int | None 
                        lang=study.language)
         if report:
             from .report.build import build_report
-            build_report(results, tmp, lang=lang or study.language)
+            build_report(results, tmp, lang=lang or study.language, edition=edition)
     return results

@@ -62,11 +62,17 @@ def report(study: Path = typer.Argument(..., help="study folder"),
            out: Path = typer.Option(..., "--out", help="output folder"),
            lang: Optional[str] = typer.Option(None, "--lang", help="nl or en (default: the study's language)"),
            bootstrap: Optional[int] = typer.Option(None, "--bootstrap", min=0),
-           seed: Optional[int] = typer.Option(None, "--seed")):
-    """Analyse a study and write the tables, figures and the PDF report."""
+           seed: Optional[int] = typer.Option(None, "--seed"),
+           edition: str = typer.Option("both", "--edition",
+                                       help="staff (report.pdf), research (report_research.pdf) or both")):
+    """Analyse a study and write the tables, figures and the PDF report(s): report.pdf for
+    programme staff, report_research.pdf the full technical report."""
     from .analysis import run_analysis
-    run_analysis(study, out, bootstrap=bootstrap, seed=seed, report=True, lang=lang, log=_err)
-    typer.echo(f"wrote the report to {Path(out) / 'report.pdf'}")
+    if edition not in ("staff", "research", "both"):
+        raise StudyError(f"--edition: must be staff, research or both, not {edition!r}")
+    run_analysis(study, out, bootstrap=bootstrap, seed=seed, report=True, lang=lang, log=_err, edition=edition)
+    names = {"staff": "report.pdf", "research": "report_research.pdf", "both": "report.pdf and report_research.pdf"}
+    typer.echo(f"wrote {names[edition]} to {out}")
 
 
 @app.command("synth-programme")

@@ -264,9 +264,8 @@ def build_attack(out: Path) -> tuple[Attack, set]:
             a.eq(ikey(sch, total), parts)
     for col in cols:
         a.eq(ikey("all", col), [ikey(str(sc), col) for sc in it["school"] if str(sc) != "all"])
-    # the text: "... 124 mentees and 66 controls"
-    doc = json.loads((out / "report_data.json").read_text(encoding="utf-8"))
-    text = json.dumps(doc, ensure_ascii=False)
+    # the text of both editions: "... 124 mentees and 66 controls"
+    text = " ".join((out / f).read_text(encoding="utf-8") for f in ("report_data.json", "report_research_data.json"))
     for c, word in (("mentee", "mentees"), ("control", "leerlingen uit vergelijkingsklassen")):
         m = re.search(rf"(\d+) {word}", text)
         if m:
@@ -316,7 +315,7 @@ def test_cohens_h_gives_the_count_back_so_it_goes_with_it(run):
 
 def test_small_control_group_is_not_compared_for_staff(run):
     name, out = run
-    doc = json.loads((out / "report_data.json").read_text(encoding="utf-8"))
+    doc = json.loads((out / "report_research_data.json").read_text(encoding="utf-8"))
     text = json.dumps(doc, ensure_ascii=False)
     captions = [b.get("caption", "") for s in doc["sections"] for b in s["blocks"] if b.get("type") == "table"]
     if name == "example":

@@ -50,16 +50,17 @@ def built(tmp_path_factory):
     for lang in ("nl", "en"):
         d = tmp_path_factory.mktemp(f"report_{lang}")
         pdf = build_report(res, d, lang=lang)
-        out[lang] = (d, pdf, *pdf_text(pdf))
+        out[lang] = (d, pdf, *pdf_text(d / "report_research.pdf"))
     return out
 
 
 @pytest.mark.parametrize("lang", ["nl", "en"])
 def test_pdf_exists_with_pages(built, lang):
     d, pdf, pages, _ = built[lang]
-    assert pdf == d / "report.pdf" and pdf.read_bytes()[:5] == b"%PDF-"
+    assert pdf == d / "report.pdf" and pdf.read_bytes()[:5] == b"%PDF-"     # the staff edition
+    assert (d / "report_research.pdf").read_bytes()[:5] == b"%PDF-"
     assert pages > 5
-    data = json.loads((d / "report_data.json").read_text(encoding="utf-8"))
+    data = json.loads((d / "report_research_data.json").read_text(encoding="utf-8"))
     assert data["lang"] == lang and len(data["sections"]) == 9
     assert (d / "figures" / "forest.svg").exists()
 
@@ -77,7 +78,8 @@ def test_did_numbers_in_text(built):
 def test_no_pupil_identifier(built, lang):
     d, _, _, text = built[lang]
     assert PLANTED_ID.replace("-", "") not in text.replace("-", "")
-    assert PLANTED_ID not in (d / "report_data.json").read_text(encoding="utf-8")
+    for doc in ("report_data.json", "report_research_data.json"):
+        assert PLANTED_ID not in (d / doc).read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("lang,pct,note", [
@@ -107,7 +109,7 @@ def test_synthetic_banner_and_sections(built):
 def test_missing_tables_are_said_plainly(tmp_path):
     res = Results(tables={"did": pd.DataFrame(), "flow": pd.DataFrame(columns=["condition", "stage", "n"])},
                   meta={"name": "Leeg", "synthetic": False, "min_cell": 10})
-    pdf = build_report(res, tmp_path, lang="en")
+    pdf = build_report(res, tmp_path, lang="en", edition="research")
     _, text = pdf_text(pdf)
     assert "Thesedataaremissingfromtheresults(did)" in text
     assert "Thesedataaremissingfromtheresults(moderation)" in text
@@ -117,7 +119,7 @@ def test_missing_tables_are_said_plainly(tmp_path):
 def test_user_strings_are_not_markup(tmp_path):
     name = 'Mentor #let x = 1 $a$ *b* _c_ [d] <e> @f \\ "g"'
     res = Results(tables={}, meta={"name": name, "cohort": "2024/25 #2", "min_cell": 10})
-    pdf = build_report(res, tmp_path, lang="nl")
+    pdf = build_report(res, tmp_path, lang="nl", edition="research")
     _, text = pdf_text(pdf)
     assert re.sub(r"\s+", "", name) in text
 
@@ -166,7 +168,7 @@ def real_shaped() -> Results:
 
 def test_pipeline_shaped_tables(tmp_path):
     res = real_shaped()
-    pdf = build_report(res, tmp_path, lang="en")
+    pdf = build_report(res, tmp_path, lang="en", edition="research")
     _, text = pdf_text(pdf)
     # age is continuous (level "mean"): M (SD); the empty "middle" level and the omnibus row are not rows
     assert "14.33(0.51)" in text and "middle" not in text

@@ -15,7 +15,7 @@ from conftest import EXAMPLE
 def report(request, tmp_path_factory):
     out = tmp_path_factory.mktemp(f"report_{request.param}") / "out"
     assert main(["report", str(EXAMPLE), "--out", str(out), "--lang", request.param, "--bootstrap", "200"]) == 0
-    text = "\n".join(p.extract_text() for p in PdfReader(out / "report.pdf").pages)
+    text = "\n".join(p.extract_text() for p in PdfReader(out / "report_research.pdf").pages)
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     return request.param, out, text, results
 
@@ -27,7 +27,7 @@ def _fmt(x, lang, digits=2):
 
 def test_pdf_and_figures_exist(report):
     lang, out, text, _ = report
-    assert len(PdfReader(out / "report.pdf").pages) >= 10
+    assert len(PdfReader(out / "report_research.pdf").pages) >= 10
     for fig in ("trajectories", "forest", "flow"):
         assert (out / "figures" / f"{fig}.svg").exists() and (out / "figures" / f"{fig}.png").exists()
     # 13 mentees ranked the cards, so most card × place counts are between 1 and 9: the bars of

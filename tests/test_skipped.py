@@ -40,7 +40,7 @@ def run(tmp_path_factory):
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         code = main(["report", str(study), "--out", str(out), "--bootstrap", "0"])
-    doc = json.loads((out / "report_data.json").read_text(encoding="utf-8")) if code == 0 else {}
+    doc = json.loads((out / "report_research_data.json").read_text(encoding="utf-8")) if code == 0 else {}
     return code, err.getvalue(), out, json.dumps(doc, ensure_ascii=False)
 
 

@@ -1,14 +1,16 @@
-"""The PDF report for programme staff: narrative text (nl/en), number formatting, build.
+"""The PDF report: the staff edition (plain language, :mod:`.staff`) and the research edition
+(the technical report, :mod:`.build`), narrative text (nl/en), number formatting, build.
 
-``build_report(results, out_dir, lang)`` is imported lazily so that
+``build_report(results, out_dir, lang, edition)`` is imported lazily so that
 ``mut_eval.figures`` can use :mod:`.format` and :mod:`.text` without a cycle.
 """
 
 
-def build_report(results, out_dir, lang: str = "nl", figures=None):
-    """Write ``out_dir/report.pdf``; see :func:`mut_eval.report.build.build_report`."""
+def build_report(results, out_dir, lang: str = "nl", figures=None, edition: str = "both"):
+    """Write ``out_dir/report.pdf`` (staff) and/or ``report_research.pdf``; see
+    :func:`mut_eval.report.build.build_report`."""
     from .build import build_report as _build
-    return _build(results, out_dir, lang=lang, figures=figures)
+    return _build(results, out_dir, lang=lang, figures=figures, edition=edition)
 
 
 __all__ = ["build_report"]

@@ -1396,18 +1396,26 @@ def assemble(results, lang: str, figures: dict, root: Path) -> dict:
     for fn in (section_summary, section_sample, section_measures, section_effects, section_comparability,
                section_moderation, section_qsort, section_methods, section_appendix):
         try:
-            sections.append({**fn(ctx), "label": fn.__name__.replace("section_", "")})
+            section = fn(ctx)
+            if section is not None:     # a chapter without data is left out (and the contents with it)
+                sections.append({**section, "label": fn.__name__.replace("section_", "")})
         except (KeyError, ValueError, TypeError, IndexError, AttributeError) as e:
             # A table with an unexpected shape costs its section, not the whole report.
             sections.append({"title": fn.__name__.replace("section_", "").capitalize(), "newpage": True,
                              "blocks": [p(tr(lang, f"Dit onderdeel kon niet worden gemaakt ({type(e).__name__}).",
                                              f"This part could not be made ({type(e).__name__})."))]})
+    return document(meta, lang, sections, tr(lang, "Technisch rapport", "Technical report"))
+
+
+def document(meta: dict, lang: str, sections: list, edition: str = "") -> dict:
+    """The report document around its sections: title page, header, labels."""
     # an empty `name:` or `cohort:` of study.yaml is None in older results: not printed as "None"
     name = short_label(_s(meta.get("name")).strip()) or tr(lang, "Mentorprogramma", "Mentoring programme")
     cohort = short_label(_s(meta.get("cohort")).strip())
+    subtitle = I18N[lang]["subtitle"] + (f" — {edition}" if edition else "")
     return {
         "lang": lang,
-        "title": {"programme": name, "subtitle": I18N[lang]["subtitle"], "cohort": cohort,
+        "title": {"programme": name, "subtitle": subtitle, "cohort": cohort,
                   "date": _date_text(_created(meta), lang), "cohort_label": I18N[lang]["cohort"],
                   "date_label": I18N[lang]["date"], "contents": I18N[lang]["contents"],
                   "synthetic": bool(meta.get("synthetic", False)), "banner": I18N[lang]["banner"],
@@ -1419,34 +1427,69 @@ def assemble(results, lang: str, figures: dict, root: Path) -> dict:
     }
 
 
-def build_report(results, out_dir, lang: str = "nl", figures: dict | None = None) -> Path:
-    """Write ``out_dir/report.pdf`` (and ``figures/``, ``report_data.json``); return the PDF path.
+EDITIONS = ("staff", "research")
+#: (PDF, its document) per edition; the staff edition is the default report
+EDITION_FILES = {"staff": ("report.pdf", "report_data.json"),
+                 "research": ("report_research.pdf", "report_research_data.json")}
 
-    ``figures``: what :func:`mut_eval.figures.make_figures` returned (its ``moderation``
-    mapping places the moderation figures); drawn into ``out_dir/figures`` when not given.
-    """
+
+def typeset(doc: dict, out: Path, pdf_name: str, data_name: str, created=None) -> Path:
+    """Write the document as ``out/data_name`` and typeset it into ``out/pdf_name``."""
     import typst
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    # Staff read the report: it is made from the staff view only, so no suppressed count or
-    # statistic can reach a table, a sentence or a figure.
-    results = staff_view(results)
-    if figures is None:
-        figures = figs.make_figures(results, out / "figures", lang)
-    doc = assemble(results, lang, figures, out)
-    data_path = out / "report_data.json"
+    data_path = out / data_name
     data_path.write_text(json.dumps(_jsonable(doc), ensure_ascii=False, indent=1, default=str, allow_nan=False)
                          + "\n", encoding="utf-8")
     template = (resources.files("mut_eval.report") / TEMPLATE).read_bytes()
-    pdf = out / "report.pdf"
-    created = _created(getattr(results, "meta", {}) or {})
+    pdf = out / pdf_name
     try:
         typst.compile(template, output=str(pdf), root=str(out), sys_inputs={"data": "/" + data_path.name},
                       timestamp=created or _dt.datetime(2000, 1, 1, tzinfo=_dt.timezone.utc))
     except typst.TypstError as e:  # a bug in the template or the data, not a user error
         raise RuntimeError(f"typst could not typeset the report: {e}") from e
     return pdf
+
+
+def build_report(results, out_dir, lang: str = "nl", figures: dict | None = None, edition: str = "both") -> Path:
+    """Write the report editions into ``out_dir`` (``figures/`` and each edition's document
+    JSON beside them) and return the first PDF written:
+
+    - ``staff``: ``report.pdf``, at most six pages in plain language for programme staff
+      (:mod:`mut_eval.report.staff`);
+    - ``research``: ``report_research.pdf``, the full technical report;
+    - ``both`` (default).
+
+    ``figures``: what :func:`mut_eval.figures.make_figures` returned (its ``moderation``
+    mapping places the moderation figures); drawn into ``out_dir/figures`` when not given.
+    """
+    from ..figures_staff import fig_staff_effects
+    from .staff import staff_sections
+
+    if edition not in (*EDITIONS, "both"):
+        raise ValueError(f"edition must be staff, research or both, not {edition!r}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    # Both editions are made from the staff view only, so no suppressed count or statistic
+    # can reach a table, a sentence or a figure of a PDF; the research tables keep every number.
+    results = staff_view(results)
+    if figures is None:
+        figures = figs.make_figures(results, out / "figures", lang)
+    created = _created(getattr(results, "meta", {}) or {})
+    pdfs = []
+    for ed in (EDITIONS if edition == "both" else (edition,)):
+        if ed == "research":
+            doc = assemble(results, lang, figures, out)
+        else:
+            path = fig_staff_effects(results, out / "figures", lang)
+            ctx = Ctx(results, lang, {**figures, "staff_effects": path} if path else figures, out)
+            fig = ctx.figure("staff_effects", tr(lang, "Verschil in blijvende verandering tussen mentees en "
+                                                       "controlegroep, per uitkomst",
+                                                 "Difference in lasting change between mentees and the control "
+                                                 "group, per outcome"), "90%")
+            doc = document(ctx.meta, lang, staff_sections(ctx, fig), tr(lang, "Samenvatting voor het programma",
+                                                                          "Summary for the programme"))
+        pdfs.append(typeset(doc, out, *EDITION_FILES[ed], created))
+    return pdfs[0]
 
 
 def _main(argv=None):
