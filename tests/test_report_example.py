@@ -100,3 +100,80 @@ def test_box_m_and_chance_findings_in_the_text(report):
     assert (f"Van de {n_tests} toetsen zouden er bij afwezigheid van elk moderatie-effect ongeveer {expected}"
             if lang == "nl" else f"Of the {n_tests} tests, about {expected} would give p < .05") in flat
     assert {r["se_type"] for r in results["tables"]["moderation"]} == {"HC3"}
+
+
+# ---------------------------------------------------------------- the staff edition (issue 15)
+
+import re  # noqa: E402
+
+from mut_eval.report.readability import body_text, plain_text, reading_ease  # noqa: E402
+
+#: what staff must not meet in the body: statistical symbols, model names, table names
+FORBIDDEN = [r"εGG", r"η", r"Type III", r"REML", r"\(1 \|", r"pHolm", r"pBH", r"Holm", r"Benjamini", r"\bp ?[=<]",
+             r"Johnson", r"\bWWC\b", r"Verbeterindex", r"Improvement index", r"\bBI\b", r"\bCI\b", r"Hedges",
+             r"\bg ?=", r"\bSD\b", r"\bICC\b", r"Kenward", r"Satterthwaite", r"\bCR2\b", r"ANOVA", r"\bDiD\b",
+             r"[a-z]+_[a-z]+", r"qsort", r"moderation", r"robustness", r"\blmm", r"Cohen", r"χ", r"\bdf\b",
+             r"\bSE\b", r"\bt\(", r"\bF\(", r"standaardfout", r"standard error", r"significant"]
+ENGLISH_IN_DUTCH = [r"\bthe\b", r"\band\b", r"effect size", r"control group", r"\boutcome", r"follow-up",
+                    r"random", r"\bmentoring\b", r"\bshown\b", r"\bchange\b"]
+
+
+def staff(out):
+    text = "\n".join(p.extract_text() for p in PdfReader(out / "report.pdf").pages)
+    doc = json.loads((out / "report_data.json").read_text(encoding="utf-8"))
+    return text, doc
+
+
+def test_staff_edition_is_short(report):
+    lang, out, _, _ = report
+    assert len(PdfReader(out / "report.pdf").pages) <= 6
+
+
+def test_staff_edition_has_no_statistical_jargon(report):
+    lang, out, _, _ = report
+    text, _ = staff(out)
+    body = text.replace("\n", " ")
+    hits = [pat for pat in FORBIDDEN + (ENGLISH_IN_DUTCH if lang == "nl" else []) if re.search(pat, body)]
+    assert not hits, hits
+
+
+def test_staff_sentences_are_not_repeated(report):
+    """No sentence appears verbatim more than twice in a section."""
+    _, out, _, _ = report
+    _, doc = staff(out)
+    for s in doc["sections"]:
+        parts = []
+        for b in s["blocks"]:
+            if b.get("type") in ("p", "note"):
+                parts.append(plain_text(b["text"]))
+            elif b.get("type") == "list":
+                parts += [plain_text(i) for i in b["items"]]
+        sentences = [x.strip() for x in re.split(r"(?<=[.!?])\s+", " ".join(parts)) if len(x.strip()) > 20]
+        worst = max((sentences.count(x) for x in sentences), default=0)
+        assert worst <= 2, (s["title"], max(sentences, key=sentences.count))
+
+
+def test_staff_edition_content(report):
+    lang, out, _, _ = report
+    text, doc = staff(out)
+    titles = [s["title"] for s in doc["sections"]]
+    assert titles == (["In het kort", "Wat veranderde er?", "Voor wie werkt het?", "Bereik en uitvoering",
+                       "Wat betekent dit voor het programma?"] if lang == "nl" else
+                      ["In brief", "What changed?", "For whom does it work?", "Reach and implementation",
+                       "What does this mean for the programme?"])
+    assert (out / "figures" / "staff_effects.svg").exists()
+    # every outcome has a rating, the prespecified moderation results are put in words
+    assert text.count("●●○○") + text.count("●○○○") + text.count("●●●○") >= 1
+    whom = next(s for s in doc["sections"] if s["title"] in ("Voor wie werkt het?", "For whom does it work?"))
+    items = [b for b in whom["blocks"] if b.get("type") == "list"]
+    assert items and all("mentor" in plain_text(i) or "hoger" in plain_text(i) or "higher" in plain_text(i)
+                         for i in items[0]["items"])
+
+
+def test_staff_edition_reads_at_about_b1(report):
+    """Flesch–Douma (nl) / Flesch reading ease (en) of the running text: 50 or more (the
+    closing note of issue 15 gives the measured values)."""
+    lang, out, _, _ = report
+    _, doc = staff(out)
+    r = reading_ease(" ".join(body_text(doc)), lang)
+    assert r["score"] >= 50, r
