@@ -360,12 +360,15 @@ class DesignSettings:
       mentor after T1 (default: true when some mentor has two or more mentees);
     - ``residual``: ``compound`` (a pupil random intercept) or ``unstructured`` (the MMRM
       within-pupil covariance; default ``compound``, which the simulation study
-      ``validation/RESULTS_mmrm.md`` found as well calibrated and as powerful).
+      ``validation/RESULTS_mmrm.md`` found as well calibrated and as powerful);
+    - ``randomised``: ``true`` when the units were assigned by lot (default ``false``: a
+      comparison group chosen by schools); it raises the staff edition's evidence rating.
     """
     assignment: str | None = None
     levels: tuple[str, ...] | None = None
     mentor_groups: bool | None = None
     residual: str = "compound"
+    randomised: bool = False
 
     @classmethod
     def from_mapping(cls, raw: Mapping | None, where: str = "study.yaml") -> "DesignSettings":
@@ -376,7 +379,7 @@ class DesignSettings:
         bad = sorted(str(k) for k in raw if k not in {f.name for f in fields(cls)})
         if bad:
             raise StudyError(f"{where}: design: unknown key(s) {', '.join(bad)}; allowed: "
-                             "assignment, levels, mentor_groups, residual")
+                             "assignment, levels, mentor_groups, residual, randomised")
         a = raw.get("assignment")
         if a is not None and a not in ASSIGNMENTS:
             fail("assignment", f"must be one of {', '.join(ASSIGNMENTS)}, not {a!r}")
@@ -393,7 +396,10 @@ class DesignSettings:
         res = raw.get("residual", "compound")
         if res not in RESIDUALS:
             fail("residual", f"must be one of {', '.join(RESIDUALS)}, not {res!r}")
-        return cls(assignment=a, levels=lv, mentor_groups=mg, residual=res)
+        rnd = raw.get("randomised", False)
+        if not isinstance(rnd, bool):
+            fail("randomised", f"must be true or false, not {rnd!r}")
+        return cls(assignment=a, levels=lv, mentor_groups=mg, residual=res, randomised=rnd)
 
 
 @dataclass(frozen=True)

@@ -1404,6 +1404,10 @@ def assemble(results, lang: str, figures: dict, root: Path) -> dict:
             sections.append({"title": fn.__name__.replace("section_", "").capitalize(), "newpage": True,
                              "blocks": [p(tr(lang, f"Dit onderdeel kon niet worden gemaakt ({type(e).__name__}).",
                                              f"This part could not be made ({type(e).__name__})."))]})
+    from .staff import rating_rule_blocks
+    for s in sections:
+        if s.get("label") == "methods":
+            s["blocks"] = [*s["blocks"], *rating_rule_blocks(lang)]
     return document(meta, lang, sections, tr(lang, "Technisch rapport", "Technical report"))
 
 

@@ -523,3 +523,30 @@ def staff_sections(ctx: Ctx, figure: dict | None) -> list[dict]:
     sections = [section_in_short(ctx, ratings, figure), section_outcomes(ctx, ratings), section_for_whom(ctx),
                 section_reach(ctx), section_meaning(ctx, ratings)]
     return [s for s in sections if s]
+
+
+def rating_rule_blocks(lang: str) -> list[dict]:
+    """The evidence-rating rule, for the methods of the research edition."""
+    items = [tr(lang, "start: 4 sloten als de groepen door loting zijn gevormd (design.randomised), anders 3;",
+                "start: 4 locks when the groups were formed by lot (design.randomised), else 3;"),
+             tr(lang, "−1 bij hoge uitval volgens de voorzichtige grens van het WWC (Standards Handbook 5.0);",
+                "−1 for high attrition by the WWC's cautious boundary (Standards Handbook 5.0);"),
+             tr(lang, "−1 als de groepen bij de start meer dan 0,25 SD verschilden, of 0,05–0,25 SD en de voor de "
+                      "startverschillen gecorrigeerde schattingen (weighted_dr, covariate_adjusted) tot een andere "
+                      "conclusie komen;",
+                "−1 when the groups differed at the start by more than .25 SD, or by .05–.25 SD and the estimates "
+                "adjusted for it (weighted_dr, covariate_adjusted) reach another conclusion;"),
+             tr(lang, f"−1 als het 95%-BI van g breder is dan {fmt.num(CI_WIDTH_MAX, 1, lang)};",
+                f"−1 when the 95% CI of g is wider than {fmt.num(CI_WIDTH_MAX, 1, lang)};"),
+             tr(lang, "−1 als meer dan een kwart van de andere modellen van did_robustness een ander oordeel geeft "
+                      "(BI boven 0, onder 0 of om 0);",
+                "−1 when more than a quarter of the other models of did_robustness give another verdict (CI above 0, "
+                "below 0 or around 0);"),
+             tr(lang, "nooit minder dan 0. Beoordeeld wordt de blijvende verandering (T1–T3; T1–T2 zonder T3).",
+                "never below 0. Rated is the lasting change (T1–T3; T1–T2 without T3).")]
+    return [h(tr(lang, "Hoe zeker: de sloten van de samenvatting", "How sure: the locks of the summary")),
+            p(tr(lang, "De samenvatting voor het programma (report.pdf) geeft per uitkomst 0 tot 4 sloten, naar de "
+                       "padlocks van de EEF Teaching and Learning Toolkit, met deze regel:",
+                 "The summary for the programme (report.pdf) gives each outcome 0 to 4 locks, after the padlocks of "
+                 "the EEF Teaching and Learning Toolkit, by this rule:")),
+            bullets(items)]

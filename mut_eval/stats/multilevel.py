@@ -67,6 +67,7 @@ class Design:
     n_classes: int = 0
     n_mentor_groups: int = 0
     reasons: dict = field(default_factory=dict)
+    randomised: bool = False             # assigned by lot (study.yaml design.randomised)
 
     @property
     def clustered(self) -> bool:
@@ -77,7 +78,7 @@ class Design:
         return {"assignment": self.assignment, "levels": list(self.levels),
                 "mentor_groups": self.mentor_groups, "residual": self.residual,
                 "n_schools": self.n_schools, "n_classes": self.n_classes,
-                "n_mentor_groups": self.n_mentor_groups, "primary_model":
+                "n_mentor_groups": self.n_mentor_groups, "randomised": self.randomised, "primary_model":
                 ("mmrm" if self.residual == "unstructured" else "lmm") + ("_multilevel" if self.clustered else "_pupil"),
                 "reasons": dict(self.reasons)}
 
@@ -159,7 +160,7 @@ def resolve_design(students: pd.DataFrame, matches: pd.DataFrame | None = None,
                            "simulation study found the unstructured MMRM no better calibrated")
     return Design(assignment=assignment, levels=levels, mentor_groups=mentor_groups,
                   residual=settings.residual, n_schools=n_schools, n_classes=n_classes,
-                  n_mentor_groups=n_groups, reasons=reasons)
+                  n_mentor_groups=n_groups, reasons=reasons, randomised=settings.randomised)
 
 
 def random_part(design: Design, subject: str = "student_id", within: str = "wave") -> str:
