@@ -163,7 +163,6 @@ def run_programme(folder, out, *, bootstrap: int | None = None, seed: int | None
     """Analyse every cohort of a programme (reusing unchanged ones) and write the programme
     tables and, with ``report``, ``report.pdf``; returns the programme's
     :class:`~mut_eval.results.Results` (meta ``cohorts`` says which cohorts were reused)."""
-    from .analysis import run_analysis
     from .outfolder import atomic_dir, check_output_folder
     from .results import Results, write_results
 
@@ -174,7 +173,7 @@ def run_programme(folder, out, *, bootstrap: int | None = None, seed: int | None
     check_output_folder(out, protect=(prog.folder, *(c.study for c in prog.cohorts)))
     overrides = {"bootstrap": bootstrap, "seed": seed}
     before = _previous(out)
-    cohort_results, cohort_meta = {}, []
+    cohort_meta, todo = [], []
     with atomic_dir(out) as tmp:
         (tmp / "cohorts").mkdir()
         for c in prog.cohorts:
@@ -184,14 +183,12 @@ def run_programme(folder, out, *, bootstrap: int | None = None, seed: int | None
             reused = before.get(f"cohorts/{c.slug}") == fp and (old / "results.json").is_file()
             if reused:
                 shutil.copytree(old, dest)
-                res = Results.read(dest)
             else:
-                if log is not None:
-                    log(f"cohort {c.cohort}: analysing {c.study.name}")
-                res = run_analysis(c.study, dest, bootstrap=bootstrap, seed=seed, report=False, log=log)
-            cohort_results[c.cohort] = res
+                todo.append((c, dest))
             cohort_meta.append({"cohort": c.cohort, "folder": f"cohorts/{c.slug}", "fingerprint": fp,
                                 "reused": bool(reused)})
+        _analyse_cohorts(todo, bootstrap, seed, log)
+        cohort_results = {c.cohort: Results.read(tmp / "cohorts" / c.slug) for c in prog.cohorts}
         tables = programme_tables(prog, cohort_results)
         params = None
         try:
@@ -232,6 +229,38 @@ def plan_table(params, n_classes_last=None, effect: float = 0.20, power: float =
         rows.append(plan("class", classes=int(n_classes_last), power=power, icc=params.icc,
                          r2_cluster=params.r2_cluster or 0.0, **common))
     return pd.concat(rows, ignore_index=True)
+
+
+def _analyse_one(study: Path, dest: Path, bootstrap, seed, label: str, verbose: bool) -> None:
+    """One cohort, in a worker process (BLAS on one thread: the workers share the cores)."""
+    import sys
+
+    from threadpoolctl import threadpool_limits
+
+    from .analysis import run_analysis
+    log = (lambda line: print(line, file=sys.stderr, flush=True)) if verbose else None
+    if log is not None:
+        log(f"cohort {label}: analysing {study.name}")
+    with threadpool_limits(limits=1):
+        run_analysis(study, dest, bootstrap=bootstrap, seed=seed, report=False, log=log)
+
+
+def _analyse_cohorts(todo: list, bootstrap, seed, log) -> None:
+    """Analyse the changed cohorts, two at a time on a machine with two or more cores
+    (each cohort's analysis is seeded, so the order changes nothing)."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = min(len(todo), os.cpu_count() or 1, 4)
+    if workers <= 1:
+        for c, dest in todo:
+            _analyse_one(c.study, dest, bootstrap, seed, c.cohort, log is not None)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_analyse_one, c.study, dest, bootstrap, seed, c.cohort, log is not None)
+                   for c, dest in todo]
+        for f in futures:
+            f.result()      # a StudyError of a cohort is raised here, as without the pool
 
 
 def _min_cell(cohort_results: dict) -> int:
