@@ -5,10 +5,11 @@
 """
 
 
-def build_report(results, out_dir, lang: str = "nl", figures=None):
-    """Write ``out_dir/report.pdf``; see :func:`mut_eval.report.build.build_report`."""
+def build_report(results, out_dir, lang: str = "nl", figures=None, docx: bool = False):
+    """Write ``out_dir/report.pdf`` (and ``report.docx`` with ``docx``); see
+    :func:`mut_eval.report.build.build_report`."""
     from .build import build_report as _build
-    return _build(results, out_dir, lang=lang, figures=figures)
+    return _build(results, out_dir, lang=lang, figures=figures, docx=docx)
 
 
 __all__ = ["build_report"]

@@ -1419,11 +1419,13 @@ def assemble(results, lang: str, figures: dict, root: Path) -> dict:
     }
 
 
-def build_report(results, out_dir, lang: str = "nl", figures: dict | None = None) -> Path:
+def build_report(results, out_dir, lang: str = "nl", figures: dict | None = None, docx: bool = False) -> Path:
     """Write ``out_dir/report.pdf`` (and ``figures/``, ``report_data.json``); return the PDF path.
 
     ``figures``: what :func:`mut_eval.figures.make_figures` returned (its ``moderation``
     mapping places the moderation figures); drawn into ``out_dir/figures`` when not given.
+    ``docx``: also write ``out_dir/report.docx``, the same document as an editable Word file
+    (:func:`mut_eval.report.docx.write_docx`).
     """
     import typst
 
@@ -1446,6 +1448,9 @@ def build_report(results, out_dir, lang: str = "nl", figures: dict | None = None
                       timestamp=created or _dt.datetime(2000, 1, 1, tzinfo=_dt.timezone.utc))
     except typst.TypstError as e:  # a bug in the template or the data, not a user error
         raise RuntimeError(f"typst could not typeset the report: {e}") from e
+    if docx:
+        from .docx import write_docx
+        write_docx(doc, out, out / "report.docx")
     return pdf
 
 
