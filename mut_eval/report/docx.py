@@ -303,6 +303,7 @@ class Writer:
         if s.get("newpage"):
             heading.paragraph_format.page_break_before = True
         for b in s.get("blocks", []):
+            # a block of an unknown type is skipped, as the template skips it
             getattr(self, "block_" + str(b.get("type")), lambda b: None)(b)
 
     def block_p(self, b):
@@ -350,14 +351,8 @@ class Writer:
         colon.bold, colon.font.size = True, Pt(SIZES["notes"])
         add_rich(cap, b.get("caption"), self.chapters, size=SIZES["notes"])
 
-    def block_table(self, b):
-        self.n_tables += 1
-        size = SIZES["small"] if b.get("size") == "small" else SIZES["normal"]
-        header = list(b.get("header") or [])
-        n = len(header)
-        align = [ALIGN.get(a, WD_ALIGN_PARAGRAPH.LEFT) for a in (b.get("align") or [])] + \
-            [WD_ALIGN_PARAGRAPH.LEFT] * n
-        # APA 7: "Table n" in bold, the title in italics on the next line
+    def table_caption(self, b):
+        """APA 7: "Table n" in bold, the title in italics on the next line, both above the table."""
         num = self.out.add_paragraph()
         tight(num, 0)
         num.paragraph_format.space_before = Pt(10)
@@ -369,6 +364,14 @@ class Writer:
         cap.paragraph_format.keep_with_next = True
         add_rich(cap, b.get("caption"), self.chapters, style=frozenset({"em"}))
 
+    def block_table(self, b):
+        self.n_tables += 1
+        size = SIZES["small"] if b.get("size") == "small" else SIZES["normal"]
+        header = list(b.get("header") or [])
+        n = len(header)
+        align = [ALIGN.get(a, WD_ALIGN_PARAGRAPH.LEFT) for a in (b.get("align") or [])] + \
+            [WD_ALIGN_PARAGRAPH.LEFT] * n
+        self.table_caption(b)
         top = b.get("header_top") or []
         rows = list(b.get("rows") or [])
         n_head = 2 if top else 1
@@ -383,11 +386,12 @@ class Writer:
             for j, cell in enumerate(row):
                 cell.width = widths[j]
 
-        def put(cell, rich, j, style=frozenset(), al=None):
+        def put(cell, rich, j, style=frozenset(), al=None, keep=False):
             par = cell.paragraphs[0]
             tight(par)
             par.alignment = al if al is not None else align[j]
-            par.paragraph_format.keep_with_next = True
+            # caption and header stay with the first row; a long table may run over pages
+            par.paragraph_format.keep_with_next = keep
             add_rich(par, rich, self.chapters, style, size)
 
         last = len(table.rows) - 1
@@ -399,34 +403,32 @@ class Writer:
                 if k > 1:
                     cell = cell.merge(grid[0][min(j + k, n) - 1])
                 text = span.get("t", "")
-                put(cell, text, j, al=WD_ALIGN_PARAGRAPH.CENTER)
+                put(cell, text, j, al=WD_ALIGN_PARAGRAPH.CENTER, keep=True)
                 cell_rules(cell, top=8, bottom=4 if plain(text) else 0)
                 j += k
             repeat_header(table.rows[0])
         hrow = n_head - 1
         for j, text in enumerate(header):
             cell = grid[hrow][j]
-            put(cell, text, j)
+            put(cell, text, j, keep=True)
             cell_rules(cell, top=0 if top else 8, bottom=4)
         repeat_header(table.rows[hrow])
         for i, r in enumerate(rows, start=n_head):
             if isinstance(r, dict):
                 cell = grid[i][0].merge(grid[i][n - 1]) if n > 1 else grid[i][0]
-                put(cell, r.get("group", ""), 0, style=frozenset({"em"}), al=WD_ALIGN_PARAGRAPH.LEFT)
+                put(cell, r.get("group", ""), 0, style=frozenset({"em"}), al=WD_ALIGN_PARAGRAPH.LEFT,
+                    keep=True)
                 cells = [cell]
             else:
                 cells = []
                 for j in range(n):
                     cell = grid[i][j]
-                    put(cell, r[j] if j < len(r) else "", j)
+                    # the notes stay with the last row
+                    put(cell, r[j] if j < len(r) else "", j, keep=i == last and bool(b.get("notes")))
                     cells.append(cell)
             if i == last:
                 for cell in cells:
                     cell_rules(cell, bottom=8)
-        # the last row closes the table: only the rows before it stay with the next
-        for cell in grid[last]:
-            for par in cell.paragraphs:
-                par.paragraph_format.keep_with_next = bool(b.get("notes"))
         for k, text in enumerate(b.get("notes") or []):
             par = self.out.add_paragraph()
             tight(par, 2)
@@ -435,6 +437,7 @@ class Writer:
                 add_rich(par, [{"em": self.w["note"]}, " "], self.chapters, size=SIZES["notes"])
             add_rich(par, text, self.chapters, size=SIZES["notes"])
         if not b.get("notes"):
+            # a table has no space below of its own
             tight(self.out.add_paragraph(), 0)
 
 
