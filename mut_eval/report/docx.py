@@ -379,7 +379,7 @@ class Writer:
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
         table.autofit = False
         no_table_borders(table)
-        widths = column_widths(header, rows, self.chapters)
+        widths = column_widths(header, rows, self.chapters, align, size)
         # the cells taken once, before any merge (table.cell() walks the whole table every time)
         grid = [list(row.cells) for row in table.rows]
         for row in grid:
@@ -441,9 +441,13 @@ class Writer:
             tight(self.out.add_paragraph(), 0)
 
 
-def column_widths(header: list, rows: list, chapters: dict) -> list:
-    """Column widths in proportion to the longest text in each column (between 4 and 40
-    characters), filling the text width; Word's own autofit is not applied by every reader."""
+def column_widths(header: list, rows: list, chapters: dict, align: list, size: float) -> list:
+    """Column widths (Word's own autofit is not applied by every reader): a right-aligned or
+    centred column (numbers) as wide as its longest cell, so no number wraps; the left-aligned
+    columns (labels) get their own width when it fits in an equal share of the rest, and
+    otherwise share what is left in proportion to their longest cell (4 to 40 characters),
+    each at least 2.5 cm (or its own width when shorter): when that leaves too little, the
+    number columns are narrowed in proportion."""
     n = len(header)
     longest = [len(plain(h, chapters)) for h in header]
     for r in rows:
@@ -451,8 +455,28 @@ def column_widths(header: list, rows: list, chapters: dict) -> list:
             for j, c in enumerate(r[:n]):
                 longest[j] = max(longest[j], len(plain(c, chapters)))
     chars = [min(max(k, 4), 40) for k in longest]
-    total = sum(chars) or 1
-    return [Cm(TEXT_WIDTH_CM * k / total) for k in chars]
+    # mean character width of the default font (Calibri: digits 0.51 em) and Word's cell margins
+    natural = [k * 0.17 * size / 10 + 0.4 for k in chars]
+    free = [j for j in range(n) if align[j] == WD_ALIGN_PARAGRAPH.LEFT]
+    fixed = [j for j in range(n) if j not in free]
+    floor = sum(min(natural[j], 2.5) for j in free)
+    width = {j: natural[j] for j in fixed}
+    numbers = sum(width.values())
+    if numbers > TEXT_WIDTH_CM - floor:
+        width = {j: w * (TEXT_WIDTH_CM - floor) / numbers for j, w in width.items()}
+    rest = TEXT_WIDTH_CM - sum(width.values())
+    todo = sorted(free, key=lambda j: natural[j])
+    # a short label column gets its own width when that fits in an equal share of the rest
+    while todo and natural[todo[0]] <= rest / len(todo):
+        j = todo.pop(0)
+        width[j] = natural[j]
+        rest -= natural[j]
+    share = sum(chars[j] for j in todo)
+    for j in todo:
+        width[j] = rest * chars[j] / share
+    if not free:   # numbers only: spread them over the text width
+        width = {j: w * TEXT_WIDTH_CM / sum(width.values()) for j, w in width.items()}
+    return [Cm(width[j]) for j in range(n)]
 
 
 def document_date(title: dict, lang: str) -> _dt.datetime:
