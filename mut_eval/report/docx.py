@@ -165,31 +165,33 @@ def no_table_borders(table):
         _set(borders, f"w:{edge}", val="nil")
 
 
-def add_field(par, instr: str, result: str, size: float | None = None):
-    """A Word field (SEQ, PAGE) with its current value, so it reads right before Word updates it."""
-    def run_with(el):
-        r = par.add_run()
-        if size:
-            r.font.size = Pt(size)
-        r._r.append(el)
-        return r
-    begin = OxmlElement("w:fldChar")
-    begin.set(qn("w:fldCharType"), "begin")
-    run_with(begin)
-    code = OxmlElement("w:instrText")
-    code.set(qn("xml:space"), "preserve")
-    code.text = f" {instr} "
-    run_with(code)
-    sep = OxmlElement("w:fldChar")
-    sep.set(qn("w:fldCharType"), "separate")
-    run_with(sep)
-    r = par.add_run(result)
+def field_mark(par, kind: str, instr: str = "", size: float | None = None):
+    """A run holding one part of a Word field: "begin", the code ("instr"), "separate" or "end";
+    what lies between "separate" and "end" is the field's current value."""
+    run = par.add_run()
     if size:
-        r.font.size = Pt(size)
-    end = OxmlElement("w:fldChar")
-    end.set(qn("w:fldCharType"), "end")
-    run_with(end)
-    return r
+        run.font.size = Pt(size)
+    if kind == "instr":
+        el = OxmlElement("w:instrText")
+        el.set(qn("xml:space"), "preserve")
+        el.text = f" {instr} "
+    else:
+        el = OxmlElement("w:fldChar")
+        el.set(qn("w:fldCharType"), kind)
+    run._r.append(el)
+
+
+def add_field(par, instr: str, result: str, size: float | None = None):
+    """A Word field (SEQ, PAGE) with its current value, so it reads right before Word updates it;
+    returns the run of the value."""
+    field_mark(par, "begin", size=size)
+    field_mark(par, "instr", instr, size=size)
+    field_mark(par, "separate", size=size)
+    value = par.add_run(result)
+    if size:
+        value.font.size = Pt(size)
+    field_mark(par, "end", size=size)
+    return value
 
 
 def tight(par, after: float = 0):
@@ -279,21 +281,12 @@ class Writer:
             par = self.out.add_paragraph()
             tight(par, 2)
             if i == 0:
-                for kind, text in (("begin", None), (None, ' TOC \\o "1-1" \\h '), ("separate", None)):
-                    run = par.add_run()
-                    if kind:
-                        el = OxmlElement("w:fldChar")
-                        el.set(qn("w:fldCharType"), kind)
-                    else:
-                        el = OxmlElement("w:instrText")
-                        el.set(qn("xml:space"), "preserve")
-                        el.text = text
-                    run._r.append(el)
+                field_mark(par, "begin")
+                field_mark(par, "instr", 'TOC \\o "1-1" \\h')
+                field_mark(par, "separate")
             par.add_run(line)
             if i == len(titles) - 1:
-                end = OxmlElement("w:fldChar")
-                end.set(qn("w:fldCharType"), "end")
-                par.add_run()._r.append(end)
+                field_mark(par, "end")
 
     # ------------------------------------------------ sections and blocks
     def section(self, s: dict):
