@@ -6,11 +6,11 @@
 """
 
 
-def build_report(results, out_dir, lang: str = "nl", figures=None, edition: str = "both"):
-    """Write ``out_dir/report.pdf`` (staff) and/or ``report_research.pdf``; see
+def build_report(results, out_dir, lang: str = "nl", figures=None, edition: str = "both", docx: bool = True):
+    """Write ``out_dir/report.pdf`` (staff) and/or ``report_research.pdf`` (+ ``.docx``); see
     :func:`mut_eval.report.build.build_report`."""
     from .build import build_report as _build
-    return _build(results, out_dir, lang=lang, figures=figures, edition=edition)
+    return _build(results, out_dir, lang=lang, figures=figures, edition=edition, docx=docx)
 
 
 __all__ = ["build_report"]

@@ -1454,13 +1454,16 @@ def typeset(doc: dict, out: Path, pdf_name: str, data_name: str, created=None) -
     return pdf
 
 
-def build_report(results, out_dir, lang: str = "nl", figures: dict | None = None, edition: str = "both") -> Path:
+def build_report(results, out_dir, lang: str = "nl", figures: dict | None = None, edition: str = "both",
+                 docx: bool = True) -> Path:
     """Write the report editions into ``out_dir`` (``figures/`` and each edition's document
     JSON beside them) and return the first PDF written:
 
     - ``staff``: ``report.pdf``, at most six pages in plain language for programme staff
       (:mod:`mut_eval.report.staff`);
-    - ``research``: ``report_research.pdf``, the full technical report;
+    - ``research``: ``report_research.pdf``, the full technical report, and with ``docx``
+      (default) ``report_research.docx``, the same document as an editable Word file
+      (:func:`mut_eval.report.docx.write_docx`; APA tables);
     - ``both`` (default).
 
     ``figures``: what :func:`mut_eval.figures.make_figures` returned (its ``moderation``
@@ -1493,6 +1496,9 @@ def build_report(results, out_dir, lang: str = "nl", figures: dict | None = None
             doc = document(ctx.meta, lang, staff_sections(ctx, fig), tr(lang, "Samenvatting voor het programma",
                                                                           "Summary for the programme"))
         pdfs.append(typeset(doc, out, *EDITION_FILES[ed], created))
+        if ed == "research" and docx:   # the same document as an editable Word file, for researchers
+            from .docx import write_docx
+            write_docx(doc, out, out / "report_research.docx")
     return pdfs[0]
 
 
