@@ -165,7 +165,7 @@ def _texts(path: Path) -> dict[str, str]:
         return layers
     # a binary file may hold UTF-16 text, at either byte offset
     layers["utf-16"] = raw.decode("utf-16-le", errors="ignore") + raw[1:].decode("utf-16-le", errors="ignore")
-    if ext == ".xlsx":
+    if ext in (".xlsx", ".docx"):    # zipped XML (the Word file's figures are the scanned PNGs)
         with zipfile.ZipFile(path) as z:
             layers["xml"] = "\n".join(z.read(n).decode("utf-8", errors="replace") for n in z.namelist())
     elif ext == ".png":
@@ -193,11 +193,13 @@ def test_report_was_made_and_warned_about_the_default_key(report):
 def test_the_scan_reads_every_kind_of_output(report):
     """Guard against a vacuous scan: each kind of file is there and its layers are read."""
     kinds = {Path(name).suffix.lower() for name in report.layers}
-    assert {".csv", ".json", ".xlsx", ".svg", ".png", ".pdf"} <= kinds
+    assert {".csv", ".json", ".xlsx", ".svg", ".png", ".pdf", ".docx"} <= kinds
     pdf = report.layers["report.pdf"]["pdf"]
     assert "mentee" in pdf.lower() and len(pdf) > 10_000
     xlsx = report.layers["results.xlsx"]["xml"]
     assert "outcome" in xlsx and "self_efficacy" in xlsx
+    word = report.layers["report_research.docx"]["xml"]
+    assert "mentee" in word.lower() and "<w:tbl>" in word
 
 
 def test_the_scan_finds_identifiers_planted_in_each_layer(tmp_path):
