@@ -270,3 +270,15 @@ def test_multilevel_design_in_the_report(tmp_path):
     assert "multilevel model with classes" in doc
     nl = json.dumps(assemble(res, "nl", {}, tmp_path), ensure_ascii=False)
     assert "De condities zijn per klas toegewezen (8 klassen op 5 scholen)" in nl
+
+
+def test_a_chapter_without_data_is_left_out(tmp_path):
+    """No interviews, no Q-sort chapter (and no line for it in the contents): issue 15 item 5."""
+    res = demo_results()
+    with_q = assemble(res, "nl", {}, tmp_path)
+    res.tables.pop("qsort_summary")
+    without = assemble(res, "nl", {}, tmp_path)
+    labels = [s.get("label") for s in without["sections"]]
+    assert "qsort" in [s.get("label") for s in with_q["sections"]] and "qsort" not in labels
+    assert len(without["sections"]) == len(with_q["sections"]) - 1
+    assert "qsort_summary" not in json.dumps(without, ensure_ascii=False)

@@ -1163,12 +1163,11 @@ def _qsort_cards(ctx: Ctx, q: pd.DataFrame) -> list[dict]:
     return cards
 
 
-def section_qsort(ctx: Ctx) -> dict:
+def section_qsort(ctx: Ctx) -> dict | None:
     lang, blocks = ctx.lang, []
     q = figs.qsort_table(ctx.r)
-    if q is None:
-        blocks.append(ctx.missing("qsort_summary"))
-        return {"title": I18N[lang]["qsort"], "blocks": blocks, "newpage": True}
+    if q is None:       # no interviews: no chapter (issue 15: nothing empty)
+        return None
     n = q["n"].map(fmt.as_count).max()
     blocks.append(p(txt.qsort_sentence(_qsort_cards(ctx, q), lang, ctx.mc)))
     if not fmt.is_small(n, ctx.mc):
