@@ -453,7 +453,7 @@ def section_in_short(ctx: Ctx, ratings: dict, figure: dict | None) -> dict:
                                  f"mee{where}. Ze vulden drie keer een vragenlijst in: aan de start, aan het einde "
                                  "van het programma en enkele maanden later.",
                            f"{fmt.integer(nm, lang)} pupils with a student mentor (mentees) and {fmt.integer(nc, lang)} "
-                           f"pupils without a mentor (control group) took part{where}. They answered a "
+                           f"pupils without a mentor (control group){where} took part. They answered a "
                            "questionnaire three times: at the start, at the end of the programme and some months "
                            "later.")))
     if ctx.withheld():
