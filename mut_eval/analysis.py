@@ -77,7 +77,7 @@ def with_cluster_correction(did: pd.DataFrame, panel: Panel, icc) -> pd.DataFram
     """Add the WWC clustering correction of each pupil-level DiD test as a sensitivity
     check: pupils sit in classes, so with intraclass correlation ρ the z of the mixed
     model is corrected as t_a = t·√{[(N−2) − 2(n̄−1)ρ] / [(N−2)(1+(n̄−1)ρ)]} with N the
-    pupils in the model and n̄ the mean class size (WWC Procedures Handbook 4.1, 2020;
+    pupils in the model and n̄ the mean class size (WWC Procedures and Standards Handbook, Version 5.0, 2022;
     Hedges 2007). ``icc``: one ρ for all outcomes, or a mapping outcome → ρ (the
     estimated class ICC). Columns ``t_cluster``, ``df_cluster``, ``p_cluster``, ``icc``."""
     n_bar = mean_class_size(panel)
