@@ -35,6 +35,7 @@ from ..intake.codebook import codebook_of
 from ..results import _jsonable
 from . import format as fmt
 from . import text as txt
+from .settings_table import settings_rows
 from .comparability import section_comparability
 from .text import tr
 
@@ -1379,20 +1380,34 @@ def section_methods(ctx: Ctx) -> dict:
 
 
 def section_appendix(ctx: Ctx) -> dict:
+    """The settings of the run as a readable table (one row per setting, grouped; see
+    :mod:`mut_eval.report.settings_table`), when it was made, the software versions and
+    the SHA-256 of the input files."""
     lang, meta, blocks = ctx.lang, ctx.meta, []
-    t = Table(tr(lang, "Instellingen van de analyse", "Analysis settings"),
-              [(tr(lang, "Instelling", "Setting"), "left"), (tr(lang, "Waarde", "Value"), "left")],
-              lang=lang, min_cell=ctx.mc)
-    for k, lab in (("name", tr(lang, "Programma", "Programme")), ("cohort", "Cohort"),
-                   ("created", tr(lang, "Gemaakt op", "Created")), ("seed", "Seed"),
-                   ("n_boot", tr(lang, "Bootstrap-trekkingen", "Bootstrap resamples")), ("alpha", "α"),
-                   ("min_cell", tr(lang, "Minimale groepsgrootte", "Minimum cell size")),
-                   ("synthetic", tr(lang, "Synthetische data", "Synthetic data")),
-                   ("language", tr(lang, "Taal", "Language"))):
-        if k in meta:
-            v = meta[k]
-            t.add([lab, tr(lang, "ja", "yes") if v is True else tr(lang, "nee", "no") if v is False else short_label(_s(v))])
-    blocks.append(t.block())
+    groups = settings_rows(meta, lang)
+    run = [(tr(lang, "Gemaakt op", "Created"), _date_text(_created(meta), lang)),
+           (tr(lang, "Versie van mut_eval", "mut_eval version"), _s(meta.get("mut_eval_version")))]
+    run = [(label, v) for label, v in run if v]
+    if groups or run:
+        t = Table(tr(lang, "Instellingen", "Settings"),
+                  [(tr(lang, "Instelling", "Setting"), "left"), (tr(lang, "Sleutel in study.yaml", "Key in study.yaml"),
+                                                                 "left"), (tr(lang, "Waarde", "Value"), "left")],
+                  lang=lang, min_cell=ctx.mc, size="small", widths=["1.3fr", "1.2fr", "1.6fr"])
+        for title, rows in groups:
+            t.group(title)
+            for label, key, value in rows:
+                t.add([label, {"mono": key}, short_label(value, 160)])
+        if run:
+            t.group(tr(lang, "Deze uitvoering", "This run"))
+            for label, value in run:
+                t.add([label, "", value])
+        t.notes.append(tr(lang,
+                          "Uit study.yaml zoals de analyse het gebruikte; ‘(standaard)’: niet ingesteld, de "
+                          "standaardwaarde is gebruikt. Leerlingnummers en de sleutel voor pseudoniemen worden nooit "
+                          "getoond.",
+                          "From study.yaml as the analysis used it; ‘(default)’: not set, the default was used. "
+                          "Pupil identifiers and the pseudonym key are never shown."))
+        blocks.append(t.block())
     versions = meta.get("versions") or {}
     if versions:
         t = Table(tr(lang, "Softwareversies", "Software versions"),
@@ -1409,27 +1424,9 @@ def section_appendix(ctx: Ctx) -> dict:
         for k in sorted(hashes):
             t.add([str(k), {"mono": _s(hashes[k])}])
         blocks.append(t.block())
-    opts = meta.get("options")
-    if opts:
-        blocks.append(p(tr(lang, "Gebruikte analyse-instellingen:", "Analysis options used:")))
-        blocks.append({"type": "raw", "text": _config_text(opts)})
-    cfg = meta.get("config")
-    if cfg:
-        blocks.append(p(tr(lang, "Configuratie van de studie (study.yaml):", "Study configuration (study.yaml):")))
-        blocks.append({"type": "raw", "text": _config_text(cfg)})
     if not blocks:
         blocks.append(ctx.missing("meta"))
     return {"title": I18N[lang]["appendix"], "blocks": blocks, "newpage": True}
-
-
-def _config_text(cfg) -> str:
-    """The study configuration as compact YAML (the form it was written in)."""
-    import yaml
-    try:
-        return yaml.safe_dump(json.loads(json.dumps(cfg, default=str)), sort_keys=True, allow_unicode=True,
-                              default_flow_style=None, width=100)
-    except (TypeError, ValueError, yaml.YAMLError):
-        return json.dumps(cfg, indent=1, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def _created(meta) -> _dt.datetime | None:
