@@ -200,16 +200,19 @@ def bh_family(n_tests: int, lang: str = "en", n_outcomes: int | None = None, n_c
 
     :func:`mut_eval.stats.moderation.moderation_grid` adjusts the one F test of the
     moderator per estimated outcome × change × moderator cell across the whole grid.
-    Short form ('BH correction over the 204 tests of the moderation grid'); with the grid's
-    dimensions the long form adds '(one per estimated combination of 6 outcomes × 2
-    changes × 17 moderators)'.
+    Short form, for sentences ('BH correction over the 204 tests of the moderation grid');
+    with the grid's dimensions the long form, for notes and the methods ('Benjamini–Hochberg
+    correction over the 204 tests ... (one per estimated combination of 6 outcomes × 2
+    changes × 17 moderators)').
     """
     n = int(n_tests)
+    long = bool(n_outcomes and n_changes and n_moderators)
+    name = "Benjamini–Hochberg" if long else "BH"
     if lang == "nl":
-        s = f"Benjamini–Hochberg-correctie over de {n} {'toets' if n == 1 else 'toetsen'} van het moderatieraster"
+        s = f"{name}-correctie over de {n} {'toets' if n == 1 else 'toetsen'} van het moderatieraster"
     else:
-        s = f"Benjamini–Hochberg correction over the {n} {'test' if n == 1 else 'tests'} of the moderation grid"
-    if n_outcomes and n_changes and n_moderators:
+        s = f"{name} correction over the {n} {'test' if n == 1 else 'tests'} of the moderation grid"
+    if long:
         def k(n, one, many):
             return f"{n} {one if n == 1 else many}"
         s += (f" (één per geschatte combinatie van {k(n_outcomes, 'uitkomst', 'uitkomsten')} × "
