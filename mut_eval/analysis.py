@@ -77,7 +77,7 @@ def with_cluster_correction(did: pd.DataFrame, panel: Panel, icc) -> pd.DataFram
     """Add the WWC clustering correction of each pupil-level DiD test as a sensitivity
     check: pupils sit in classes, so with intraclass correlation ρ the z of the mixed
     model is corrected as t_a = t·√{[(N−2) − 2(n̄−1)ρ] / [(N−2)(1+(n̄−1)ρ)]} with N the
-    pupils in the model and n̄ the mean class size (WWC Procedures Handbook 4.1, 2020;
+    pupils in the model and n̄ the mean class size (WWC Procedures and Standards Handbook, Version 5.0, 2022;
     Hedges 2007). ``icc``: one ρ for all outcomes, or a mapping outcome → ρ (the
     estimated class ICC). Columns ``t_cluster``, ``df_cluster``, ``p_cluster``, ``icc``."""
     n_bar = mean_class_size(panel)
@@ -132,15 +132,19 @@ def moderation_tables(panel: Panel, options: AnalysisSettings | dict) -> dict[st
     if unknown:
         raise StudyError(f"study.yaml: analysis.moderators: unknown moderator(s) {', '.join(unknown)}; "
                          f"allowed: {', '.join(moderators.columns)}")
-    # A prespecified test that names nothing real would silently never be flagged.
+    # A prespecified test that names nothing real, or a change left out of analysis.changes,
+    # would silently never be tested.
     for spec in options.prespecified_moderators:
         for key, allowed in (("moderator", list(moderators.columns)), ("outcome", panel.codebook.outcomes),
-                             ("change", list(CHANGES))):
+                             ("change", list(options.changes))):
             if spec.get(key) not in (None, "*", *allowed):
+                hint = (" (add it to analysis.changes to analyse it)" if key == "change" and spec.get(key) in CHANGES
+                        else "")
                 raise StudyError(f"study.yaml: analysis.prespecified_moderators: unknown {key} "
-                                 f"{spec.get(key)!r}; allowed: {', '.join(allowed)}")
+                                 f"{spec.get(key)!r}; allowed: {', '.join(allowed)}{hint}")
     wide = panel.wide
     grid = moderation_grid(wide[wide["condition"] == "mentee"], moderators, outcomes=panel.outcomes,
+                           changes_list=options.changes,
                            moderator_list=chosen, prespecified=options.prespecified_moderators,
                            n_boot=options.bootstrap, seed=options.seed, alpha=options.alpha,
                            probe=options.probe, hc=options.hc, center=options.center)
@@ -150,7 +154,8 @@ def moderation_tables(panel: Panel, options: AnalysisSettings | dict) -> dict[st
         for m in [m for m in _pupil_moderators(panel) if m in chosen]:
             try:
                 parts.append(did_by_moderator(data, panel.students[m], w=m, alpha=options.alpha,
-                                              levels=_levels(panel, m), probe=options.probe).assign(outcome=o))
+                                              levels=_levels(panel, m), probe=options.probe,
+                                              changes=options.changes).assign(outcome=o))
             except StudyError as e:  # too few pupils in a level: recorded, not fatal
                 grid["skipped"] = pd.concat([grid["skipped"], pd.DataFrame(
                     [{"outcome": o, "change": "did", "moderator": m, "reason": str(e)}])], ignore_index=True)

@@ -55,7 +55,11 @@ def test_tables_cover_the_grid(out):
     assert set(t("mixed_anova")["source"]) == {"condition", "wave", "condition:wave"}
     assert set(t("did")["contrast"]) == {"T2-T1", "T3-T1", "T3-T2"}
     mod = t("moderation")
-    assert set(mod["outcome"]) == OUTCOMES and set(mod["change"]) == {"T2-T1", "T3-T1", "T3-T2"}
+    # analysis.changes defaults to the changes from T1: no T3-T2 rows in the moderation
+    # grid, its conditional effects or the DiD by pupil characteristic
+    assert set(mod["outcome"]) == OUTCOMES and set(mod["change"]) == {"T2-T1", "T3-T1"}
+    assert set(t("conditional_effects")["change"]) == {"T2-T1", "T3-T1"}
+    assert set(t("did_by_moderator")["contrast"]) == {"T2-T1", "T3-T1"}
     assert {"age", "same_gender", "relationship_quality", "sessions_attended", "format"} <= set(mod["moderator"])
     ce = t("conditional_effects")
     assert {"M-1SD", "M", "M+1SD"} <= set(ce["probe"])

@@ -19,7 +19,7 @@ from mut_eval.stats.wwc import (
 )
 
 REF = Path(__file__).parent / "reference"
-# Published points (WWC Standards Handbook 4.1; anchors.md): overall % -> max differential
+# Published points (WWC Procedures and Standards Handbook, Version 5.0, 2022; anchors.md): overall % -> max differential
 PUBLISHED = {0: (5.7, 10.0), 10: (6.3, 10.9), 20: (5.4, 10.0), 30: (4.1, 8.2),
              40: (2.6, 6.0), 50: (1.0, 3.7)}
 

@@ -37,7 +37,7 @@ all through the library's public functions (:func:`fit_models`):
   :func:`mut_eval.stats.cluster_robust.design_based_did` (the bootstrap enumerates the
   2^G Rademacher vectors, G ≤ 12 classes);
 - ``wwc_corrected``: the ``lmm_pupil`` z corrected by
-  :func:`mut_eval.stats.effects.cluster_correction` (WWC 2020; Hedges 2007) with the ICC
+  :func:`mut_eval.stats.effects.cluster_correction` (WWC 2022, Handbook Version 5.0; Hedges 2007) with the ICC
   estimated at T1 from ``score ~ 1 + (1 | school) + (1 | school:class)`` and n̄ the
   mean number of pupils per class; its CI is estimate ± t_h·se/√c with √c the factor by
   which the correction shrinks t.

@@ -8,8 +8,8 @@ The keys (every one optional; the defaults apply when it is left out):
 
 ``analysis``
     see :class:`AnalysisSettings` (bootstrap, seed, alpha, min_cell, outcomes, moderators,
-    prespecified_moderators, covariates, probe, icc, hc, center, staff_edition, weighting,
-    imputation, benchmark).
+    prespecified_moderators, changes, covariates, probe, icc, hc, center, staff_edition,
+    weighting, imputation, benchmark).
 ``ids``
     ``{pad: 6, strip: true}`` — see :class:`IdSettings`.
 ``missing_codes``
@@ -53,12 +53,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Mapping
 
-from .. import StudyError, WAVES
+from .. import CHANGES, StudyError, WAVES
 from .repairs import normalise_code
 
 TABLES = ("students", "wave_T1", "wave_T2", "wave_T3", "mentors", "matches", "qsort")
 DUPLICATE_POLICIES = ("error", "first", "last", "most_complete")
 HC_TYPES = ("HC0", "HC1", "HC2", "HC3", "HC4")
+#: The changes moderated by default: those from the baseline T1. T3−T2 is mostly the
+#: T3−T1 and T2−T1 rows subtracted, so it adds tests (and BH burden) more than answers.
+DEFAULT_CHANGES = tuple(c for c in CHANGES if c.endswith(f"-{WAVES[0]}"))
 
 
 def _whole(v) -> bool:  # YAML's yes/no are bools, and bool is an int in Python
@@ -179,6 +182,11 @@ class AnalysisSettings:
     - ``outcomes`` (all outcome scales of the codebook): the outcomes to analyse;
     - ``moderators`` (all that can be formed): moderator names (also declared ``variables``);
     - ``prespecified_moderators`` ([]): ``{outcome, change, moderator}`` confirmatory tests;
+    - ``changes`` (``[T2-T1, T3-T1]``): the changes whose moderation is analysed (the
+      moderation grid, its conditional effects and figures, and the rows of the DiD by
+      pupil characteristic); a list of ``T2-T1``, ``T3-T1``, ``T3-T2``. The default keeps
+      the changes from the start: T3−T2 is their difference and, listed, adds as many tests
+      to the Benjamini–Hochberg family;
     - ``covariates`` ([]): baseline pupil columns for a second, adjusted mixed model;
     - ``probe`` (``moments``): probe values M−1SD/M/M+1SD, or ``percentiles`` (P16/P50/P84);
     - ``icc`` (0.10): WWC default intraclass correlation for the clustering correction;
@@ -202,6 +210,7 @@ class AnalysisSettings:
     outcomes: tuple[str, ...] | None = None
     moderators: tuple[str, ...] | None = None
     prespecified_moderators: tuple[dict, ...] = ()
+    changes: tuple[str, ...] = DEFAULT_CHANGES
     covariates: tuple[str, ...] = ()
     probe: str = "moments"
     icc: float = 0.10
@@ -260,6 +269,15 @@ class AnalysisSettings:
                 isinstance(x, dict) and set(x) <= {"outcome", "change", "moderator"} for x in pre)):
             fail(f"'prespecified_moderators' must be a list of {{outcome, change, moderator}} entries, not {pre!r}")
         a["prespecified_moderators"] = tuple(dict(x) for x in pre)
+        ch = list(a["changes"]) if isinstance(a["changes"], (list, tuple)) else a["changes"]
+        if not _names(ch) or not ch:
+            fail(f"'changes' must be a list of {', '.join(CHANGES)} (e.g. [T2-T1, T3-T1]), not {a['changes']!r}")
+        unknown = [c for c in ch if c not in CHANGES]
+        if unknown:
+            fail(f"'changes': unknown change(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(CHANGES)}")
+        if len(set(ch)) != len(ch):
+            fail(f"'changes' lists a change twice: {ch!r}")
+        a["changes"] = tuple(c for c in CHANGES if c in ch)
         a["weighting"] = WeightingSettings.from_mapping(raw.get("weighting"), where)
         a["imputation"] = ImputationSettings.from_mapping(raw.get("imputation"), where)
         if a["benchmark"] is not None and not isinstance(a["benchmark"], str):

@@ -35,6 +35,7 @@ from ..intake.codebook import codebook_of
 from ..results import _jsonable
 from . import format as fmt
 from . import text as txt
+from .settings_table import settings_rows
 from .comparability import section_comparability
 from .text import tr
 
@@ -81,6 +82,9 @@ I18N = {
     },
 }
 
+#: The one WWC handbook whose numbers the report uses (baseline bands .05/.25, attrition
+#: boundaries, default ICC, Hedges' g); every citation in code, notebooks and README names it.
+WWC_HANDBOOK = "Procedures and Standards Handbook, Version 5.0 (2022)"
 WWC_LABELS = {
     "satisfies": ("voldoet", "satisfies"), "adjust": ("correctie nodig", "adjustment needed"),
     "fails": ("voldoet niet", "fails"), "low": ("laag", "low"), "high": ("hoog", "high"),
@@ -297,6 +301,40 @@ def moderation_info(ctx: Ctx) -> tuple[pd.DataFrame | None, int]:
     return m, len(m)
 
 
+def did_family(ctx: Ctx) -> dict[str, int]:
+    """``{contrast: number of tests}`` of the Holm family of the ``did`` table: its p values
+    are adjusted across the outcomes within each contrast
+    (:func:`mut_eval.stats.lmm.adjust_across`). A row counts when it has a p (a suppressed
+    one too: it stays in the family)."""
+    d = ctx.table("did")
+    if d is None or not {"contrast", "p"} <= set(d.columns):
+        return {}
+    has_p = d["p"].map(lambda v: fmt.is_number(v) or fmt.is_suppressed(v))
+    counts = d[has_p]["contrast"].astype(str).value_counts()
+    return {c: int(counts[c]) for c in [*CHANGES, *counts.index] if c in counts}
+
+
+def moderation_family(ctx: Ctx) -> dict:
+    """The Benjamini–Hochberg family of the moderation grid: one F test per estimated
+    outcome × change × moderator cell (:func:`mut_eval.stats.moderation.moderation_grid`).
+    ``{n_tests, n_outcomes, n_changes, n_moderators}``; {} without a moderation table."""
+    m = ctx.table("moderation")
+    if m is None or not {"outcome", "change", "moderator"} <= set(m.columns) or m.empty:
+        return {}
+    cells = m[["outcome", "change", "moderator"]].astype(str).drop_duplicates()
+    return {"n_tests": len(cells), "n_outcomes": cells["outcome"].nunique(),
+            "n_changes": cells["change"].nunique(), "n_moderators": cells["moderator"].nunique()}
+
+
+def bh_words(ctx: Ctx, long: bool = False) -> str | None:
+    """:func:`~mut_eval.report.text.bh_family` of this report's moderation grid."""
+    fam = moderation_family(ctx)
+    if not fam:
+        return None
+    dims = {k: fam[k] for k in ("n_outcomes", "n_changes", "n_moderators")} if long else {}
+    return txt.bh_family(fam["n_tests"], ctx.lang, **dims)
+
+
 def level_sizes(ctx: Ctx) -> dict:
     """``{(outcome, change, moderator): smallest level n}`` for categorical moderators, from
     ``conditional_effects.n_level``: a contrast with a level of fewer than ``min_cell`` pupils
@@ -355,8 +393,10 @@ def section_summary(ctx: Ctx) -> dict:
         strong = m[pbh < ctx.alpha].assign(_p=praw[pbh < ctx.alpha]).sort_values("_p", kind="stable")
         shown = [(txt.moderator_label(str(r["moderator"]), lang), ctx.label(r["outcome"]), str(r["change"]))
                  for r in strong.to_dict("records")]
-        items.append(txt.moderation_summary(n_tests, shown, int(((praw < ctx.alpha) & ~(pbh < ctx.alpha)).sum()),
-                                            lang))
+        fam = moderation_family(ctx)
+        items.append(txt.moderation_summary(fam.get("n_tests", n_tests), shown,
+                                            int(((praw < ctx.alpha) & ~(pbh < ctx.alpha)).sum()), lang,
+                                            family=bh_words(ctx)))
     q = figs.qsort_table(ctx.r)
     if q is not None:
         items.append(txt.qsort_sentence(_qsort_cards(ctx, q), lang, ctx.mc))
@@ -687,11 +727,11 @@ def table_did(ctx: Ctx, rows: list[dict]) -> dict:
                       "Verschil = verandering bij mentees min verandering in de controlegroep (punten op schaal 1–5); "
                       "> 0 is gunstiger voor mentees. g: Hedges' g (verschil gedeeld door de standaarddeviatie op T1). "
                       "Verbeterindex: verwachte verandering in percentielpunten voor een gemiddelde leerling uit de "
-                      "controlegroep. pHolm: gecorrigeerd voor het aantal toetsen.",
+                      f"controlegroep. pHolm: {txt.holm_family(did_family(ctx), lang) or 'Holm-correctie'}.",
                       "Difference = change among mentees minus change among controls (points on the 1–5 scale); "
                       "> 0 favours mentees. g: Hedges' g (difference divided by the standard deviation at T1). "
                       "Improvement index: expected change in percentile points for an average control pupil. "
-                      "pHolm: adjusted for the number of tests."))
+                      f"pHolm: {txt.holm_family(did_family(ctx), lang) or 'Holm correction'}."))
     return t.block()
 
 
@@ -906,6 +946,7 @@ def section_effects(ctx: Ctx) -> dict:
         if fig:
             blocks.append(fig)
         changes = group_changes(ctx)
+        family = did_family(ctx)
         for o in ctx.outcomes({str(r["outcome"]) for r in rows}):
             sents = []
             mine = sorted([r for r in rows if str(r["outcome"]) == o], key=lambda r: str(r["contrast"]))
@@ -914,7 +955,8 @@ def section_effects(ctx: Ctx) -> dict:
                 sents.append(txt.did_sentence(ctx.label(o), con, r.get("estimate"), r.get("ci_low"),
                                               r.get("ci_high"), r.get("p_adj"), r.get("g"), alpha=ctx.alpha,
                                               mentee_change=changes.get((o, "mentee", con)),
-                                              control_change=changes.get((o, "control", con)), lang=lang))
+                                              control_change=changes.get((o, "control", con)), lang=lang,
+                                              family=txt.holm_family(family[con], lang) if con in family else None))
             # The benchmark is compared once per outcome, on the longest period available.
             main = next((r for con in reversed(figs.EFFECT_CHANGES) for r in mine if str(r["contrast"]) == con),
                         None)
@@ -1001,17 +1043,26 @@ def section_moderation(ctx: Ctx) -> dict:
         pd.Series(False, index=m.index)
     sel = m[(praw < ctx.alpha) | (pbh < ctx.alpha) | pre].copy()
     sel = sel.assign(_p=praw[sel.index]).sort_values(["_p"], kind="stable")
+    fam = moderation_family(ctx)
+    n_bh = fam.get("n_tests", n_tests)
+    bh_short, bh_long = bh_words(ctx), bh_words(ctx, long=True)
+    changes = txt.join_list([txt.period(c) for c in CHANGES if c in set(m["change"].astype(str))], lang)
+    # a categorical moderator with k levels gives k − 1 rows (one b each) but one F test
+    rows_in = "" if n_bh == n_tests else tr(lang, f" in {n_bh} toetsen (één per uitkomst, verandering en moderator)",
+                                             f" in {n_bh} tests (one per outcome, change and moderator)")
     blocks.append(p(tr(lang,
-                       f"Binnen de groep mentees is onderzocht of de verandering tussen twee metingen samenhangt met "
-                       f"kenmerken van de mentee of van de match met de mentor (moderatie). In totaal zijn "
-                       f"{n_tests} verbanden getoetst. Bij zoveel toetsen is een deel van de significante uitkomsten "
-                       f"toeval; daarom staat naast elke p ook de Benjamini–Hochberg-gecorrigeerde p (pBH). "
+                       f"Binnen de groep mentees is onderzocht of de verandering tussen twee metingen ({changes}) "
+                       f"samenhangt met kenmerken van de mentee of van de match met de mentor (moderatie). In totaal "
+                       f"zijn {n_tests} verbanden getoetst{rows_in}. Bij zoveel toetsen is een deel van de significante "
+                       f"uitkomsten toeval; daarom staat naast elke p ook de gecorrigeerde p (pBH): "
+                       f"{bh_long or 'Benjamini–Hochberg-correctie'}. "
                        f"Hieronder staan de verbanden met p < {fmt.nolead(ctx.alpha, 2, lang)} en de vooraf "
                        f"gekozen verbanden.",
-                       f"Within the mentee group we examined whether the change between two waves is associated "
-                       f"with characteristics of the mentee or of the match with the mentor (moderation). In total "
-                       f"{n_tests} associations were tested. With so many tests some significant results are due to "
-                       f"chance; next to every p is therefore the Benjamini–Hochberg adjusted p (pBH). Shown below "
+                       f"Within the mentee group we examined whether the change between two waves ({changes}) is "
+                       f"associated with characteristics of the mentee or of the match with the mentor (moderation). "
+                       f"In total {n_tests} associations were tested{rows_in}. With so many tests some significant "
+                       f"results are due to chance; next to every p is therefore the adjusted p (pBH): "
+                       f"{bh_long or 'Benjamini–Hochberg correction'}. Shown below "
                        f"are the associations with p < {fmt.nolead(ctx.alpha, 2, lang)} and the prespecified ones.")))
     # how many raw p < alpha chance alone gives in a grid this size, next to the count seen
     blocks.append(p(txt.chance_findings_sentence(n_tests, int((praw < ctx.alpha).sum()), ctx.alpha, lang)))
@@ -1052,7 +1103,7 @@ def section_moderation(ctx: Ctx) -> dict:
                 # Every surviving association and every prespecified one gets its own sentence.
                 sents.append(txt.moderation_sentence(ctx.label(r["outcome"]), str(r["change"]), wlab, r.get("b"),
                                                      r.get("ci_low"), r.get("ci_high"), r.get("p"), r.get("p_bh"),
-                                                     n_tests=n_tests,
+                                                     n_tests=n_bh, family=bh_short,
                                                      level=txt.level_label(lvl, lang) if lvl else None,
                                                      reference=txt.level_label(ref, lang) if lvl and ref else None,
                                                      alpha=ctx.alpha, lang=lang))
@@ -1073,11 +1124,14 @@ def section_moderation(ctx: Ctx) -> dict:
                             f"({txt.period(str(r['change']))}) is not estimable: {why}."))
         t.notes.append(tr(lang,
                           f"b: verandering per eenheid van de moderator (bij een categorie: verschil met de "
-                          f"referentiegroep). pBH: Benjamini–Hochberg-correctie over alle {n_tests} toetsen.",
+                          f"referentiegroep). pBH: {bh_long or 'Benjamini–Hochberg-correctie'}; de rijen van één "
+                          f"moderator met categorieën delen de toets van die moderator.",
                           f"b: change per unit of the moderator (for a level: difference from the reference group). "
-                          f"pBH: Benjamini–Hochberg correction over all {n_tests} tests."))
+                          f"pBH: {bh_long or 'Benjamini–Hochberg correction'}; the rows of one categorical moderator "
+                          f"share that moderator's test."))
         blocks.append(t.block())
-        blocks.append(bullets(sents + [txt.exploratory_indications_sentence(len(quiet), n_tests, lang)]))
+        blocks.append(bullets(sents + [txt.exploratory_indications_sentence(len(quiet), n_bh, lang,
+                                                                            family=bh_short)]))
     if skipped_text:
         blocks.append(p(skipped_text))
     blocks += did_by_moderator_blocks(ctx)
@@ -1243,7 +1297,10 @@ def limitation_facts(ctx: Ctx) -> dict:
     rob = ctx.table("did_robustness")
     facts["weighted"] = rob is not None and "weighted_dr" in set(rob["model"].astype(str))
     facts["n_tests_effects"] = len(rows)
-    facts["n_tests_moderation"] = moderation_info(ctx)[1]
+    fam = moderation_family(ctx)
+    facts["n_tests_moderation"] = fam.get("n_tests", moderation_info(ctx)[1])
+    facts["family_effects"] = txt.holm_family(did_family(ctx), ctx.lang) or None
+    facts["family_moderation"] = bh_words(ctx)
     facts["completers_only_anova"] = ctx.table("mixed_anova") is not None
     q = figs.qsort_table(ctx.r)
     if q is not None:
@@ -1255,6 +1312,9 @@ def section_methods(ctx: Ctx) -> dict:
     lang, meta = ctx.lang, ctx.meta
     alpha = fmt.nolead(ctx.alpha, 2, lang)
     nb = fmt.integer(meta.get("n_boot"), lang) if fmt.is_number(meta.get("n_boot")) else "—"
+    rho = (meta.get("clustering") or {}).get("icc")
+    icc = f" (ICC {fmt.nolead(rho, 2, lang)})" if fmt.is_number(rho) else ""
+    holm_text, bh_text = txt.holm_family(did_family(ctx), lang), bh_words(ctx, long=True)
     blocks = [h(tr(lang, "Werkwijze", "Methods")), bullets([
         tr(lang,
            "Opzet: quasi-experiment met mentees en vergelijkingsklassen, drie metingen (T1 start, T2 einde "
@@ -1286,10 +1346,14 @@ def section_methods(ctx: Ctx) -> dict:
               "CR2 standard errors by class and a wild cluster bootstrap (figure with the effects)."
               if multilevel_primary(ctx) else "")),
         tr(lang,
-           "Gelijkwaardigheid bij de start en uitval zijn beoordeeld met de standaarden van de What Works "
-           "Clearinghouse (Standards Handbook 5.0).",
-           "Baseline equivalence and attrition were rated with the What Works Clearinghouse standards (Standards "
-           "Handbook 5.0)."),
+           f"Gelijkwaardigheid bij de start (|g| ≤ {fmt.nolead(0.05, 2, lang)} voldoet, tot "
+           f"{fmt.nolead(0.25, 2, lang)} met correctie voor de beginscore), uitval (voorzichtige en optimistische "
+           f"grens), Hedges' g met kleine-steekproefcorrectie en de correctie voor leerlingen in dezelfde klas{icc} "
+           f"volgen de What Works Clearinghouse, {WWC_HANDBOOK}.",
+           f"Baseline equivalence (|g| ≤ {fmt.nolead(0.05, 2, lang)} satisfies, up to {fmt.nolead(0.25, 2, lang)} "
+           f"with adjustment for the baseline score), attrition (cautious and optimistic boundary), Hedges' g with "
+           f"its small-sample correction and the correction for pupils sharing a class{icc} follow the What Works "
+           f"Clearinghouse, {WWC_HANDBOOK}."),
         tr(lang,
            f"Moderatie (alleen mentees): de verandering tussen twee metingen geregresseerd op de moderator (OLS"
            f"{se_words(ctx, 'nl')}), met voorspelde veranderingen bij M − 1SD, M en M + 1SD, Johnson–Neyman-grenzen en bootstrap-"
@@ -1298,10 +1362,12 @@ def section_methods(ctx: Ctx) -> dict:
            f"{se_words(ctx, 'en')}), with predicted changes at M − 1SD, M and M + 1SD, Johnson–Neyman points and bootstrap confidence intervals "
            f"({nb} resamples)."),
         tr(lang,
-           f"Significantieniveau α = {alpha}. Effecten: Holm-correctie; moderatie: Benjamini–Hochberg-correctie. "
+           f"Significantieniveau α = {alpha}. Effecten: {holm_text or 'Holm-correctie'}; moderatie: "
+           f"{bh_text or 'Benjamini–Hochberg-correctie'}. "
            f"Een resultaat heet ‘aangetoond’ als het betrouwbaarheidsinterval 0 niet bevat én de gecorrigeerde p "
            f"kleiner is dan α.",
-           f"Significance level α = {alpha}. Effects: Holm correction; moderation: Benjamini–Hochberg correction. A "
+           f"Significance level α = {alpha}. Effects: {holm_text or 'Holm correction'}; moderation: "
+           f"{bh_text or 'Benjamini–Hochberg correction'}. A "
            f"result counts as ‘shown’ when its confidence interval excludes 0 and its adjusted p is below α."),
         tr(lang,
            f"Privacy: er staan geen namen of leerlingnummers in dit rapport; aantallen en statistieken van groepen "
@@ -1313,20 +1379,34 @@ def section_methods(ctx: Ctx) -> dict:
 
 
 def section_appendix(ctx: Ctx) -> dict:
+    """The settings of the run as a readable table (one row per setting, grouped; see
+    :mod:`mut_eval.report.settings_table`), when it was made, the software versions and
+    the SHA-256 of the input files."""
     lang, meta, blocks = ctx.lang, ctx.meta, []
-    t = Table(tr(lang, "Instellingen van de analyse", "Analysis settings"),
-              [(tr(lang, "Instelling", "Setting"), "left"), (tr(lang, "Waarde", "Value"), "left")],
-              lang=lang, min_cell=ctx.mc)
-    for k, lab in (("name", tr(lang, "Programma", "Programme")), ("cohort", "Cohort"),
-                   ("created", tr(lang, "Gemaakt op", "Created")), ("seed", "Seed"),
-                   ("n_boot", tr(lang, "Bootstrap-trekkingen", "Bootstrap resamples")), ("alpha", "α"),
-                   ("min_cell", tr(lang, "Minimale groepsgrootte", "Minimum cell size")),
-                   ("synthetic", tr(lang, "Synthetische data", "Synthetic data")),
-                   ("language", tr(lang, "Taal", "Language"))):
-        if k in meta:
-            v = meta[k]
-            t.add([lab, tr(lang, "ja", "yes") if v is True else tr(lang, "nee", "no") if v is False else short_label(_s(v))])
-    blocks.append(t.block())
+    groups = settings_rows(meta, lang)
+    run = [(tr(lang, "Gemaakt op", "Created"), _date_text(_created(meta), lang)),
+           (tr(lang, "Versie van mut_eval", "mut_eval version"), _s(meta.get("mut_eval_version")))]
+    run = [(label, v) for label, v in run if v]
+    if groups or run:
+        t = Table(tr(lang, "Instellingen", "Settings"),
+                  [(tr(lang, "Instelling", "Setting"), "left"), (tr(lang, "Sleutel in study.yaml", "Key in study.yaml"),
+                                                                 "left"), (tr(lang, "Waarde", "Value"), "left")],
+                  lang=lang, min_cell=ctx.mc, size="small", widths=["1.3fr", "1.2fr", "1.6fr"])
+        for title, rows in groups:
+            t.group(title)
+            for label, key, value in rows:
+                t.add([label, {"mono": key}, short_label(value, 160)])
+        if run:
+            t.group(tr(lang, "Deze uitvoering", "This run"))
+            for label, value in run:
+                t.add([label, "", value])
+        t.notes.append(tr(lang,
+                          "Uit study.yaml zoals de analyse het gebruikte; ‘(standaard)’: niet ingesteld, de "
+                          "standaardwaarde is gebruikt. Leerlingnummers en de sleutel voor pseudoniemen worden nooit "
+                          "getoond.",
+                          "From study.yaml as the analysis used it; ‘(default)’: not set, the default was used. "
+                          "Pupil identifiers and the pseudonym key are never shown."))
+        blocks.append(t.block())
     versions = meta.get("versions") or {}
     if versions:
         t = Table(tr(lang, "Softwareversies", "Software versions"),
@@ -1343,27 +1423,9 @@ def section_appendix(ctx: Ctx) -> dict:
         for k in sorted(hashes):
             t.add([str(k), {"mono": _s(hashes[k])}])
         blocks.append(t.block())
-    opts = meta.get("options")
-    if opts:
-        blocks.append(p(tr(lang, "Gebruikte analyse-instellingen:", "Analysis options used:")))
-        blocks.append({"type": "raw", "text": _config_text(opts)})
-    cfg = meta.get("config")
-    if cfg:
-        blocks.append(p(tr(lang, "Configuratie van de studie (study.yaml):", "Study configuration (study.yaml):")))
-        blocks.append({"type": "raw", "text": _config_text(cfg)})
     if not blocks:
         blocks.append(ctx.missing("meta"))
     return {"title": I18N[lang]["appendix"], "blocks": blocks, "newpage": True}
-
-
-def _config_text(cfg) -> str:
-    """The study configuration as compact YAML (the form it was written in)."""
-    import yaml
-    try:
-        return yaml.safe_dump(json.loads(json.dumps(cfg, default=str)), sort_keys=True, allow_unicode=True,
-                              default_flow_style=None, width=100)
-    except (TypeError, ValueError, yaml.YAMLError):
-        return json.dumps(cfg, indent=1, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def _created(meta) -> _dt.datetime | None:

@@ -162,6 +162,67 @@ def contrast_label(contrast: str, lang: str = "en") -> str:
     return f"{b} \u2212 {a}" if a and b else str(contrast)
 
 
+def holm_family(tests, lang: str = "en") -> str:
+    """The family of the Holm (1979) correction of the DiD tests, in words.
+
+    The ``did`` table is adjusted across outcomes within each contrast
+    (:func:`mut_eval.stats.lmm.adjust_across`). ``tests``: the number of outcomes of one
+    period (the short form, for a sentence on that period: 'Holm over the 6 outcomes of
+    this period'), or a mapping contrast → number of tests (the long form, for table notes
+    and the methods: 'Holm correction over the 6 outcomes within each period (3 periods
+    separately, 18 tests in all)').
+    """
+    if not isinstance(tests, dict):
+        k = int(tests)
+        if lang == "nl":
+            return f"Holm over de {k} {'uitkomst' if k == 1 else 'uitkomsten'} van deze periode"
+        return f"Holm over the {k} {'outcome' if k == 1 else 'outcomes'} of this period"
+    counts = {str(c): int(n) for c, n in tests.items() if n}
+    if not counts:
+        return ""
+    ks, m, total = set(counts.values()), len(counts), sum(counts.values())
+    if len(ks) == 1:
+        k = ks.pop()
+        if lang == "nl":
+            return (f"Holm-correctie over de {k} {'uitkomst' if k == 1 else 'uitkomsten'} binnen elke periode "
+                    f"({m} {'periode' if m == 1 else 'perioden'} apart, samen {total} toetsen)")
+        return (f"Holm correction over the {k} {'outcome' if k == 1 else 'outcomes'} within each period "
+                f"({m} {'period' if m == 1 else 'periods'} separately, {total} tests in all)")
+    per = ", ".join(f"{period(c)}: {n}" for c, n in counts.items())
+    if lang == "nl":
+        return f"Holm-correctie over de uitkomsten binnen elke periode apart ({per}; samen {total} toetsen)"
+    return f"Holm correction over the outcomes within each period separately ({per}; {total} tests in all)"
+
+
+def bh_family(n_tests: int, lang: str = "en", n_outcomes: int | None = None, n_changes: int | None = None,
+              n_moderators: int | None = None) -> str:
+    """The family of the Benjamini–Hochberg (1995) correction of the moderation grid, in words.
+
+    :func:`mut_eval.stats.moderation.moderation_grid` adjusts the one F test of the
+    moderator per estimated outcome × change × moderator cell across the whole grid.
+    Short form, for sentences ('BH correction over the 204 tests of the moderation grid');
+    with the grid's dimensions the long form, for notes and the methods ('Benjamini–Hochberg
+    correction over the 204 tests ... (one per estimated combination of 6 outcomes × 2
+    changes × 17 moderators)').
+    """
+    n = int(n_tests)
+    long = bool(n_outcomes and n_changes and n_moderators)
+    name = "Benjamini–Hochberg" if long else "BH"
+    if lang == "nl":
+        s = f"{name}-correctie over de {n} {'toets' if n == 1 else 'toetsen'} van het moderatieraster"
+    else:
+        s = f"{name} correction over the {n} {'test' if n == 1 else 'tests'} of the moderation grid"
+    if long:
+        def k(n, one, many):
+            return f"{n} {one if n == 1 else many}"
+        s += (f" (één per geschatte combinatie van {k(n_outcomes, 'uitkomst', 'uitkomsten')} × "
+              f"{k(n_changes, 'verandering', 'veranderingen')} × {k(n_moderators, 'moderator', 'moderatoren')})"
+              if lang == "nl" else
+              f" (one per estimated combination of {k(n_outcomes, 'outcome', 'outcomes')} × "
+              f"{k(n_changes, 'change', 'changes')} × {k(n_moderators, 'moderator', 'moderators')})")
+    return s
+
+
 def _diff_stats(estimate, lo, hi, g, lang) -> str:
     word = "verschil" if lang == "nl" else "difference"
     unit = "punten" if lang == "nl" else "points"
@@ -244,12 +305,14 @@ def effect_verdict(ci_low, ci_high, p_adj, alpha: float = 0.05) -> str:
 
 
 def did_sentence(outcome: str, contrast: str, estimate, ci_low, ci_high, p_adj, g=None, *,
-                 alpha: float = 0.05, mentee_change=None, control_change=None, lang: str = "en") -> str:
+                 alpha: float = 0.05, mentee_change=None, control_change=None, lang: str = "en",
+                 family: str | None = None) -> str:
     """One sentence on a difference-in-differences estimate (mentee change − control change).
 
     ``outcome`` is the printed label; ``p_adj`` the multiplicity-adjusted p (Holm in the
     report); ``mentee_change``/``control_change`` (optional) choose between "declined
-    less" and "rose more". See the module docstring for the hedging rule.
+    less" and "rose more"; ``family`` (optional, :func:`holm_family`) names the tests the
+    correction runs over. See the module docstring for the hedging rule.
     """
     o = lower_first(outcome)
     btw = between(contrast, lang)
@@ -269,11 +332,12 @@ def did_sentence(outcome: str, contrast: str, estimate, ci_low, ci_high, p_adj, 
         return f"{_direction(est, mentee_change, control_change, o, btw, lang)} ({stats})."
     clause = _direction(est, mentee_change, control_change, o, btw, lang, sub=True)
     padj = fmt.p_text(p_adj, lang)
+    fam = f"; {family}" if family else ""
     if lang == "nl":
         return (f"Er zijn aanwijzingen dat {clause} ({stats}), maar na correctie voor het aantal toetsen "
-                f"is dit verschil niet overtuigend (gecorrigeerde {padj}).")
+                f"is dit verschil niet overtuigend (gecorrigeerde {padj}{fam}).")
     return (f"There are indications that {clause} ({stats}), but after correction for the number of "
-            f"tests this difference is not conclusive (adjusted {padj}).")
+            f"tests this difference is not conclusive (adjusted {padj}{fam}).")
 
 
 def benchmark_sentence(g, g_ci_low, g_ci_high, *, benchmark: float = BENCHMARK_G, lang: str = "en") -> str:
@@ -496,12 +560,13 @@ def moderation_verdict(ci_low, ci_high, p, p_bh, alpha: float = 0.05) -> str:
 
 def moderation_sentence(outcome: str, change: str, moderator: str, b, ci_low, ci_high, p, p_bh, *,
                         n_tests: int | None = None, level: str | None = None, reference: str | None = None,
-                        alpha: float = 0.05, lang: str = "en") -> str:
+                        alpha: float = 0.05, lang: str = "en", family: str | None = None) -> str:
     """One sentence on whether a moderator (W) goes with the size of mentees' change.
 
     ``moderator``, ``level`` and ``reference`` are printed labels; ``level`` is given for one
     level of a categorical moderator (its difference from the ``reference`` level). BH = Benjamini–
-    Hochberg false discovery rate over ``n_tests`` moderation tests.
+    Hochberg false discovery rate over ``n_tests`` moderation tests; ``family`` (optional,
+    :func:`bh_family`) names them instead.
     """
     o = lower_first(outcome)
     w = lower_first(moderator)
@@ -527,23 +592,27 @@ def moderation_sentence(outcome: str, change: str, moderator: str, b, ci_low, ci
             how = f"bij {w} = {level} was de verandering {'positiever' if pos else 'negatiever'} dan {ref}"
         else:
             how = f"hoe hoger de waarde, hoe {'positiever' if pos else 'negatiever'} de verandering"
+        after = f"na {family}:" if family else f"na BH-correctie voor{k} toetsen"
         if verdict == "shown":
-            return (f"Bij mentees hing de verandering in {o} {btw} samen met {w}: {how} ({stats}; na "
-                    f"BH-correctie voor{k} toetsen {fmt.p_text(p_bh, lang)}).")
+            return (f"Bij mentees hing de verandering in {o} {btw} samen met {w}: {how} ({stats}; "
+                    f"{after} {fmt.p_text(p_bh, lang)}).")
+        after = after.rstrip(":")
         return (f"Er was een aanwijzing dat de verandering in {o} {btw} bij mentees samenhing met {w} ({how}; "
-                f"{stats}), maar na correctie voor de{k} moderatietoetsen kan dit op toeval berusten "
-                f"(BH-gecorrigeerde {fmt.p_text(p_bh, lang)}).")
+                f"{stats}), maar {after if family else f'na correctie voor de{k} moderatietoetsen'} kan dit op "
+                f"toeval berusten (BH-gecorrigeerde {fmt.p_text(p_bh, lang)}).")
     if level is not None:
         ref = f"for {w} = {reference}" if reference else "in the reference group"
         how = f"for {w} = {level} the change was {'more positive' if pos else 'more negative'} than {ref}"
     else:
         how = f"the higher the value, the {'more positive' if pos else 'more negative'} the change"
+    after = f"after {family}:" if family else f"after BH correction for{k} tests"
     if verdict == "shown":
-        return (f"Among mentees, the change in {o} {btw} depended on {w}: {how} ({stats}; after BH "
-                f"correction for{k} tests {fmt.p_text(p_bh, lang)}).")
+        return (f"Among mentees, the change in {o} {btw} depended on {w}: {how} ({stats}; "
+                f"{after} {fmt.p_text(p_bh, lang)}).")
+    after = after.rstrip(":")
     return (f"There was an indication that among mentees the change in {o} {btw} depended on {w} ({how}; "
-            f"{stats}), but after correction for the{k} moderation tests this may be a chance finding "
-            f"(BH-adjusted {fmt.p_text(p_bh, lang)}).")
+            f"{stats}), but {after if family else f'after correction for the{k} moderation tests'} this may be "
+            f"a chance finding (BH-adjusted {fmt.p_text(p_bh, lang)}).")
 
 
 def prespecified_not_shown_sentence(items: list[str], lang: str = "en", max_listed: int = 4) -> str:
@@ -584,16 +653,20 @@ def did_moderator_sentence(n_tests: int, significant: list[str], lang: str = "en
                 f"{join_list(significant, lang)}.")
 
 
-def exploratory_indications_sentence(k: int, n_tests: int | None = None, lang: str = "en") -> str:
-    """The exploratory associations with only an unadjusted p below alpha, as a count."""
+def exploratory_indications_sentence(k: int, n_tests: int | None = None, lang: str = "en",
+                                     family: str | None = None) -> str:
+    """The exploratory associations with only an unadjusted p below alpha, as a count;
+    ``family`` (optional, :func:`bh_family`) names the tests of the correction."""
     if not k:
         return ""
     tests = f" {n_tests}" if n_tests else ""
     if lang == "nl":
+        after = f"na {family}" if family else f"na correctie voor de{tests} toetsen"
         return (f"{k} andere {'verband had' if k == 1 else 'verbanden hadden'} alleen zonder correctie p < ,05 "
-                f"(zie de tabel); na correctie voor de{tests} toetsen kan dat op toeval berusten.")
+                f"(zie de tabel); {after} kan dat op toeval berusten.")
+    after = f"after {family}" if family else f"after correction for the{tests} tests"
     return (f"{k} other association{' was' if k == 1 else 's were'} significant only without correction (see the "
-            f"table); after correction for the{tests} tests this may be chance.")
+            f"table); {after} this may be chance.")
 
 
 def qsort_sentence(cards: list[dict], lang: str = "en", min_cell: int = 10) -> str:
@@ -716,30 +789,33 @@ def chapter(label: str) -> dict:
 
 
 def moderation_summary(n_tests: int, shown: list[tuple[str, str, str]], n_indication: int,
-                       lang: str = "en", max_listed: int = 3) -> str | list:
+                       lang: str = "en", max_listed: int = 3, family: str | None = None) -> str | list:
     """Summary of the moderation analyses: which associations survive the BH correction.
 
     ``shown``: ``(moderator label, outcome label, change)`` for each association with a
     BH-adjusted p below alpha, strongest first (only the first ``max_listed`` are named);
-    ``n_indication``: how many had only an unadjusted p below alpha.
+    ``n_indication``: how many had only an unadjusted p below alpha; ``family`` (optional,
+    :func:`bh_family`) names the tests the correction runs over.
     """
     if not n_tests:
         return ""
     k = len(shown)
+    after = upper_first(tr(lang, f"na {family}", f"after {family}")) if family else \
+        tr(lang, "Na correctie voor het aantal toetsen", "After correction for the number of tests")
     if lang == "nl":
         items = [f"{lower_first(w)} en de verandering in {lower_first(o)} ({period(c)})"
                  for w, o, c in shown[:max_listed]]
         s = (f"Met {n_tests} toetsen is onderzocht of de verandering bij mentees afhangt van kenmerken van de "
              f"mentee of van de match met de mentor. ")
         if k == 1:
-            s += f"Na correctie voor het aantal toetsen bleef een verband over tussen {items[0]}."
+            s += f"{after} bleef een verband over tussen {items[0]}."
         elif k > max_listed:
-            return [s + f"Na correctie voor het aantal toetsen bleven {k} verbanden over, onder meer tussen "
+            return [s + f"{after} bleven {k} verbanden over, onder meer tussen "
                     f"{join_list(items, lang)} (zie hoofdstuk ", chapter("moderation"), ")."]
         elif k:
-            s += f"Na correctie voor het aantal toetsen bleven verbanden over tussen {join_list(items, lang)}."
+            s += f"{after} bleven verbanden over tussen {join_list(items, lang)}."
         else:
-            s += "Na correctie voor het aantal toetsen bleef geen enkel verband overtuigend over"
+            s += f"{after} bleef geen enkel verband overtuigend over"
             s += (f"; {n_indication} {'verband was' if n_indication == 1 else 'verbanden waren'} alleen zonder "
                   f"correctie significant." if n_indication else ".")
         return s
@@ -747,14 +823,14 @@ def moderation_summary(n_tests: int, shown: list[tuple[str, str, str]], n_indica
     s = (f"{n_tests} tests examined whether mentees' change depends on characteristics of the mentee or of the "
          f"match with the mentor. ")
     if k == 1:
-        s += f"After correction for the number of tests an association remained between {items[0]}."
+        s += f"{after} an association remained between {items[0]}."
     elif k > max_listed:
-        return [s + f"After correction for the number of tests {k} associations remained, among them between "
+        return [s + f"{after} {k} associations remained, among them between "
                 f"{join_list(items, lang)} (see chapter ", chapter("moderation"), ")."]
     elif k:
-        s += f"After correction for the number of tests associations remained between {join_list(items, lang)}."
+        s += f"{after} associations remained between {join_list(items, lang)}."
     else:
-        s += "After correction for the number of tests no association remained conclusive"
+        s += f"{after} no association remained conclusive"
         s += (f"; {n_indication} {'was' if n_indication == 1 else 'were'} significant only without correction."
               if n_indication else ".")
     return s
@@ -921,12 +997,15 @@ def limitations(facts: dict, lang: str = "en") -> list[str]:
                    f"The smaller group largely determines how precise the comparison is.")
     te, tm = facts.get("n_tests_effects") or 0, facts.get("n_tests_moderation") or 0
     if te + tm >= 5:
+        # name each correction's family (facts ``family_effects`` / ``family_moderation``,
+        # from holm_family / bh_family) when known
+        fams = "; ".join(f for f in (facts.get("family_effects"), facts.get("family_moderation")) if f)
         out.append(f"Er zijn veel toetsen uitgevoerd ({te} voor de effecten, {tm} voor moderatie). Bij zoveel "
                    f"toetsen is een deel van de significante uitkomsten toeval; daarom worden gecorrigeerde "
-                   f"p-waarden (Holm, Benjamini–Hochberg) gerapporteerd." if nl else
+                   f"p-waarden gerapporteerd ({fams or 'Holm, Benjamini–Hochberg'})." if nl else
                    f"Many tests were carried out ({te} for the effects, {tm} for moderation). With so many tests "
-                   f"some significant results are due to chance; corrected p-values (Holm, Benjamini–Hochberg) are "
-                   f"therefore reported.")
+                   f"some significant results are due to chance; corrected p-values are therefore reported "
+                   f"({fams or 'Holm, Benjamini–Hochberg'}).")
     clustering = clustering_limitation(facts.get("n_classes"), facts.get("n_schools"), facts.get("icc"),
                                        facts.get("n_significant"), facts.get("n_significant_cluster"), lang,
                                        facts.get("alpha", 0.05), multilevel=bool(facts.get("multilevel")))

@@ -1,7 +1,7 @@
 """Standardised effect sizes (WWC conventions) and the sample-description table.
 
-Formulas follow the What Works Clearinghouse *Procedures Handbook, Version 4.1*
-(U.S. Department of Education, IES, 2020) — Hedges' g with the small-sample
+Formulas follow the What Works Clearinghouse *Procedures and Standards Handbook,
+Version 5.0* (U.S. Department of Education, IES, 2022) — Hedges' g with the small-sample
 correction ω, the improvement index, and the clustering correction for mismatched
 analyses (after Hedges 2007, *J. Educ. Behav. Stat.* 32(4), 341–370).
 """
@@ -28,8 +28,8 @@ __all__ = [
 def omega_correction(N):
     """Small-sample correction of Hedges' g: ω = 1 − 3 / (4N − 9).
 
-    ``N`` is the total sample size of both groups (WWC Procedures Handbook 4.1,
-    section on effect sizes for continuous outcomes; Hedges 1981). Works elementwise
+    ``N`` is the total sample size of both groups (WWC Procedures and Standards
+    Handbook, Version 5.0, effect sizes for continuous outcomes; Hedges 1981). Works elementwise
     on arrays. Example: N = 100 → ω = 1 − 3/391 = 0.992327...
     """
     N = np.asarray(N, dtype=float)
@@ -62,8 +62,8 @@ def hedges_g(x_treat, x_control) -> float:
     """Hedges' g as defined by the WWC: g = ω (ȳ_t − ȳ_c) / S.
 
     S is the pooled within-group SD (variances with n − 1, see :func:`pooled_sd`) and
-    ω = 1 − 3/(4N − 9) with N = n_t + n_c (WWC Procedures Handbook 4.1, 2020, effect
-    sizes for continuous outcomes; Hedges 1981). Missing values are dropped. NaN when
+    ω = 1 − 3/(4N − 9) with N = n_t + n_c (WWC Procedures and Standards Handbook,
+    Version 5.0, 2022, effect sizes for continuous outcomes; Hedges 1981). Missing values are dropped. NaN when
     S is 0 or undefined.
 
     Example: treatment (4, 5, 6), control (3, 4, 5): ȳ_t − ȳ_c = 1, S = 1,
@@ -80,7 +80,8 @@ def improvement_index(g):
     """WWC improvement index: 100·Φ(g) − 50.
 
     The expected change in percentile rank of an average comparison-group member had
-    they received the intervention (WWC Procedures Handbook 4.1, 2020). Elementwise;
+    they received the intervention (WWC Procedures and Standards Handbook, Version 5.0, 2022).
+    Elementwise;
     e.g. g = 0.21 → 100·Φ(0.21) − 50 = 8.3.
     """
     g = np.asarray(g, dtype=float)
@@ -95,8 +96,8 @@ def cluster_corrected_t(t, N, n_bar, icc=0.10):
 
     with N the number of pupils, n̄ the average cluster (class/school) size and ρ the
     intraclass correlation — WWC default ρ = .20 for achievement outcomes and .10 for
-    other outcomes such as the attitudes measured here (WWC Procedures Handbook 4.1,
-    2020, clustering correction; Hedges 2007). NaN when the bracketed numerator is not
+    other outcomes such as the attitudes measured here (WWC Procedures and
+    Standards Handbook, Version 5.0, 2022, clustering correction; Hedges 2007). NaN when the bracketed numerator is not
     positive. Elementwise.
     """
     t, N, n_bar, icc = (np.asarray(v, dtype=float) for v in (t, N, n_bar, icc))
@@ -112,7 +113,8 @@ def cluster_correction(t, N, n_bar, icc=0.10) -> dict:
 
     t_a as in :func:`cluster_corrected_t`;
     h = [(N − 2) − 2(n̄ − 1)ρ]² / [(N − 2)(1 − ρ)² + n̄(N − 2n̄)ρ² + 2(N − 2n̄)ρ(1 − ρ)];
-    p = 2·P(T_h > |t_a|)  (WWC Procedures Handbook 4.1, 2020; Hedges 2007).
+    p = 2·P(T_h > |t_a|)  (WWC Procedures and Standards Handbook, Version 5.0,
+    2022; Hedges 2007).
     Returns ``{"t_corrected", "df", "p"}`` (scalars).
     """
     t_a = cluster_corrected_t(t, N, n_bar, icc)

@@ -276,7 +276,7 @@ def did(data: pd.DataFrame, dv: str = "score", covariates=(), *, alpha: float = 
     ``"satterthwaite"`` — SE √(LVLᵀ), t on Satterthwaite df (lmerTest). ``z`` is
     estimate / SE in every case.
 
-    Effect size (contract.md §4, WWC Procedures Handbook 4.1): g = ω·estimate / S with
+    Effect size (contract.md §4, WWC Procedures and Standards Handbook, Version 5.0): g = ω·estimate / S with
     S the pooled within-condition SD at T1 of all pupils scored at T1 (n − 1 variances,
     from the data, not the model) and ω = 1 − 3/(4N − 9), N = pupils scored at T1; the
     CI of g is the CI of the estimate scaled the same way; ``improvement_index`` =

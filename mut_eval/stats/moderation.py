@@ -714,7 +714,8 @@ def moderation_grid(changes: pd.DataFrame, moderators: pd.DataFrame,
 def did_by_moderator(data: pd.DataFrame, moderator_values: pd.Series | pd.DataFrame, w: str | None = None,
                      categorical: bool | None = None, *, dv: str = "score", subject: str = "student_id",
                      probe: str = "moments", alpha: float = 0.05, levels: Sequence[str] | None = None,
-                     missing_codes: Iterable[str] = ("unknown",)) -> pd.DataFrame:
+                     missing_codes: Iterable[str] = ("unknown",),
+                     changes: Sequence[str] | None = None) -> pd.DataFrame:
     """Does the programme effect (difference-in-differences) depend on W?
 
     Random-intercept linear mixed model on all available scores of both conditions,
@@ -743,6 +744,8 @@ def did_by_moderator(data: pd.DataFrame, moderator_values: pd.Series | pd.DataFr
     data : standard long data of ONE outcome (``student_id, condition, wave, score``).
     moderator_values : Series indexed by ``student_id`` (or a DataFrame with column ``w``).
     w : the moderator's name (the Series name by default).
+    changes : the contrasts ``later-earlier`` to report (default: every pair of observed
+        waves). The model and ``p_interaction`` use all waves whatever is reported.
 
     Returns
     -------
@@ -844,6 +847,11 @@ def did_by_moderator(data: pd.DataFrame, moderator_values: pd.Series | pd.DataFr
     p_int = float(stats.chi2.sf(chi2, df_int))
 
     pairs = change_pairs(waves)
+    if changes is not None:
+        bad = [c for c in changes if c not in CHANGES]
+        if bad:
+            raise StudyError(f"did_by_moderator: change(s) {bad} not among {list(CHANGES)}")
+        pairs = [(later, earlier) for later, earlier in pairs if f"{later}-{earlier}" in changes]
     # one contrast row L per probe × pair: (m, later) − (m, earlier) − (c, later) + (c, earlier)
     n_rows = len(probe_vals) * len(pairs)
     cells = [(cd, wave, pv) for pv in probe_vals for later, earlier in pairs

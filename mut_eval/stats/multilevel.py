@@ -229,9 +229,9 @@ def _g_scale(data: pd.DataFrame, dv: str = "score") -> float:
 
 
 def wwc_rows(pupil_did: pd.DataFrame, icc: float, n_bar: float, alpha: float = 0.05) -> pd.DataFrame:
-    """The pupil-level DiD corrected for clustering as the WWC does (Procedures Handbook
-    4.1; Hedges 2007): t_a and its df h from :func:`~mut_eval.stats.effects.cluster_correction`
-    with ρ the estimated class ICC and n̄ the mean class size; the se is the one that gives
+    """The pupil-level DiD corrected for clustering as the WWC does (Procedures and
+    Standards Handbook, Version 5.0, 2022; Hedges 2007): t_a and its df h from
+    :func:`~mut_eval.stats.effects.cluster_correction` with ρ the estimated class ICC and n̄ the mean class size; the se is the one that gives
     t_a (se·t/t_a), the CI estimate ± t_{h,1−α/2}·se. Columns of :data:`ROBUSTNESS_COLUMNS`
     except ``g``, ``n_pupils``, ``n_clusters``."""
     rows = []

@@ -1,8 +1,7 @@
 """What Works Clearinghouse checks: baseline equivalence and attrition.
 
-Sources: What Works Clearinghouse (2020). *Standards Handbook, Version 4.1* and
-*Procedures Handbook, Version 4.1*. U.S. Department of Education, Institute of
-Education Sciences.
+Source: What Works Clearinghouse (2022). *Procedures and Standards Handbook, Version
+5.0*. U.S. Department of Education, Institute of Education Sciences.
 
 For a difference-in-differences contrast (e.g. ``T3-T1``) the analytic sample is the
 pupils scored at both waves of the contrast and at T1 (the baseline): for ``T2-T1`` and
@@ -29,14 +28,16 @@ __all__ = [
     "attrition",
 ]
 
-# WWC attrition boundary: Standards Handbook Version 4.1 (2020), Table II.1 ("Highest
-# differential attrition rate for a sample to maintain low attrition, by overall
-# attrition rate, under 'optimistic' and 'cautious' assumptions"). Overall attrition in
+# WWC attrition boundary: Procedures and Standards Handbook, Version 5.0 (2022), the
+# attrition boundary table ("Highest differential attrition rate for a sample to maintain
+# low attrition, by overall attrition rate, under 'optimistic' and 'cautious'
+# assumptions"). Overall attrition in
 # percent (0-65, 1-point steps); the boundary is the largest differential attrition in
 # percentage points that still counts as low attrition. Under the cautious boundary an
 # overall rate of 58% or more is high attrition whatever the differential (NaN here).
-# Transcribed from the R package baselinr 0.6.0 (Liang; R/attrition_boundary.R, which
-# cites the same table) and checked against the points published in the handbook at
+# The boundary is unchanged from the previous handbook. Transcribed from the R package
+# baselinr 0.6.0 (Liang; R/attrition_boundary.R, which cites the previous handbook's
+# table) and checked against the points published in the handbook at
 # 0/10/20/30/40/50% overall (cautious 5.7/6.3/5.4/4.1/2.6/1.0, optimistic
 # 10.0/10.9/10.0/8.2/6.0/3.7) and the cautious cut-off at 58% — all agree.
 _CAUTIOUS = [
@@ -120,7 +121,7 @@ def wwc_band(g):
 
     |g| ≤ .05 ``"satisfies"``; .05 < |g| ≤ .25 ``"adjust"`` (statistical adjustment for
     the baseline, e.g. a difference-in-differences, is required); |g| > .25 ``"fails"``
-    (WWC Standards Handbook 4.1, 2020). ``None`` for a missing g.
+    (WWC Procedures and Standards Handbook, Version 5.0, 2022). ``None`` for a missing g.
     """
     g = np.asarray(g, dtype=float)
     a = np.abs(g)
