@@ -7,6 +7,17 @@ two thirds mentees, the study's default analysis with ``--bootstrap`` resamples)
 ``mut-eval programme`` twice: cold (every cohort analysed, then the programme tables and
 the report) and again with nothing changed (every cohort reused). Targets: ≤ 5 minutes cold,
 ≤ 30 s unchanged. Seconds wall, whole process as a user runs it.
+
+Measured 2026-12-03 20:33 UTC on this machine (2 cores, otherwise idle), 10 cohorts × 2,000
+pupils (1,334 mentees, 666 controls; ~80 classes each), bootstrap 1000, default analysis
+(multilevel model with mentor groups, multiple imputation m = 20, moderation grid of
+204 tests, weighting):
+
+    cold (10 cohorts analysed, two worker processes; tables; report)    104.3 s
+    nothing changed (10 cohorts reused; tables; report)                  21.9 s
+
+The unchanged run is the programme tables, the staff views of the cohorts and the report
+(typst, figures): 2 s per cohort.
 """
 from __future__ import annotations
 
