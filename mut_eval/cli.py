@@ -71,7 +71,8 @@ def report(study: Path = typer.Argument(..., help="study folder"),
     if edition not in ("staff", "research", "both"):
         raise StudyError(f"--edition: must be staff, research or both, not {edition!r}")
     run_analysis(study, out, bootstrap=bootstrap, seed=seed, report=True, lang=lang, log=_err, edition=edition)
-    names = {"staff": "report.pdf", "research": "report_research.pdf", "both": "report.pdf and report_research.pdf"}
+    names = {"staff": "report.pdf", "research": "report_research.pdf and .docx",
+             "both": "report.pdf (staff), report_research.pdf and report_research.docx"}
     typer.echo(f"wrote {names[edition]} to {out}")
 
 
