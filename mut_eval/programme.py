@@ -242,7 +242,10 @@ def _analyse_one(study: Path, dest: Path, bootstrap, seed, label: str, verbose: 
     if log is not None:
         log(f"cohort {label}: analysing {study.name}")
     with threadpool_limits(limits=1):
-        run_analysis(study, dest, bootstrap=bootstrap, seed=seed, report=False, log=log)
+        try:
+            run_analysis(study, dest, bootstrap=bootstrap, seed=seed, report=False, log=log)
+        except StudyError as e:     # as a plain StudyError: subclasses with other arguments do not unpickle
+            raise StudyError(str(e)) from None
 
 
 def _analyse_cohorts(todo: list, bootstrap, seed, log) -> None:
@@ -254,13 +257,19 @@ def _analyse_cohorts(todo: list, bootstrap, seed, log) -> None:
     workers = min(len(todo), os.cpu_count() or 1, 4)
     if workers <= 1:
         for c, dest in todo:
-            _analyse_one(c.study, dest, bootstrap, seed, c.cohort, log is not None)
+            try:
+                _analyse_one(c.study, dest, bootstrap, seed, c.cohort, log is not None)
+            except StudyError as e:
+                raise StudyError(f"cohort {c.cohort} ({c.study.name}): {e}") from None
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_analyse_one, c.study, dest, bootstrap, seed, c.cohort, log is not None)
+        futures = [(c, pool.submit(_analyse_one, c.study, dest, bootstrap, seed, c.cohort, log is not None))
                    for c, dest in todo]
-        for f in futures:
-            f.result()      # a StudyError of a cohort is raised here, as without the pool
+        for c, f in futures:
+            try:
+                f.result()      # a cohort's StudyError arrives here, as without the pool
+            except StudyError as e:
+                raise StudyError(f"cohort {c.cohort} ({c.study.name}): {e}") from None
 
 
 def _min_cell(cohort_results: dict) -> int:

@@ -206,3 +206,17 @@ def test_embedded_example_programme_is_the_synthetic_one(tmp_path):
     assert _digest(fresh) == _digest(example)
     prog = load_programme(example)
     assert [c.cohort for c in prog.cohorts] == ["2019-2020", "2020-2021", "2021-2022", "2022-2023"]
+
+
+def test_a_broken_cohort_exits_2_naming_the_cohort(tmp_path, capsys):
+    """A cohort whose study folder cannot be read stops the run with exit 2, names the
+    cohort and the file, and writes nothing."""
+    folder = _programme(tmp_path, {**GOOD, "cohorts": [{"cohort": "2019-2020", "study": "c1"},
+                                                       {"cohort": "2020-2021", "study": "c2"}]})
+    (tmp_path / "c2").mkdir()
+    for c in ("c1", "c2"):
+        (tmp_path / c / "students.csv").write_text("student_id,condition\nS1,mentee\n", encoding="utf-8")
+    assert main(["programme", str(folder), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "cohort 2019-2020 (c1)" in err or "cohort 2020-2021 (c2)" in err
+    assert "students.csv" in err and not (tmp_path / "out").exists()
