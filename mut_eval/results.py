@@ -106,6 +106,12 @@ def write_sheet(xl: pd.ExcelWriter, sheet: str, df: pd.DataFrame) -> None:
                 cell.data_type = "s"
 
 
+#: a table with more rows goes to CSV only (an xlsx sheet ends at 1,048,576 rows, and a
+#: sheet of this size is unreadable anyway); ``results.xlsx`` lists it in :data:`LARGE_SHEET`
+SHEET_ROWS_MAX = 100_000
+LARGE_SHEET = "large_tables"
+
+
 def write_results(results: Results, out_dir: str | Path, staff_min_cell: int | None = None) -> Path:
     """Write ``results.json``, ``tables/*.csv`` and ``results.xlsx`` into ``out_dir``.
 
@@ -114,7 +120,9 @@ def write_results(results: Results, out_dir: str | Path, staff_min_cell: int | N
     (:func:`mut_eval.disclosure.staff_view`: small groups, the statistics computed from
     them and the counts they could be recomputed from are suppressed; comparisons with a
     small group and pupil-level sheets are left out; statistics rounded to 3 decimals); the
-    CSV and JSON files stay complete for researchers.
+    CSV and JSON files stay complete for researchers. A table of more than
+    :data:`SHEET_ROWS_MAX` rows is not a sheet: the sheet ``large_tables`` says which CSV
+    holds it (a cohort of ~20,000 pupils has ~100,000 rows of ``accounting``).
     """
     out = Path(out_dir)
     (out / "tables").mkdir(parents=True, exist_ok=True)
@@ -127,8 +135,15 @@ def write_results(results: Results, out_dir: str | Path, staff_min_cell: int | N
     book = results.tables
     if staff_min_cell is not None:
         book = {name: round_for_staff(df) for name, df in staff_view(results, staff_min_cell).tables.items()}
+    large = [(name, len(df)) for name, df in book.items() if len(df) > SHEET_ROWS_MAX]
     with pd.ExcelWriter(out / "results.xlsx", engine="openpyxl") as xl:
         for name, df in book.items():
-            # Excel sheet names are limited to 31 characters.
-            write_sheet(xl, name[:31], df)
+            if len(df) <= SHEET_ROWS_MAX:
+                # Excel sheet names are limited to 31 characters.
+                write_sheet(xl, name[:31], df)
+        if large:
+            write_sheet(xl, LARGE_SHEET, pd.DataFrame(
+                [{"table": name, "rows": n, "file": f"tables/{name}.csv",
+                  "note": f"more than {SHEET_ROWS_MAX:,} rows: in the CSV file (and results.json) only"}
+                 for name, n in large]))
     return out
