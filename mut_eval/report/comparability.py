@@ -11,6 +11,7 @@ from .. import figures as figs
 from ..figures_comparability import BALANCE_LINE, balance_label, love_data
 from . import format as fmt
 from . import text as txt
+from .common import Table, h, p
 from .text import tr
 
 METHOD_WORDS = {
@@ -81,7 +82,6 @@ def balance_sentences(ctx, bal: pd.DataFrame, ws: pd.DataFrame, meta: dict) -> l
 
 def effect_table(ctx, rob: pd.DataFrame, primary: str):
     """The DiD under the main model and the adjusted rows, per outcome × change from T1."""
-    from .build import Table   # the report's table type (build imports this module)
     lang = ctx.lang
     models = [primary] + [m for m in ADJUSTED if m in set(rob["model"])]
     t = Table(tr(lang, "Verschil in verandering (95%-BI): hoofdmodel, na weging en correctie, en met imputatie",
@@ -175,7 +175,6 @@ def sensitivity_sentence(ctx, sens: pd.DataFrame) -> str | None:
 
 def section_comparability(ctx) -> dict:
     """The section; empty of numbers when comparisons are withheld (small groups)."""
-    from .build import h, p
     lang, blocks = ctx.lang, []
     title = tr(lang, "Zijn de groepen vergelijkbaar?", "Were the groups comparable?")
     if ctx.withheld():

@@ -9,8 +9,6 @@ the same template.
 """
 from __future__ import annotations
 
-import json
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +18,10 @@ from .. import figures as figs
 from ..disclosure import staff_view
 from ..figures_programme import HEADLINE, fig_programme_forest, fig_reach
 from ..programme import REPORTED, cohort_value, programme_tables
-from ..results import _jsonable
 from . import format as fmt
 from . import text as txt
-from .build import I18N, TEMPLATE, Table, _created, _date_text, assemble, h, note, p
+from .build import assemble
+from .common import I18N, Table, _created, _date_text, h, note, p, typeset
 from .text import tr
 
 MEASURES = ("mentees", "controls", "matched", "never_started", "sessions_attended_share", "attended_75_share")
@@ -349,10 +347,6 @@ def build_programme_report(prog, results, cohort_results: dict, out_dir, lang: s
                            extra_sections=()) -> Path:
     """Write ``out_dir/report.pdf`` (figures in ``out_dir/figures``, the document in
     ``report_data.json``) for the programme; return the PDF path."""
-    import datetime as _dt
-
-    import typst
-
     out = Path(out_dir)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     staff = {c: staff_view(r) for c, r in cohort_results.items()}
@@ -383,17 +377,7 @@ def build_programme_report(prog, results, cohort_results: dict, out_dir, lang: s
     plan = section_plan(results.tables.get("plan"), lang, mc)
     doc = programme_document(prog, tables, reach, fig_blocks, latest_doc, labels, order, lang, mc, created,
                              [plan, *extra_sections])
-    data_path = out / "report_data.json"
-    data_path.write_text(json.dumps(_jsonable(doc), ensure_ascii=False, indent=1, default=str, allow_nan=False)
-                         + "\n", encoding="utf-8")
-    template = (resources.files("mut_eval.report") / TEMPLATE).read_bytes()
-    pdf = out / "report.pdf"
-    try:
-        typst.compile(template, output=str(pdf), root=str(out), sys_inputs={"data": "/" + data_path.name},
-                      timestamp=created or _dt.datetime(2000, 1, 1, tzinfo=_dt.timezone.utc))
-    except typst.TypstError as e:
-        raise RuntimeError(f"typst could not typeset the programme report: {e}") from e
-    return pdf
+    return typeset(doc, out, "report.pdf", "report_data.json", created)
 
 
 def _figure(path: Path, root: Path, caption: str, width: str = "100%") -> dict:

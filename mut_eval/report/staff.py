@@ -29,7 +29,7 @@ import pandas as pd
 
 from . import format as fmt
 from . import text as txt
-from .build import Ctx, Table, bullets, did_rows, group_changes, group_sizes, h, note, p
+from .common import Ctx, Table, bullets, did_rows, group_changes, group_sizes, h, note, p
 from .text import tr
 
 HEADLINE = ("T3-T1", "T2-T1")
