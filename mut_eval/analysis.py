@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import CHANGES, CONDITIONS, WAVES, StudyError, __version__, outfolder
+from . import CHANGES, CONDITIONS, WAVES, StudyError, __version__, outfolder, progress
 from .disclosure import small_groups
 from .panel import Panel, load_panel
 from .privacy import is_id_column, sanitise_config
@@ -255,6 +255,7 @@ def analyze(panel: Panel, options: AnalysisSettings | dict | None = None) -> Res
         panel = replace(panel, long=panel.long[~panel.long["outcome"].isin(skipped["outcome"])]
                         .reset_index(drop=True))
     check_design(panel)
+    progress.stage("descriptives, ANOVA, ICC")
     t: dict[str, pd.DataFrame] = {}
     t["skipped_outcomes"] = skipped
     t["flow"] = panel.flow
@@ -273,6 +274,7 @@ def analyze(panel: Panel, options: AnalysisSettings | dict | None = None) -> Res
     t1 = panel.long[panel.long["wave"] == "T1"]
     t["icc"] = (icc_table(t1, levels=design.levels, alpha=options.alpha) if "class" in design.levels
                 else pd.DataFrame(columns=ICC_COLUMNS))
+    progress.stage("comparability: weighting, imputation")
     comp = comparability(panel, design, options)
     t.update(comp.tables)
     t.update(effects_by_outcome(panel.long, panel.wide, design, t["icc"], outcomes=panel.outcomes,
@@ -508,6 +510,7 @@ def run_analysis(study_dir, out, bootstrap: int | None = None, seed: int | None 
     check_output_folder(study_dir, out)
     study = load_study(study_dir)
     options = study.settings.analysis.with_overrides(bootstrap=bootstrap, seed=seed)
+    progress.stage("reading and checking the files")
     panel = load_panel(study)
     if log is not None:
         for p in panel.clean.warnings:
@@ -520,6 +523,7 @@ def run_analysis(study_dir, out, bootstrap: int | None = None, seed: int | None 
         for line in skipped_summary(results):
             log(line)
     with atomic_dir(out) as tmp:
+        progress.stage("writing the results")
         write_results(results, tmp, staff_min_cell=options.min_cell if options.staff_edition else None)
         if not options.staff_edition:  # pupil-level data are for researchers only
             from .datafiles import researcher_data, write_data
@@ -527,5 +531,6 @@ def run_analysis(study_dir, out, bootstrap: int | None = None, seed: int | None 
                        lang=study.language)
         if report:
             from .report.build import build_report
+            progress.stage("writing the report")
             build_report(results, tmp, lang=lang or study.language, edition=edition)
     return results

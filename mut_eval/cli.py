@@ -53,8 +53,10 @@ def analyze(study: Path = typer.Argument(..., help="study folder"),
             seed: Optional[int] = typer.Option(None, "--seed", help="random seed")):
     """Analyse a study and write the tables (CSV, results.json, results.xlsx)."""
     from .analysis import run_analysis
-    results = run_analysis(study, out, bootstrap=bootstrap, seed=seed, report=False, log=_err)
-    typer.echo(f"wrote {len(results.tables)} tables to {out}")
+    from .progress import tracking
+    with tracking("analyse") as clock:
+        results = run_analysis(study, out, bootstrap=bootstrap, seed=seed, report=False, log=_err)
+    typer.echo(f"wrote {len(results.tables)} tables to {out} in {clock():.1f} s")
 
 
 @app.command()
@@ -70,10 +72,12 @@ def report(study: Path = typer.Argument(..., help="study folder"),
     from .analysis import run_analysis
     if edition not in ("staff", "research", "both"):
         raise StudyError(f"--edition: must be staff, research or both, not {edition!r}")
-    run_analysis(study, out, bootstrap=bootstrap, seed=seed, report=True, lang=lang, log=_err, edition=edition)
+    from .progress import tracking
+    with tracking("report") as clock:
+        run_analysis(study, out, bootstrap=bootstrap, seed=seed, report=True, lang=lang, log=_err, edition=edition)
     names = {"staff": "report.pdf", "research": "report_research.pdf and .docx",
              "both": "report.pdf (staff), report_research.pdf and report_research.docx"}
-    typer.echo(f"wrote {names[edition]} to {out}")
+    typer.echo(f"wrote {names[edition]} to {out} in {clock():.1f} s")
 
 
 @app.command("synth-programme")
@@ -97,10 +101,12 @@ def programme(folder: Path = typer.Argument(..., help="programme folder (with pr
     """Analyse every cohort of a programme (unchanged cohorts are reused) and write the
     programme tables and report: pooled effects, trend, reach and targets."""
     from .programme import run_programme
-    res = run_programme(folder, out, bootstrap=bootstrap, seed=seed, lang=lang, report=not no_report, log=_err)
+    from .progress import tracking
+    with tracking("programme") as clock:
+        res = run_programme(folder, out, bootstrap=bootstrap, seed=seed, lang=lang, report=not no_report, log=_err)
     reused = sum(bool(c["reused"]) for c in res.meta["cohorts"])
     typer.echo(f"wrote the programme results of {len(res.meta['cohorts'])} cohort(s) to {out} "
-               f"({reused} reused unchanged)")
+               f"({reused} reused unchanged) in {clock():.1f} s")
 
 @app.command()
 def plan(design: str = typer.Option("class", "--design", help="pupil | class | school | partial (mentor groups in the treated arm only)"),

@@ -63,7 +63,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .. import CHANGES, CONDITIONS, WAVES, StudyError, is_missing
+from .. import CHANGES, CONDITIONS, WAVES, StudyError, is_missing, progress
 from .longdata import change_pairs, check_long
 from .multiplicity import benjamini_hochberg
 
@@ -656,6 +656,7 @@ def moderation_grid(changes: pd.DataFrame, moderators: pd.DataFrame,
     # resamples (as when the whole data set is bootstrapped) and the grid costs one
     # draw instead of one per model.
     counts = resample_counts(len(changes), int(n_boot), cell_seed(seed, "pupils")) if n_boot else None
+    progress.stage("moderation grid", total=len(outcomes) * len(changes_list) * len(moderator_list))
     for outcome in outcomes:
         for change in changes_list:
             try:
@@ -666,6 +667,7 @@ def moderation_grid(changes: pd.DataFrame, moderators: pd.DataFrame,
                                     "reason": str(err)})
                 continue
             for mod in moderator_list:
+                progress.advance()
                 frame = pd.DataFrame({"__change__": yser}).join(mods[[mod]], how="left")
                 is_cat = mod in cat_levels or mod in CATEGORICAL_MODERATORS or not (
                     pd.api.types.is_numeric_dtype(mods[mod]) or pd.api.types.is_bool_dtype(mods[mod]))

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .. import CONDITIONS, StudyError
+from .. import CONDITIONS, StudyError, progress
 from ..intake.settings import DesignSettings
 from .cluster_robust import design_based_checks
 from .effects import cluster_correction, omega_correction, pooled_sd
@@ -366,7 +366,9 @@ def effects_by_outcome(long: pd.DataFrame, wide: pd.DataFrame, design: Design, i
     data = with_mentor_groups(long, matches) if design.mentor_groups else long
     icc_by = icc.set_index("outcome") if len(icc) else pd.DataFrame()
     parts: dict[str, list] = {"lmm_fixed": [], "lmm_emm": [], "did": [], "did_robustness": []}
+    progress.stage("effect models per outcome", total=len(outcomes))
     for o in outcomes:
+        progress.advance()
         d = data[data["outcome"] == o]
         try:
             pupil = fit_lmm(d)
