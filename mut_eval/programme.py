@@ -254,6 +254,8 @@ def _analyse_cohorts(todo: list, bootstrap, seed, log) -> None:
     import os
     from concurrent.futures import ProcessPoolExecutor
 
+    from . import progress
+    progress.stage("cohorts analysed", total=len(todo))
     workers = min(len(todo), os.cpu_count() or 1, 4)
     if workers <= 1:
         for c, dest in todo:
@@ -261,6 +263,7 @@ def _analyse_cohorts(todo: list, bootstrap, seed, log) -> None:
                 _analyse_one(c.study, dest, bootstrap, seed, c.cohort, log is not None)
             except StudyError as e:
                 raise StudyError(f"cohort {c.cohort} ({c.study.name}): {e}") from None
+            progress.advance()
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [(c, pool.submit(_analyse_one, c.study, dest, bootstrap, seed, c.cohort, log is not None))
@@ -270,6 +273,7 @@ def _analyse_cohorts(todo: list, bootstrap, seed, log) -> None:
                 f.result()      # a cohort's StudyError arrives here, as without the pool
             except StudyError as e:
                 raise StudyError(f"cohort {c.cohort} ({c.study.name}): {e}") from None
+            progress.advance()
 
 
 def _min_cell(cohort_results: dict) -> int:
