@@ -277,15 +277,28 @@ def read_sav(path: Path, name: str) -> RawTable:
                     value_labels=labels)
 
 
+MISSING_MARKERS = ("NA", "N/A", "NAN", "NULL", "#N/A", ".")
+
+
+def _clean_cell(v):
+    if is_missing(v):
+        return None
+    s = str(v).strip()
+    return None if s == "" or s.upper() in MISSING_MARKERS else s
+
+
 def _clean_cells(df: pd.DataFrame) -> pd.DataFrame:
-    """Strip white space; empty cells and common missing markers become NA."""
-    def clean(v):
-        if is_missing(v):
-            return None
-        s = str(v).strip()
-        return None if s == "" or s.upper() in {"NA", "N/A", "NAN", "NULL", "#N/A", "."} else s
-    out = df.map(clean).astype(object)
-    return out.where(out.notna(), None)
+    """Strip white space; empty cells and common missing markers (:data:`MISSING_MARKERS`,
+    any case) become None. Each distinct value of a column is cleaned once (``factorize``):
+    questionnaire items hold a handful of answers however many pupils answered."""
+    cols = []
+    for j in range(df.shape[1]):
+        codes, uniques = pd.factorize(df.iloc[:, j], use_na_sentinel=True)
+        cleaned = np.array([_clean_cell(u) for u in uniques] + [None], dtype=object)
+        cols.append(cleaned[codes])     # code -1 (missing) takes the last entry, None
+    out = pd.DataFrame(dict(enumerate(cols)), index=df.index, dtype=object)
+    out.columns = df.columns
+    return out
 
 
 READERS = {".csv": read_csv, ".txt": read_csv, ".xlsx": read_xlsx, ".sav": read_sav}
@@ -385,6 +398,8 @@ def load_yaml(path: str | Path, what: str = "file") -> object:
 def to_number(values: pd.Series) -> pd.Series:
     """Parse text to float, accepting a decimal comma ("3,5") as Dutch Excel writes it.
     Non-numbers become NaN (validation reports them before this is used)."""
-    s = values.astype(object).where(values.notna(), None)
-    s = s.map(lambda v: v.replace(",", ".") if isinstance(v, str) and v.count(",") == 1 and "." not in v else v)
-    return pd.to_numeric(s, errors="coerce").astype(float)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)     # each distinct text parsed once
+    fixed = pd.Series([v.replace(",", ".") if isinstance(v, str) and v.count(",") == 1 and "." not in v else v
+                       for v in uniques], dtype=object)
+    parsed = np.append(pd.to_numeric(fixed, errors="coerce").to_numpy(dtype=float), np.nan)
+    return pd.Series(parsed[codes], index=values.index, name=values.name, dtype=float)
