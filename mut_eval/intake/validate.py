@@ -24,7 +24,7 @@ import yaml
 from .. import CONDITIONS, WAVES, is_missing
 from .codebook import Codebook, load_codebook
 from .derive import age_at, derive_person, origin_from_countries
-from .io import RawTable, TableError, read_table, to_number
+from .io import RawTable, TableError, map_distinct, read_table, to_number
 from .problems import Problem, ValidationFailed, _Collector, _report_failures, _rows_note
 from .repairs import normalise_code  # noqa: F401  (documented here since before the repairs module)
 from .repairs import (blank_missing_codes, case_only_groups, choose_duplicates, iso_dates,
@@ -187,19 +187,19 @@ def _prepare(raw: RawTable, study: Study, columns: dict, out: _Collector,
         # SPSS value labels are stored under the file's (pre-rename) column name.
         src = next((k for k in raw.value_labels if renames.get(k, k) == col), None)
         if src is not None and spec["type"] in ("code", "text", "tags", "id"):
-            df[col] = df[col].map(lambda v, L=raw.value_labels[src]: _label(v, L))
+            df[col] = map_distinct(df[col], lambda v, L=raw.value_labels[src]: _label(v, L))
         if col in ids:
             df[col] = normalise_ids(df[col], settings.ids.pad, settings.ids.strip)
         if spec["type"] == "code":
             defaults = {normalise_code(k): v for k, v in SPEC["default_recodes"].get(spec["codes"], {}).items()}
             own = {normalise_code(k): v for k, v in study.recode.get(col, {}).items()}
-            df[col] = df[col].map(lambda v: None if v is None else own.get(normalise_code(v), defaults.get(
+            df[col] = map_distinct(df[col], lambda v: None if v is None else own.get(normalise_code(v), defaults.get(
                 normalise_code(v), normalise_code(v))))
             if "unknown" in SPEC["codes"][spec["codes"]] and spec.get("nullable", True):
                 _blank_as_unknown(raw, df, col, out)
         elif col in study.recode:
             own = {str(k): v for k, v in study.recode[col].items()}
-            df[col] = df[col].map(lambda v: own.get(v, v) if v is not None else None)
+            df[col] = map_distinct(df[col], lambda v: own.get(v, v) if v is not None else None)
             if col in ids:
                 df[col] = normalise_ids(df[col], settings.ids.pad, settings.ids.strip)
         if spec["type"] == "date":
