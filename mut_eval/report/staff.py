@@ -37,7 +37,7 @@ FULL, EMPTY = "●", "○"
 MAX_LOCKS = 4
 CI_WIDTH_MAX = 0.8
 DISAGREE_MAX = 0.25
-MAIN_MODELS = ("lmm_multilevel", "mmrm_multilevel", "lmm_pupil", "mmrm_pupil")
+MAIN_MODELS = ("lmm_multilevel", "mmrm_multilevel", "lmm_pupil", "mmrm_pupil")   # the did table's models
 
 
 def _f(x) -> float:
@@ -106,7 +106,8 @@ def evidence_rating(ctx: Ctx, outcome: str) -> tuple[int, list[str]]:
             why.append(tr(lang, "de schatting is onnauwkeurig (te weinig klassen of leerlingen)",
                           "the estimate is imprecise (too few classes or pupils)"))
     if rob is not None and len(rob):
-        others = rob[~rob["model"].astype(str).isin(MAIN_MODELS[:1])]
+        main_model = str(d.get("model")) if d is not None and d.get("model") is not None else MAIN_MODELS[0]
+        others = rob[rob["model"].astype(str) != main_model]     # the models other than the did's own
         verdicts = [_verdict(r["ci_low"], r["ci_high"]) for _, r in others.iterrows()]
         verdicts = [v for v in verdicts if v != 9]
         if verdicts and np.mean([v != main for v in verdicts]) > DISAGREE_MAX:
