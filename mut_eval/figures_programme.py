@@ -14,14 +14,11 @@ import pandas as pd
 
 from .figures import BENCHMARK_G, BENCHMARK_RANGE, COLORS, RC, _safe_name, _save
 from .programme import REPORTED
+from .report import format as fmt
 from .report.text import tr
 
 #: the contrast read first: lasting change, then the end of the programme
 HEADLINE = ("T3-T1", "T2-T1")
-
-
-def _num(s) -> np.ndarray:
-    return pd.to_numeric(pd.Series(s), errors="coerce").to_numpy(float)
 
 
 def fig_reach(reach: pd.DataFrame, out_dir: Path, lang: str) -> Path | None:
@@ -58,7 +55,7 @@ def fig_reach(reach: pd.DataFrame, out_dir: Path, lang: str) -> Path | None:
             for k, (col, lab, color) in enumerate(series):
                 if col not in reach.columns:
                     continue
-                v = _num(reach[col]) * (100 if share else 1)
+                v = fmt.floats(reach[col]) * (100 if share else 1)
                 if share:
                     ax.plot(x, v, marker="o", ms=3.5, color=color, lw=1.2, label=lab)
                 else:
@@ -84,7 +81,7 @@ def fig_programme_forest(effects: pd.DataFrame, pooled: pd.DataFrame, outcome: s
     CI) with the prediction interval as a line, the benchmark of youth mentoring (g ≈
     .21, band .11–.25) and 0."""
     e = effects[(effects["outcome"].astype(str) == outcome)].copy()
-    e["yi"], e["vi"] = _num(e["yi"]), _num(e["vi"])
+    e["yi"], e["vi"] = fmt.floats(e["yi"]), fmt.floats(e["vi"])
     e = e[np.isfinite(e["yi"]) & np.isfinite(e["vi"])]
     contrasts = [c for c in HEADLINE if c in set(e["contrast"].astype(str))]
     if e.empty or not contrasts:
@@ -111,7 +108,7 @@ def fig_programme_forest(effects: pd.DataFrame, pooled: pd.DataFrame, outcome: s
             if p is not None and len(p):
                 pr = p[(p["contrast"].astype(str) == con) & (p["method"].astype(str) == REPORTED)]
                 row = pr.iloc[0] if len(pr) else None
-            if row is not None and np.isfinite(_num([row["estimate"]])[0]):
+            if row is not None and np.isfinite(fmt.floats([row["estimate"]])[0]):
                 est, lo, hi = (float(row[k]) for k in ("estimate", "ci_low", "ci_high"))
                 plo, phi = float(row["pi_low"]), float(row["pi_high"])
                 if np.isfinite(plo) and np.isfinite(phi):

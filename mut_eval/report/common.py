@@ -201,6 +201,25 @@ class Ctx:
         return {"type": "figure", "path": "/" + rel.as_posix(), "caption": caption, "width": width}
 
 
+def plain_text(x, chapters: dict | None = None) -> str:
+    """The characters of a rich text of the document (see template.typ), as it reads:
+    ``{chapter: label}`` is the chapter's number from ``chapters`` ("?" without)."""
+    if x is None:
+        return ""
+    if isinstance(x, str):
+        return x
+    if isinstance(x, list):
+        return "".join(plain_text(y, chapters) for y in x)
+    if isinstance(x, dict):
+        if "chapter" in x:
+            return str((chapters or {}).get(x["chapter"], "?"))
+        for key in ("em", "b", "sub", "sup", "mono"):
+            if key in x:
+                return plain_text(x[key], chapters)
+        return ""
+    return str(x)
+
+
 def p(text) -> dict:
     return {"type": "p", "text": text}
 

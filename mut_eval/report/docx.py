@@ -32,6 +32,8 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 
+from .common import plain_text as plain
+
 WORDS = {
     "nl": {"table": "Tabel", "figure": "Figuur", "note": "Noot.", "locale": "nl-NL"},
     "en": {"table": "Table", "figure": "Figure", "note": "Note.", "locale": "en-GB"},
@@ -57,24 +59,6 @@ ALIGN = {"left": WD_ALIGN_PARAGRAPH.LEFT, "right": WD_ALIGN_PARAGRAPH.RIGHT, "ce
 def chapter_numbers(doc: dict) -> dict:
     """label -> the section's 1-based position among all sections (the PDF numbers every section)."""
     return {s["label"]: i for i, s in enumerate(doc.get("sections", []), start=1) if s.get("label")}
-
-
-def plain(x, chapters: dict | None = None) -> str:
-    """The text of a rich text, as it reads in the document."""
-    if x is None:
-        return ""
-    if isinstance(x, str):
-        return x
-    if isinstance(x, list):
-        return "".join(plain(y, chapters) for y in x)
-    if isinstance(x, dict):
-        if "chapter" in x:
-            return str((chapters or {}).get(x["chapter"], "?"))
-        for key in ("em", "b", "sub", "sup", "mono"):
-            if key in x:
-                return plain(x[key], chapters)
-        return ""
-    return str(x)
 
 
 def add_rich(par, x, chapters: dict, style: frozenset = frozenset(), size: float | None = None):

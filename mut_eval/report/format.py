@@ -37,6 +37,14 @@ def is_number(x) -> bool:
     return math.isfinite(v)
 
 
+def floats(values):
+    """A column or list as a float array, NaN where a cell is not a number (e.g. a
+    suppression label)."""
+    import numpy as np
+    import pandas as pd
+    return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
 def to_float(x) -> float:
     """``x`` as a float; NaN when it is not a number."""
     try:

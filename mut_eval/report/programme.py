@@ -44,14 +44,6 @@ def reach_table(prog, staff: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _f(x) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return float("nan")
-    return v
-
-
 def section_reach(prog, reach: pd.DataFrame, targets: pd.DataFrame, figures: dict, lang: str, mc: int) -> dict:
     blocks = [p(tr(lang,
                    f"{prog.name} is gevolgd over {len(prog.cohorts)} cohorten "
@@ -120,19 +112,19 @@ TARGET_LABELS = {
 
 
 def _count(x, lang) -> str:
-    v = _f(x)
+    v = fmt.to_float(x)
     return fmt.integer(v, lang) if np.isfinite(v) else "–"
 
 
 def _share(x, lang) -> str:
-    v = _f(x)
+    v = fmt.to_float(x)
     return fmt.pct(100 * v, 0, lang) if np.isfinite(v) else "–"
 
 
 def pooled_sentence(row, label: str, lang: str) -> str:
     """One outcome's pooled lasting effect in words."""
-    est, lo, hi = _f(row["estimate"]), _f(row["ci_low"]), _f(row["ci_high"])
-    k = int(_f(row["k"]))
+    est, lo, hi = fmt.to_float(row["estimate"]), fmt.to_float(row["ci_low"]), fmt.to_float(row["ci_high"])
+    k = int(fmt.to_float(row["k"]))
     g = fmt.num(est, 2, lang)
     ci = fmt.ci(lo, hi, 2, lang)
     if lo > 0:
@@ -144,7 +136,7 @@ def pooled_sentence(row, label: str, lang: str) -> str:
     else:
         verdict = tr(lang, "niet aantoonbaar verschillend van nul", "not shown to differ from zero")
     pi = ""
-    plo, phi = _f(row["pi_low"]), _f(row["pi_high"])
+    plo, phi = fmt.to_float(row["pi_low"]), fmt.to_float(row["pi_high"])
     if np.isfinite(plo) and np.isfinite(phi) and k >= 3:
         pi = tr(lang, f" In een volgend jaar ligt het effect naar verwachting tussen {fmt.num(plo, 2, lang)} en "
                       f"{fmt.num(phi, 2, lang)}.",
@@ -157,7 +149,7 @@ def section_pooled(prog, effects: pd.DataFrame, pooled: pd.DataFrame, trend: pd.
                    labels: dict, order: list, lang: str, mc: int) -> dict:
     g = pooled[(pooled["measure"].astype(str) == "g")] if len(pooled) else pooled
     re_rows = g[g["method"].astype(str) == REPORTED] if len(g) else g
-    k_max = int(np.nanmax(_num(re_rows["k"]))) if len(re_rows) else 0
+    k_max = int(np.nanmax(fmt.floats(re_rows["k"]))) if len(re_rows) else 0
     blocks = [p(tr(lang,
                    "Eén cohort van een paar honderd leerlingen zegt weinig over de vraag of een programma werkt; "
                    "het bewijs stapelt zich op over de jaren. Per uitkomst zijn de effecten van de cohorten (Hedges' g, "
@@ -197,7 +189,7 @@ def section_pooled(prog, effects: pd.DataFrame, pooled: pd.DataFrame, trend: pd.
             r = r.iloc[0]
             t.add([labels.get(o, o), txt.period(con), _count(r["k"], lang), fmt.num(r["estimate"], 2, lang),
                    fmt.ci(r["ci_low"], r["ci_high"], 2, lang),
-                   fmt.ci(r["pi_low"], r["pi_high"], 2, lang) if np.isfinite(_f(r["pi_low"])) else "–",
+                   fmt.ci(r["pi_low"], r["pi_high"], 2, lang) if np.isfinite(fmt.to_float(r["pi_low"])) else "–",
                    fmt.num(r["tau2"], 3, lang), fmt.pct(r["i2"], 0, lang)])
     t.notes.append(tr(lang,
                       "k: aantal cohorten. BI: betrouwbaarheidsinterval (REML, Knapp–Hartung, nooit smaller dan "
@@ -219,18 +211,14 @@ def section_pooled(prog, effects: pd.DataFrame, pooled: pd.DataFrame, trend: pd.
             "newpage": True, "blocks": blocks}
 
 
-def _num(s) -> np.ndarray:
-    return pd.to_numeric(pd.Series(s), errors="coerce").to_numpy(float)
-
-
 def evidence_paragraph(lasting: pd.DataFrame, labels: dict, lang: str) -> str:
     """What the accumulated evidence says, from the pooled lasting effects."""
     if not len(lasting):
         return ""
-    lo, hi = _num(lasting["ci_low"]), _num(lasting["ci_high"])
+    lo, hi = fmt.floats(lasting["ci_low"]), fmt.floats(lasting["ci_high"])
     pos = [labels.get(str(o), str(o)) for o, a in zip(lasting["outcome"], lo) if a > 0]
     neg = [labels.get(str(o), str(o)) for o, b in zip(lasting["outcome"], hi) if b < 0]
-    k = int(np.nanmax(_num(lasting["k"])))
+    k = int(np.nanmax(fmt.floats(lasting["k"])))
     bench = sum(1 for a, b in zip(lo, hi) if a <= txt.BENCHMARK_G <= b)
     parts = []
     if pos:
@@ -262,7 +250,7 @@ def trend_sentence(trend: pd.DataFrame, labels: dict, lang: str) -> str:
         return tr(lang, "Voor een trend zijn minstens drie cohorten nodig.",
                   "A trend needs at least three cohorts.")
     sig = [labels.get(str(r["outcome"]), str(r["outcome"])) + f" ({fmt.num(r['estimate'], 2, lang, plus=True)} "
-           + tr(lang, "per jaar)", "per year)") for _, r in g.iterrows() if _f(r["p"]) < 0.05]
+           + tr(lang, "per jaar)", "per year)") for _, r in g.iterrows() if fmt.to_float(r["p"]) < 0.05]
     base = tr(lang, "De meta-regressie op het cohortjaar toetst of het blijvende effect met de jaren groter of kleiner "
                     "wordt. ",
               "The meta-regression on the cohort year tests whether the lasting effect grows or shrinks over the "
@@ -271,9 +259,9 @@ def trend_sentence(trend: pd.DataFrame, labels: dict, lang: str) -> str:
         return base + tr(lang, f"Een verandering over de jaren is aangetoond bij {txt.join_list(sig, lang)}.",
                          f"A change over the years was shown for {txt.join_list(sig, lang)}.")
     return base + tr(lang, f"Bij geen van de {len(g)} uitkomsten is een verandering over de jaren aangetoond; met "
-                           f"{int(np.nanmax(_num(g['k'])))} cohorten kan alleen een grote verandering worden gezien.",
+                           f"{int(np.nanmax(fmt.floats(g['k'])))} cohorten kan alleen een grote verandering worden gezien.",
                      f"No change over the years was shown for any of the {len(g)} outcomes; with "
-                     f"{int(np.nanmax(_num(g['k'])))} cohorts only a large change could be seen.")
+                     f"{int(np.nanmax(fmt.floats(g['k'])))} cohorts only a large change could be seen.")
 
 
 def section_plan(plan: pd.DataFrame, lang: str, mc: int) -> dict | None:
@@ -305,9 +293,9 @@ def section_plan(plan: pd.DataFrame, lang: str, mc: int) -> dict | None:
               lang=lang, min_cell=mc, size="small")
     for _, r in plan.iterrows():
         t.add([tr(lang, "per klas", "by class") if r["design"] == "class" else tr(lang, "per leerling", "by pupil"),
-               fmt.num(r["mdes"], 2, lang), fmt.pct(100 * _f(r["power"]), 0, lang), _count(r["classes"], lang),
+               fmt.num(r["mdes"], 2, lang), fmt.pct(100 * fmt.to_float(r["power"]), 0, lang), _count(r["classes"], lang),
                _count(r["pupils"], lang), fmt.num(r["icc"], 3, lang) if r["design"] == "class" else "–",
-               fmt.num(r["r2"], 2, lang), fmt.pct(100 * _f(r["attrition"]), 0, lang)])
+               fmt.num(r["r2"], 2, lang), fmt.pct(100 * fmt.to_float(r["attrition"]), 0, lang)])
     t.notes.append(tr(lang,
                       "Tweezijdig, α = 5%; de helft van de klassen mentee. ICC: de mediaan over de uitkomsten en "
                       "cohorten bij de beginmeting; R²: het kwadraat van de samenhang tussen begin- en nameting "

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+from .common import plain_text
+
 VOWELS = re.compile(r"[aeiouyáéíóúëïöüàèâêîôû]+")
 WORD = re.compile(r"[A-Za-zÀ-ÿ’'-]+")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -41,17 +43,6 @@ def reading_ease(text: str, lang: str) -> dict:
     score = 206.84 - 0.77 * 100 * spw - 0.93 * wps if lang == "nl" else 206.835 - 1.015 * wps - 84.6 * spw
     return {"score": score, "words_per_sentence": wps, "syllables_per_word": spw, "sentences": len(sentences),
             "words": len(words)}
-
-
-def plain_text(x) -> str:
-    """The characters of a rich text of the report document (see template.typ)."""
-    if isinstance(x, str):
-        return x
-    if isinstance(x, list):
-        return "".join(plain_text(i) for i in x)
-    if isinstance(x, dict):
-        return next((plain_text(v) for k, v in x.items() if k in ("em", "b", "sub", "sup", "mono")), "")
-    return ""
 
 
 def body_text(doc: dict) -> list[str]:

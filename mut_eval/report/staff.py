@@ -40,13 +40,8 @@ DISAGREE_MAX = 0.25
 MAIN_MODELS = ("lmm_multilevel", "mmrm_multilevel", "lmm_pupil", "mmrm_pupil")   # the did table's models
 
 
-def _f(x) -> float:
-    v = fmt.to_float(x)
-    return v if v is not None else float("nan")
-
-
 def _verdict(lo, hi) -> int:
-    lo, hi = _f(lo), _f(hi)
+    lo, hi = fmt.to_float(lo), fmt.to_float(hi)
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return 9
     return 1 if lo > 0 else -1 if hi < 0 else 0
@@ -89,7 +84,7 @@ def evidence_rating(ctx: Ctx, outcome: str) -> tuple[int, list[str]]:
         if rob is not None and {"outcome", "contrast", "model"} <= set(rob.columns) else None
     main = _verdict(d.get("g_ci_low"), d.get("g_ci_high")) if d is not None else 9
     b = row("baseline_equivalence")
-    gb = abs(_f(b.get("g_baseline"))) if b is not None else float("nan")
+    gb = abs(fmt.to_float(b.get("g_baseline"))) if b is not None else float("nan")
     if np.isfinite(gb) and gb > 0.25:
         locks -= 1
         why.append(tr(lang, "de groepen verschilden bij de start veel", "the groups differed much at the start"))
@@ -100,7 +95,7 @@ def evidence_rating(ctx: Ctx, outcome: str) -> tuple[int, list[str]]:
             why.append(tr(lang, "rekening houden met de verschillen bij de start verandert de uitkomst",
                           "allowing for the differences at the start changes the result"))
     if d is not None:
-        width = _f(d.get("g_ci_high")) - _f(d.get("g_ci_low"))
+        width = fmt.to_float(d.get("g_ci_high")) - fmt.to_float(d.get("g_ci_low"))
         if not np.isfinite(width) or width > CI_WIDTH_MAX:
             locks -= 1
             why.append(tr(lang, "de schatting is onnauwkeurig (te weinig klassen of leerlingen)",
@@ -158,21 +153,21 @@ def outcome_paragraph(ctx: Ctx, outcome: str, rating: tuple[int, list[str]] | No
     r = rows[con]
     span = tr(lang, "tussen de start en de nameting", "between the start and the follow-up") if con == "T3-T1" \
         else tr(lang, "tussen de start en het einde van het programma", "between the start and the end of the programme")
-    mc, cc = _f(changes.get((outcome, "mentee", con))), _f(changes.get((outcome, "control", con)))
+    mc, cc = fmt.to_float(changes.get((outcome, "mentee", con))), fmt.to_float(changes.get((outcome, "control", con)))
     o = txt.lower_first(ctx.label(outcome))
     s = [tr(lang, f"De score van mentees op {o} {_change_words(mc, lang)} {span}; die van de controlegroep "
                   f"{_change_words(cc, lang)}.",
             f"On {o}, {span}, the mentees' score {_change_words(mc, lang)}; the control group's "
             f"{_change_words(cc, lang)}.")]
     verdict = r["verdict"]
-    g = _f(r.get("g"))
+    g = fmt.to_float(r.get("g"))
     if verdict == "shown":
-        better = _f(r.get("estimate")) > 0
+        better = fmt.to_float(r.get("estimate")) > 0
         s.append(tr(lang, f"Mentees gingen er {'meer' if better else 'minder'} op vooruit dan de controlegroep; "
                           f"het verschil is {_size_words(g, lang)}.",
                     f"Mentees did {'better' if better else 'worse'} than the control group; the difference is "
                     f"{_size_words(g, lang)}."))
-        if np.isfinite(mc) and np.isfinite(cc) and abs(cc) > abs(mc) and np.sign(cc) != np.sign(_f(r.get("estimate"))):
+        if np.isfinite(mc) and np.isfinite(cc) and abs(cc) > abs(mc) and np.sign(cc) != np.sign(fmt.to_float(r.get("estimate"))):
             s.append(tr(lang, "Het verschil komt vooral doordat de controlegroep "
                               f"{'daalde' if cc < 0 else 'steeg'}, niet doordat mentees veranderden.",
                         f"The difference comes mainly from the control group, which {'fell' if cc < 0 else 'rose'}, "
@@ -187,7 +182,7 @@ def outcome_paragraph(ctx: Ctx, outcome: str, rating: tuple[int, list[str]] | No
                     "A difference between mentees and the control group was not shown."))
     early = rows.get("T2-T1")
     if con == "T3-T1" and early is not None and early["verdict"] == "shown" and verdict != "shown":
-        up = _f(early.get("estimate")) > 0
+        up = fmt.to_float(early.get("estimate")) > 0
         s.append(tr(lang, f"Aan het einde van het programma was er wel een verschil ({'in het voordeel van' if up else 'in het nadeel van'} "
                           "mentees), maar dat bleef niet tot de nameting.",
                     f"At the end of the programme there was a difference ({'in favour of' if up else 'to the disadvantage of'} "
@@ -223,7 +218,7 @@ def for_whom_items(ctx: Ctx) -> list[str]:
         lab = txt.moderator_label(str(r["moderator"]), lang)
         o = txt.lower_first(ctx.label(str(r["outcome"])))
         per = txt.period(str(r["change"]))
-        better = _f(r["b"]) > 0
+        better = fmt.to_float(r["b"]) > 0
         word = tr(lang, "gunstiger" if better else "ongunstiger", "more favourable" if better else "less favourable")
         level, ref = r.get("level"), r.get("reference")
         mod = str(r["moderator"])
@@ -294,7 +289,7 @@ def _shown(v, lang, share=False) -> str:
     if isinstance(v, str) and v:
         return tr(lang, "niet getoond", "not shown") if v == "x" else tr(lang, f"minder dan {v[1:]}", f"fewer than {v[1:]}") \
             if v.startswith("<") else v
-    x = _f(v)
+    x = fmt.to_float(v)
     if not np.isfinite(x):
         return "–"
     return fmt.pct(100 * x, 0, lang) if share else fmt.integer(x, lang) if float(x).is_integer() else fmt.num(x, 1, lang)
@@ -334,7 +329,7 @@ def smallest_detectable(ctx: Ctx) -> float | None:
     from ..stats.power import plan
     cl = dict(ctx.meta.get("clustering") or {})
     icc = ctx.table("icc")
-    n_classes, size = _f(cl.get("n_classes")), _f(cl.get("mean_class_size"))
+    n_classes, size = fmt.to_float(cl.get("n_classes")), fmt.to_float(cl.get("mean_class_size"))
     if icc is None or "icc_class" not in icc.columns or not (np.isfinite(n_classes) and n_classes >= 4
                                                               and np.isfinite(size)):
         return None
@@ -350,8 +345,8 @@ def meaning_items(ctx: Ctx, ratings: dict) -> list[str]:
     lang = ctx.lang
     out = []
     rows = [r for r in did_rows(ctx) if str(r["contrast"]) == headline_contrast(ctx, str(r["outcome"]))]
-    good = [ctx.label(str(r["outcome"])) for r in rows if r["verdict"] == "shown" and _f(r["estimate"]) > 0]
-    bad = [ctx.label(str(r["outcome"])) for r in rows if r["verdict"] == "shown" and _f(r["estimate"]) < 0]
+    good = [ctx.label(str(r["outcome"])) for r in rows if r["verdict"] == "shown" and fmt.to_float(r["estimate"]) > 0]
+    bad = [ctx.label(str(r["outcome"])) for r in rows if r["verdict"] == "shown" and fmt.to_float(r["estimate"]) < 0]
     if good:
         out.append(tr(lang, f"Mentees gingen er blijvend meer op vooruit op {txt.join_list([txt.lower_first(x) for x in good], lang)}: "
                             "daar lijkt het programma te helpen.",
@@ -374,7 +369,7 @@ def meaning_items(ctx: Ctx, ratings: dict) -> list[str]:
                       f"{fmt.num(mdes / txt.BENCHMARK_G, 0, lang)} times what mentoring programmes achieve on "
                       "average. More classes or several years together give a clearer answer."))
     r = _impl_all(ctx)
-    share75 = _f(r.get("attended_75_share")) if r else float("nan")
+    share75 = fmt.to_float(r.get("attended_75_share")) if r else float("nan")
     if np.isfinite(share75) and share75 < 0.5:
         out.append(tr(lang, f"Slechts {fmt.pct(100 * share75, 0, lang)} van de mentees woonde minstens driekwart van de "
                             "geplande bijeenkomsten bij. Een programma werkt pas als het gevolgd wordt: laat meer "
@@ -470,7 +465,7 @@ def section_in_short(ctx: Ctx, ratings: dict, figure: dict | None) -> dict:
         if str(r["contrast"]) != headline_contrast(ctx, o):
             continue
         if r["verdict"] == "shown":
-            word = tr(lang, "meer vooruit", "gained more") if _f(r["estimate"]) > 0 else \
+            word = tr(lang, "meer vooruit", "gained more") if fmt.to_float(r["estimate"]) > 0 else \
                 tr(lang, "minder vooruit", "gained less")
         elif r["verdict"] == "indication":
             word = tr(lang, "aanwijzing, niet overtuigend", "indication, not conclusive")
