@@ -149,6 +149,7 @@ def moderation_tables(panel: Panel, options: AnalysisSettings | dict) -> dict[st
                            n_boot=options.bootstrap, seed=options.seed, alpha=options.alpha,
                            probe=options.probe, hc=options.hc, center=options.center)
     parts = []
+    progress.stage("DiD by pupil characteristic")
     for o in panel.outcomes:
         data = panel.outcome_data(o)
         for m in [m for m in _pupil_moderators(panel) if m in chosen]:
@@ -277,6 +278,7 @@ def analyze(panel: Panel, options: AnalysisSettings | dict | None = None) -> Res
     progress.stage("comparability: weighting, imputation")
     comp = comparability(panel, design, options)
     t.update(comp.tables)
+    progress.stage("DiD models")
     t.update(effects_by_outcome(panel.long, panel.wide, design, t["icc"], outcomes=panel.outcomes,
                                 matches=panel.matches, alpha=options.alpha, seed=options.seed,
                                 additional=comp.rows))
@@ -296,12 +298,14 @@ def analyze(panel: Panel, options: AnalysisSettings | dict | None = None) -> Res
             residual=design.residual,
             **(dict(random=random_part(design), ddf="kenward-roger") if design.clustered or
                design.residual == "unstructured" else {}))
+    progress.stage("WWC checks")
     t["baseline_equivalence"] = _by_outcome(panel, baseline_equivalence)
     enrolled = panel.students["condition"].value_counts().to_dict()
     t["attrition"] = _by_outcome(panel, attrition, enrolled=enrolled)
     t.update(moderation_tables(panel, options))
     # Researchers keep every number; this table marks the comparisons that involve a group
     # below min_cell, which the staff view withholds (mut_eval.disclosure).
+    progress.stage("small groups")
     sizes = {f"n_{c}": int(v) for c, v in panel.students["condition"].value_counts().items()}
     t["small_groups"] = small_groups(t, sizes, options.min_cell)
     if panel.qsort is not None and len(panel.qsort):

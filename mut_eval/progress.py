@@ -14,9 +14,10 @@ The analyses report through the module-level functions, which do nothing unless 
 from __future__ import annotations
 
 import contextvars
+import os
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 _CURRENT: contextvars.ContextVar = contextvars.ContextVar("mut_eval_progress", default=None)
 
@@ -49,36 +50,88 @@ class _Live:
         self.progress.advance(self.task, k)
 
 
+class Clock:
+    """Seconds since the start of a :func:`tracking` block (call it), and the time each
+    stage took (:meth:`durations`)."""
+
+    def __init__(self):
+        self.start = time.perf_counter()
+        self.marks: list[tuple[str, float]] = []
+
+    def __call__(self) -> float:
+        return time.perf_counter() - self.start
+
+    def mark(self, name: str) -> None:
+        self.marks.append((name, time.perf_counter()))
+
+    def durations(self, end: float | None = None) -> dict[str, float]:
+        """``{stage: seconds}`` in the order the stages ran (a stage entered twice adds up);
+        the time before the first stage is ``start``."""
+        end = time.perf_counter() if end is None else end
+        out: dict[str, float] = {}
+        bounds = [("start", self.start), *self.marks, (None, end)]
+        for (name, t0), (_, t1) in zip(bounds, bounds[1:]):
+            out[name] = out.get(name, 0.0) + t1 - t0
+        return out
+
+
+class _Tracker:
+    """What :func:`stage` and :func:`advance` talk to: the clock and, on a terminal, the bar."""
+
+    def __init__(self, clock: Clock, bar: "_Live | None"):
+        self.clock, self.bar = clock, bar
+
+    def stage(self, name: str, total: int | None = None) -> None:
+        self.clock.mark(name)
+        if self.bar is not None:
+            self.bar.stage(name, total)
+
+    def advance(self, k: int = 1) -> None:
+        if self.bar is not None:
+            self.bar.advance(k)
+
+
+TIMINGS_ENV = "MUT_EVAL_TIMINGS"
+
+
+def _write_timings(clock: Clock, label: str) -> None:
+    """With the environment variable ``MUT_EVAL_TIMINGS`` set to a file path, the time of
+    each stage is written there as JSON (the benchmarks read it)."""
+    path = os.environ.get(TIMINGS_ENV)
+    if not path:
+        return
+    import json
+    total = clock()
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"label": label, "total": total, "stages": clock.durations()}, f, indent=1)
+
+
 @contextmanager
 def tracking(label: str, stream=None, live: bool | None = None):
     """Show progress for the block when ``stream`` (default stderr) is a terminal (or
-    ``live``); yields a clock: ``elapsed()`` seconds since the start."""
+    ``live``); yields a :class:`Clock`: ``clock()`` seconds since the start,
+    ``clock.durations()`` per stage."""
     stream = stream or sys.stderr
     live = bool(getattr(stream, "isatty", lambda: False)()) if live is None else live
-    start = time.perf_counter()
-
-    def elapsed() -> float:
-        return time.perf_counter() - start
-    if not live:
-        yield elapsed
-        return
-    with _Live(stream, label) as bar:
-        token = _CURRENT.set(bar)
+    clock = Clock()
+    with (_Live(stream, label) if live else nullcontext()) as bar:
+        token = _CURRENT.set(_Tracker(clock, bar))
         try:
-            yield elapsed
+            yield clock
         finally:
             _CURRENT.reset(token)
+    _write_timings(clock, label)
 
 
 def stage(name: str, total: int | None = None) -> None:
     """Start a stage (with ``total`` items when it has them)."""
-    bar = _CURRENT.get()
-    if bar is not None:
-        bar.stage(name, total)
+    tracker = _CURRENT.get()
+    if tracker is not None:
+        tracker.stage(name, total)
 
 
 def advance(k: int = 1) -> None:
     """``k`` more items of the current stage are done."""
-    bar = _CURRENT.get()
-    if bar is not None:
-        bar.advance(k)
+    tracker = _CURRENT.get()
+    if tracker is not None:
+        tracker.advance(k)

@@ -484,3 +484,30 @@ def test_did_by_moderator_not_estimable_is_skipped():
 def test_did_by_moderator_needs_both_conditions():
     with pytest.raises(StudyError, match="both conditions"):
         did_by_moderator(LONG[LONG.condition == "mentee"], PUPILS["age"], "age")
+
+
+def test_resamples_in_chunks_are_the_one_draw():
+    # Resamples draws the (n_boot, n) indices chunk by chunk; the rows equal one draw of all.
+    from mut_eval.stats.moderation import Resamples
+    n, B = 37, 53
+    idx = np.random.default_rng(11).integers(0, n, size=(B, n))
+    full = np.stack([np.bincount(r, minlength=n) for r in idx]).astype(float)
+    chunks = list(Resamples(n, B, 11, chunk_bytes=8 * n * 5))     # 5 resamples per chunk
+    assert [b0 for b0, _ in chunks] == list(range(0, B, 5)) and len(chunks) == 11
+    np.testing.assert_array_equal(np.vstack([c for _, c in chunks]), full)
+    np.testing.assert_array_equal(resample_counts(n, B, 11), full)
+
+
+def test_grid_in_chunks_and_batches_equals_the_grid_in_one_pass(monkeypatch):
+    # Memory bounded by chunks of resamples and batches of models (issue 16): same numbers.
+    import mut_eval.stats.moderation as mm
+    changes, mods = _grid_data()
+    kw = dict(outcomes=["se"], moderator_list=["age", "gender", "same_gender"], n_boot=120, seed=2)
+    one = moderation_grid(changes, mods, **kw)
+    monkeypatch.setattr(mm, "CHUNK_BYTES", 8 * len(changes) * 7)   # 7 resamples per chunk
+    monkeypatch.setattr(mm, "BATCH_BYTES", 1)                      # every model its own pass
+    assert len(mm.Resamples(len(changes), 120, 0)) == 18
+    many = moderation_grid(changes, mods, **kw)
+    for key in ("moderation", "conditional_effects"):
+        pd.testing.assert_frame_equal(one[key], many[key])
+    assert one["moderation"].boot_ci_low.notna().all()

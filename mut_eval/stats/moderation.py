@@ -187,14 +187,46 @@ def _ols(X: np.ndarray, y: np.ndarray, hc: str | None):
     return beta, cov, df, r2
 
 
+#: Float64 counts per chunk of resamples (128 MiB): the bootstrap's memory does not grow
+#: with resamples × pupils.
+CHUNK_BYTES = 1 << 27
+#: What the grid keeps of its models' data (change, W, rows) between two passes over the
+#: resamples (1 GiB): with many pupils the grid bootstraps its models in batches.
+BATCH_BYTES = 1 << 30
+
+
+class Resamples:
+    """Case-resampling bootstrap of ``n`` pupils, ``n_boot`` resamples from ``seed``: row b
+    of the (n_boot, n) count matrix says how often each pupil was drawn in resample b
+    (n draws with replacement; Efron & Tibshirani 1993, ch. 6).
+
+    Iterating yields ``(b0, counts)`` chunks of consecutive rows, at most ``chunk_bytes``
+    of float64 each, so memory stays O(chunk × n) however large n × n_boot. The numbers do
+    not depend on the chunking: the rows are the draws ``default_rng(seed).integers(0, n,
+    size=(n_boot, n))`` taken in order, and numpy's generator gives the same stream for
+    consecutive draws as for one."""
+
+    def __init__(self, n: int, n_boot: int, seed, chunk_bytes: int | None = None):
+        self.n, self.n_boot, self.seed = int(n), int(n_boot), seed
+        chunk_bytes = CHUNK_BYTES if chunk_bytes is None else int(chunk_bytes)
+        self.rows = max(1, min(self.n_boot, chunk_bytes // (8 * max(self.n, 1))))
+
+    def __len__(self) -> int:
+        return -(-self.n_boot // self.rows)
+
+    def __iter__(self):
+        rng = np.random.default_rng(self.seed)
+        for b0 in range(0, self.n_boot, self.rows):
+            b = min(self.rows, self.n_boot - b0)
+            idx = rng.integers(0, self.n, size=(b, self.n))
+            idx += (np.arange(b) * self.n)[:, None]
+            yield b0, np.bincount(idx.ravel(), minlength=b * self.n).reshape(b, self.n).astype(float)
+
+
 def resample_counts(n: int, n_boot: int, seed) -> np.ndarray:
-    """Case-resampling bootstrap as counts: row b says how often each of the ``n``
-    pupils was drawn in resample b (n draws with replacement; Efron & Tibshirani 1993,
-    ch. 6). Shape (n_boot, n), float."""
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(n_boot, n))
-    return np.bincount((idx + (np.arange(n_boot) * n)[:, None]).ravel(),
-                       minlength=n_boot * n).reshape(n_boot, n).astype(float)
+    """All of :class:`Resamples` ``(n, n_boot, seed)`` as one (n_boot, n) float matrix."""
+    return np.vstack([c for _, c in Resamples(n, n_boot, seed, chunk_bytes=1 << 62)]) if n_boot else \
+        np.zeros((0, int(n)))
 
 
 def _bootstrap_betas(X: np.ndarray, y: np.ndarray, counts: np.ndarray, rows: np.ndarray,
@@ -262,9 +294,12 @@ def _prepare_w(values: pd.Series, categorical, levels, missing_codes) -> tuple[p
         if isinstance(values.dtype, pd.CategoricalDtype) and levels is None:
             levels = [str(c) for c in values.cat.categories]
         missing = {str(m) for m in missing_codes}
-        s = pd.Series([np.nan if is_missing(v) or str(v) in missing else str(v) for v in values],
-                      index=values.index, dtype=object)
-        observed = sorted(set(s.dropna()), key=_level_sort_key)
+        # each distinct value converted once (a moderator of 500,000 pupils has a handful)
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        labels = np.array([np.nan if is_missing(v) or str(v) in missing else str(v) for v in uniques] + [np.nan],
+                          dtype=object)
+        s = pd.Series(labels[codes], index=values.index, dtype=object)
+        observed = sorted({v for v in labels if isinstance(v, str)}, key=_level_sort_key)
         if levels is None:
             levels = observed
         else:
@@ -365,6 +400,96 @@ def moderation(data: pd.DataFrame, y: str, w: str, *, categorical: bool | None =
     >>> list(res["conditional_effects"].probe)
     ['M-1SD', 'M', 'M+1SD']
     """
+    model = _fit(data, y, w, categorical=categorical, hc=hc, center=center, probe=probe, alpha=alpha,
+                 levels=levels, missing_codes=missing_codes, min_n=min_n, min_level_n=min_level_n)
+    if boot_counts is not None:
+        if boot_counts.ndim != 2 or boot_counts.shape[1] != len(data):
+            raise StudyError(f"boot_counts must have shape (n_boot, {len(data)}), not {boot_counts.shape}")
+        boot = model.bootstrap(boot_counts)
+    elif n_boot and n_boot > 0:
+        model.rows = np.arange(model.n)  # resample the complete cases themselves
+        boot = np.empty((int(n_boot), model.k))
+        for b0, counts in Resamples(model.n, int(n_boot), seed):
+            boot[b0: b0 + len(counts)] = model.bootstrap(counts)
+    else:
+        boot = None
+    return model.tables(boot)
+
+
+class _Model:
+    """One fitted moderation model: the point estimates and what its bootstrap needs (the
+    complete cases' change ``yv``, W ``wv`` — level codes 0… for a categorical W — and their
+    ``rows`` in the data), so that a grid can bootstrap many models in one pass over the
+    resamples (:func:`moderation_grid`)."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+    @property
+    def nbytes(self) -> int:
+        return self.yv.nbytes + self.wv.nbytes + self.rows.nbytes
+
+    def design(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """X (intercept, W terms) and the level indicators of a categorical W."""
+        if self.kind == "categorical":
+            ind = (self.wv[:, None] == np.arange(len(self.lv))[None, :]).astype(float)
+            return np.column_stack([np.ones(self.n), ind[:, 1:]]), ind
+        return np.column_stack([np.ones(self.n), self.wv - self.c]), None
+
+    def bootstrap(self, counts: np.ndarray) -> np.ndarray:
+        """Coefficients in the resamples ``counts`` (b, N) over the data's N rows."""
+        X, ind = self.design()
+        return _bootstrap_betas(X, self.yv, counts, self.rows, ind, None if ind is not None else 1)
+
+    def tables(self, boot: np.ndarray | None) -> dict[str, pd.DataFrame]:
+        """The model's tables; ``boot`` (n_boot, k) the coefficients in the resamples, or None."""
+        beta, cov, df, tcrit, L_terms, L_probe = self.beta, self.cov, self.df, self.tcrit, self.L_terms, self.L_probe
+
+        def lincomb(L):
+            est = L @ beta
+            se = np.sqrt(np.einsum("ij,jk,ik->i", L, cov, L))
+            t = est / se
+            p = 2 * stats.t.sf(np.abs(t), df)
+            return est, se, t, p, est - tcrit * se, est + tcrit * se
+
+        q = L_terms.shape[0]
+        if boot is not None and len(boot):
+            n_boot, n_failed = len(boot), int(np.isnan(boot[:, 0]).sum())
+            b_lo, b_hi = _percentile_ci(boot @ L_terms.T, self.alpha)
+            e_lo, e_hi = _percentile_ci(boot @ L_probe.T, self.alpha)
+        else:
+            n_boot, n_failed = 0, 0
+            b_lo = b_hi = np.full(q, np.nan)
+            e_lo = e_hi = np.full(L_probe.shape[0], np.nan)
+        w, kind, lv = self.w, self.kind, self.lv
+        est, se, t, p, lo, hi = lincomb(L_terms)
+        mod = pd.DataFrame({
+            "moderator": w, "moderator_type": kind, "term": self.terms,
+            "level": lv[1:] if kind == "categorical" else [np.nan],
+            "reference": lv[0] if kind == "categorical" else np.nan,
+            "n": self.n, "b": est, "se": se, "t": t, "p": p, "ci_low": lo, "ci_high": hi,
+            "boot_ci_low": b_lo, "boot_ci_high": b_hi, "r2": self.r2, "F": self.F, "df1": q, "df2": df,
+            "p_F": self.p_F, "se_type": self.hc or "OLS", "n_boot": int(n_boot), "n_boot_failed": n_failed,
+            "dropped_levels": ";".join(self.dropped) if self.dropped else np.nan,
+        }, columns=MODERATION_COLUMNS)
+
+        est, se, t, p, lo, hi = lincomb(L_probe)
+        cond = pd.DataFrame({
+            "moderator": w, "probe": self.probe_labels, "w": self.probe_w, "effect": est, "se": se, "t": t,
+            "p": p, "ci_low": lo, "ci_high": hi, "boot_ci_low": e_lo, "boot_ci_high": e_hi,
+            "n_level": self.n_level, "outside_range": self.outside,
+        }, columns=CONDITIONAL_COLUMNS)
+
+        if kind == "continuous":
+            jn, jn_table = _johnson_neyman(beta, cov, df, tcrit, self.wv, self.c, w)
+        else:
+            jn, jn_table = _empty(JN_COLUMNS), _empty(JN_TABLE_COLUMNS)
+        return {"moderation": mod, "conditional_effects": cond, "johnson_neyman": jn, "jn_table": jn_table}
+
+
+def _fit(data: pd.DataFrame, y: str, w: str, *, categorical, hc, center, probe, alpha, levels,
+         missing_codes, min_n, min_level_n) -> _Model:
+    """The OLS fit of :func:`moderation` without its bootstrap."""
     if probe not in PROBE_LABELS:
         raise StudyError(f"probe must be 'moments' or 'percentiles', not {probe!r}")
     if not 0 < alpha < 1:
@@ -397,82 +522,35 @@ def moderation(data: pd.DataFrame, y: str, w: str, *, categorical: bool | None =
         raise ModerationSkipped("change score has no variance")
 
     alpha = float(alpha)
-    # ---- design
     if kind == "categorical":
-        ind = (wv[:, None] == np.asarray(lv, object)[None, :]).astype(float)
-        X = np.column_stack([np.ones(n), ind[:, 1:]])
-        terms = [f"{w}[{l}]" for l in lv[1:]]
-        L_terms = np.eye(X.shape[1])[1:]
-        probe_w, probe_labels, n_level = _probes(wv, kind, probe, lv)
+        wv = pd.Categorical(wv, categories=lv).codes.astype(np.int8 if len(lv) < 127 else np.int32)
+        probe_w, probe_labels, n_level = _probes(wv, kind, probe, list(range(len(lv))))
+        probe_labels = list(lv)
         L_probe = np.column_stack([np.ones(len(lv)), np.eye(len(lv))[:, 1:]])
+        terms = [f"{w}[{l}]" for l in lv[1:]]
+        L_terms = np.eye(len(lv))[1:]
         outside = np.zeros(len(lv), bool)
         c = 0.0
     else:
-        wf = wv.astype(float)
-        c = float(wf.mean()) if center else 0.0
-        X = np.column_stack([np.ones(n), wf - c])
+        wv = wv.astype(float)
+        c = float(wv.mean()) if center else 0.0
         terms = [w]
         L_terms = np.array([[0.0, 1.0]])
-        ind = None
-        probe_w, probe_labels, n_level = _probes(wf, kind, probe)
-        outside = (probe_w < wf.min()) | (probe_w > wf.max())
+        probe_w, probe_labels, n_level = _probes(wv, kind, probe)
+        outside = (probe_w < wv.min()) | (probe_w > wv.max())
         L_probe = np.column_stack([np.ones(probe_w.size), probe_w - c])
-
+    model = _Model(w=w, kind=kind, lv=lv, c=c, n=n, k=L_terms.shape[1], yv=yv, wv=wv, rows=rows, hc=hc,
+                   alpha=alpha, terms=terms, L_terms=L_terms, L_probe=L_probe, probe_w=probe_w,
+                   probe_labels=probe_labels, n_level=n_level, outside=outside, dropped=dropped)
+    X, _ = model.design()
     beta, cov, df, r2 = _ols(X, yv, hc)
-    tcrit = stats.t.ppf(1 - alpha / 2, df)
-
-    def lincomb(L):
-        est = L @ beta
-        se = np.sqrt(np.einsum("ij,jk,ik->i", L, cov, L))
-        t = est / se
-        p = 2 * stats.t.sf(np.abs(t), df)
-        return est, se, t, p, est - tcrit * se, est + tcrit * se
-
     # W test: Wald F on the W coefficients.
     q = L_terms.shape[0]
     bw = L_terms @ beta
     F = float(bw @ np.linalg.solve(L_terms @ cov @ L_terms.T, bw) / q)
-    p_F = float(stats.f.sf(F, q, df))
-
-    if boot_counts is not None:
-        if boot_counts.ndim != 2 or boot_counts.shape[1] != len(data):
-            raise StudyError(f"boot_counts must have shape (n_boot, {len(data)}), not {boot_counts.shape}")
-        n_boot = boot_counts.shape[0]
-    elif n_boot and n_boot > 0:
-        boot_counts, rows = resample_counts(n, int(n_boot), seed), np.arange(n)
-    if n_boot and n_boot > 0:
-        boot = _bootstrap_betas(X, yv, boot_counts, rows, ind, None if kind == "categorical" else 1)
-        n_failed = int(np.isnan(boot[:, 0]).sum())
-        b_lo, b_hi = _percentile_ci(boot @ L_terms.T, alpha)
-        e_lo, e_hi = _percentile_ci(boot @ L_probe.T, alpha)
-    else:
-        n_boot, n_failed = 0, 0
-        b_lo = b_hi = np.full(q, np.nan)
-        e_lo = e_hi = np.full(L_probe.shape[0], np.nan)
-
-    est, se, t, p, lo, hi = lincomb(L_terms)
-    mod = pd.DataFrame({
-        "moderator": w, "moderator_type": kind, "term": terms,
-        "level": lv[1:] if kind == "categorical" else [np.nan],
-        "reference": lv[0] if kind == "categorical" else np.nan,
-        "n": n, "b": est, "se": se, "t": t, "p": p, "ci_low": lo, "ci_high": hi,
-        "boot_ci_low": b_lo, "boot_ci_high": b_hi, "r2": r2, "F": F, "df1": q, "df2": df,
-        "p_F": p_F, "se_type": hc or "OLS", "n_boot": int(n_boot), "n_boot_failed": n_failed,
-        "dropped_levels": ";".join(dropped) if dropped else np.nan,
-    }, columns=MODERATION_COLUMNS)
-
-    est, se, t, p, lo, hi = lincomb(L_probe)
-    cond = pd.DataFrame({
-        "moderator": w, "probe": probe_labels, "w": probe_w, "effect": est, "se": se, "t": t,
-        "p": p, "ci_low": lo, "ci_high": hi, "boot_ci_low": e_lo, "boot_ci_high": e_hi,
-        "n_level": n_level, "outside_range": outside,
-    }, columns=CONDITIONAL_COLUMNS)
-
-    if kind == "continuous":
-        jn, jn_table = _johnson_neyman(beta, cov, df, tcrit, wv.astype(float), c, w)
-    else:
-        jn, jn_table = _empty(JN_COLUMNS), _empty(JN_TABLE_COLUMNS)
-    return {"moderation": mod, "conditional_effects": cond, "johnson_neyman": jn, "jn_table": jn_table}
+    model.__dict__.update(beta=beta, cov=cov, df=df, r2=r2, tcrit=stats.t.ppf(1 - alpha / 2, df), F=F,
+                          p_F=float(stats.f.sf(F, q, df)))
+    return model
 
 
 def johnson_neyman_points(b0: float, b1: float, v00: float, v01: float, v11: float,
@@ -654,8 +732,30 @@ def moderation_grid(changes: pd.DataFrame, moderators: pd.DataFrame,
     # The mentees are resampled once for the whole grid: each model uses, per resample,
     # the drawn pupils who have its change score and moderator. Cells therefore share
     # resamples (as when the whole data set is bootstrapped) and the grid costs one
-    # draw instead of one per model.
-    counts = resample_counts(len(changes), int(n_boot), cell_seed(seed, "pupils")) if n_boot else None
+    # draw instead of one per model. The models are bootstrapped together in one pass over
+    # the resamples, which are drawn in chunks; with many pupils, in batches of models that
+    # keep at most BATCH_BYTES of data (each batch draws the same resamples again).
+    resamples = Resamples(len(changes), int(n_boot), cell_seed(seed, "pupils")) if n_boot else None
+    batch: list[tuple[tuple, _Model]] = []
+
+    def finish():
+        boots = {id(m): np.empty((resamples.n_boot, m.k)) for _, m in batch} if resamples else {}
+        for b0, counts in (resamples or ()):
+            for _, m in batch:
+                boots[id(m)][b0: b0 + len(counts)] = m.bootstrap(counts)
+        for (outcome, change, mod, pre), m in batch:
+            for key, tab in m.tables(boots.get(id(m))).items():
+                if tab.empty:
+                    continue
+                tab = tab.drop(columns="moderator")
+                tab.insert(0, "moderator", mod)
+                tab.insert(0, "change", change)
+                tab.insert(0, "outcome", outcome)
+                tab["prespecified"] = pre
+                tables[key].append(tab)
+        batch.clear()
+
+    mods = mods.reindex(changes.index)
     progress.stage("moderation grid", total=len(outcomes) * len(changes_list) * len(moderator_list))
     for outcome in outcomes:
         for change in changes_list:
@@ -668,29 +768,22 @@ def moderation_grid(changes: pd.DataFrame, moderators: pd.DataFrame,
                 continue
             for mod in moderator_list:
                 progress.advance()
-                frame = pd.DataFrame({"__change__": yser}).join(mods[[mod]], how="left")
+                frame = pd.DataFrame({"__change__": yser, mod: mods[mod]})
                 is_cat = mod in cat_levels or mod in CATEGORICAL_MODERATORS or not (
                     pd.api.types.is_numeric_dtype(mods[mod]) or pd.api.types.is_bool_dtype(mods[mod]))
                 try:
-                    res = moderation(frame, "__change__", mod, categorical=is_cat, levels=cat_levels.get(mod),
-                                     hc=hc, center=center, probe=probe, n_boot=n_boot, boot_counts=counts,
-                                     alpha=alpha, missing_codes=missing_codes, min_n=min_n,
-                                     min_level_n=min_level_n)
+                    model = _fit(frame, "__change__", mod, categorical=is_cat, levels=cat_levels.get(mod),
+                                 hc=_normalise_hc(hc), center=center, probe=probe, alpha=alpha,
+                                 missing_codes=missing_codes, min_n=min_n, min_level_n=min_level_n)
                 except ModerationSkipped as err:
                     n_ok = int((frame["__change__"].notna() & frame[mod].notna()).sum())
                     skipped.append({"outcome": outcome, "change": change, "moderator": mod,
                                     "n": n_ok, "reason": str(err)})
                     continue
-                pre = _is_prespecified(prespecified, outcome, change, mod)
-                for key, tab in res.items():
-                    if tab.empty:
-                        continue
-                    tab = tab.drop(columns="moderator")
-                    tab.insert(0, "moderator", mod)
-                    tab.insert(0, "change", change)
-                    tab.insert(0, "outcome", outcome)
-                    tab["prespecified"] = pre
-                    tables[key].append(tab)
+                batch.append(((outcome, change, mod, _is_prespecified(prespecified, outcome, change, mod)), model))
+                if sum(m.nbytes for _, m in batch) > BATCH_BYTES:
+                    finish()
+    finish()
 
     cols = {"moderation": MODERATION_COLUMNS, "conditional_effects": CONDITIONAL_COLUMNS,
             "johnson_neyman": JN_COLUMNS, "jn_table": JN_TABLE_COLUMNS}
