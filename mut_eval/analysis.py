@@ -146,7 +146,7 @@ def moderation_tables(panel: Panel, options: AnalysisSettings | dict) -> dict[st
     grid = moderation_grid(wide[wide["condition"] == "mentee"], moderators, outcomes=panel.outcomes,
                            changes_list=options.changes,
                            moderator_list=chosen, prespecified=options.prespecified_moderators,
-                           n_boot=options.bootstrap, seed=options.seed, alpha=options.alpha,
+                           n_boot=options.resamples(len(moderators)), seed=options.seed, alpha=options.alpha,
                            probe=options.probe, hc=options.hc, center=options.center)
     parts = []
     progress.stage("DiD by pupil characteristic")
@@ -453,7 +453,8 @@ def build_meta(study: Study, panel: Panel, options: AnalysisSettings | dict) -> 
     config = sanitise_config(study.config, config_identifiers(study.config, getattr(panel, "mentors", None)))
     return {
         "name": study.name, "cohort": study.cohort, "synthetic": study.synthetic,
-        "language": study.language, "seed": options.seed, "n_boot": options.bootstrap,
+        "language": study.language, "seed": options.seed,
+        "n_boot": options.resamples(int(n.get("mentee", 0))), "bootstrap_auto": options.bootstrap == "auto",
         "alpha": options.alpha, "min_cell": options.min_cell,
         "n_mentee": int(n.get("mentee", 0)), "n_control": int(n.get("control", 0)),
         "clustering": {"icc": options.icc, "mean_class_size": mean_class_size(panel),

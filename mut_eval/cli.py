@@ -49,7 +49,7 @@ def validate(study: Path = typer.Argument(..., help="study folder")):
 @app.command()
 def analyze(study: Path = typer.Argument(..., help="study folder"),
             out: Path = typer.Option(..., "--out", help="output folder"),
-            bootstrap: Optional[int] = typer.Option(None, "--bootstrap", min=0, help="bootstrap resamples"),
+            bootstrap: Optional[str] = typer.Option(None, "--bootstrap", help="bootstrap resamples (a number, or auto)"),
             seed: Optional[int] = typer.Option(None, "--seed", help="random seed")):
     """Analyse a study and write the tables (CSV, results.json, results.xlsx)."""
     from .analysis import run_analysis
@@ -63,7 +63,7 @@ def analyze(study: Path = typer.Argument(..., help="study folder"),
 def report(study: Path = typer.Argument(..., help="study folder"),
            out: Path = typer.Option(..., "--out", help="output folder"),
            lang: Optional[str] = typer.Option(None, "--lang", help="nl or en (default: the study's language)"),
-           bootstrap: Optional[int] = typer.Option(None, "--bootstrap", min=0),
+           bootstrap: Optional[str] = typer.Option(None, "--bootstrap", help="bootstrap resamples (a number, or auto)"),
            seed: Optional[int] = typer.Option(None, "--seed"),
            edition: str = typer.Option("both", "--edition",
                                        help="staff (report.pdf), research (report_research.pdf) or both")):
@@ -95,7 +95,7 @@ def synth_programme(out_dir: Path = typer.Argument(..., help="folder to write th
 def programme(folder: Path = typer.Argument(..., help="programme folder (with programme.yaml)"),
               out: Path = typer.Option(..., "--out", help="output folder"),
               lang: Optional[str] = typer.Option(None, "--lang", help="nl or en (default: the programme's language)"),
-              bootstrap: Optional[int] = typer.Option(None, "--bootstrap", min=0),
+              bootstrap: Optional[str] = typer.Option(None, "--bootstrap", help="bootstrap resamples (a number, or auto)"),
               seed: Optional[int] = typer.Option(None, "--seed"),
               no_report: bool = typer.Option(False, "--no-report", help="tables only, no PDF")):
     """Analyse every cohort of a programme (unchanged cohorts are reused) and write the

@@ -90,3 +90,15 @@ def test_study_carries_settings_and_a_dict_view(study):
     s = load_study(study)
     assert s.settings.analysis.seed == 2020 and len(s.settings.analysis.prespecified_moderators) == 5
     assert s.analysis["seed"] == 2020 and isinstance(s.analysis["prespecified_moderators"], list)
+
+
+def test_bootstrap_auto_chooses_resamples_by_the_number_of_mentees():
+    # issue 16: 5000 up to 20,000 mentees, then 1e8/n rounded down to hundreds, at least 1000
+    from mut_eval.intake.settings import auto_bootstrap
+    assert [auto_bootstrap(n) for n in (124, 20_000, 25_000, 50_000, 100_000, 500_000)] == \
+        [5000, 5000, 4000, 2000, 1000, 1000]
+    auto = AnalysisSettings.from_mapping({"bootstrap": "Auto"})
+    assert auto.bootstrap == "auto" and auto.resamples(124) == 5000 and auto.resamples(50_000) == 2000
+    assert AnalysisSettings().with_overrides(bootstrap="300").resamples(10**6) == 300
+    with pytest.raises(StudyError, match="'bootstrap' must be a whole number >= 0 or auto, not 'many'"):
+        AnalysisSettings.from_mapping({"bootstrap": "many"})

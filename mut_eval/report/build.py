@@ -379,6 +379,13 @@ def section_methods(ctx: Ctx) -> dict:
     lang, meta = ctx.lang, ctx.meta
     alpha = fmt.nolead(ctx.alpha, 2, lang)
     nb = fmt.integer(meta.get("n_boot"), lang) if fmt.is_number(meta.get("n_boot")) else "—"
+    # bootstrap: auto — fewer resamples with many mentees, where the percentile and t intervals coincide
+    auto_nl = auto_en = ""
+    if meta.get("bootstrap_auto") and fmt.is_number(meta.get("n_mentee")) and meta["n_mentee"] > 20_000:
+        auto_nl = (f", gekozen bij {fmt.integer(meta['n_mentee'], lang)} mentees: bij zoveel leerlingen vallen "
+                   "het percentiel-interval en het t-interval samen")
+        auto_en = (f", chosen for {fmt.integer(meta['n_mentee'], lang)} mentees: with this many pupils the "
+                   "percentile and t intervals coincide")
     rho = (meta.get("clustering") or {}).get("icc")
     icc = f" (ICC {fmt.nolead(rho, 2, lang)})" if fmt.is_number(rho) else ""
     holm_text, bh_text = txt.holm_family(did_family(ctx), lang), bh_words(ctx, long=True)
@@ -424,10 +431,10 @@ def section_methods(ctx: Ctx) -> dict:
         tr(lang,
            f"Moderatie (alleen mentees): de verandering tussen twee metingen geregresseerd op de moderator (OLS"
            f"{se_words(ctx, 'nl')}), met voorspelde veranderingen bij M − 1SD, M en M + 1SD, Johnson–Neyman-grenzen en bootstrap-"
-           f"betrouwbaarheidsintervallen ({nb} trekkingen).",
+           f"betrouwbaarheidsintervallen ({nb} trekkingen{auto_nl}).",
            f"Moderation (mentees only): the change between two waves regressed on the moderator (OLS"
            f"{se_words(ctx, 'en')}), with predicted changes at M − 1SD, M and M + 1SD, Johnson–Neyman points and bootstrap confidence intervals "
-           f"({nb} resamples)."),
+           f"({nb} resamples{auto_en})."),
         tr(lang,
            f"Significantieniveau α = {alpha}. Effecten: {holm_text or 'Holm-correctie'}; moderatie: "
            f"{bh_text or 'Benjamini–Hochberg-correctie'}. "
